@@ -1,0 +1,55 @@
+"""The platform's namespaces, with Pod Security admission, and the model-store ServiceAccounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT
+
+PART_OF = {"app.kubernetes.io/part-of": "leanrag"}
+
+
+@dataclass
+class NamespacesArgs:
+    names: dict[str, str]
+    """Role -> namespace name, e.g. {"serving": "serving", "rag": "rag", "jobs": "jobs"}."""
+    pod_security: dict[str, str]
+    """Role -> Pod Security level enforced there (restricted, or baseline where an image needs it)."""
+    model_store_roles: list[str]
+    """Roles whose namespace gets the model-store ServiceAccount (bound to the bucket identity)."""
+    service_account_annotations: pulumi.Input[dict[str, str]]
+
+
+class Namespaces(pulumi.ComponentResource):
+    """Outputs: `namespaces` (role -> Namespace), `model_store_accounts` (role -> ServiceAccount)."""
+
+    def __init__(self, name: str, args: NamespacesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:platform:Namespaces", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
+        for role, ns in args.names.items():
+            level = args.pod_security[role]
+            self.namespaces[role] = k8s.core.v1.Namespace(
+                f"{name}-{role}",
+                metadata={"name": ns, "labels": {
+                    **PART_OF,
+                    "pod-security.kubernetes.io/enforce": level,
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                }},
+                opts=child,
+            )
+        self.model_store_accounts = {
+            role: k8s.core.v1.ServiceAccount(
+                f"{name}-{role}-model-store",
+                metadata={"name": MODEL_STORE_SERVICE_ACCOUNT, "namespace": args.names[role],
+                          "labels": PART_OF, "annotations": args.service_account_annotations},
+                automount_service_account_token=False,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[role]]),
+            )
+            for role in args.model_store_roles
+        }
+        self.register_outputs({"namespaces": {r: n.metadata["name"] for r, n in self.namespaces.items()}})

@@ -1,0 +1,16 @@
+"""The Pulumi program: read the stack's config once, validate it, build the stack, export its outputs."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # Pulumi runs this file from infra/
+
+import pulumi  # noqa: E402
+
+from stacks.assemble import build_stack  # noqa: E402
+from stacks.load import from_pulumi  # noqa: E402
+
+config, secrets = from_pulumi()
+stack = build_stack(config, secrets, pulumi.get_stack())
+for key, value in stack.outputs.items():
+    pulumi.export(key, value)

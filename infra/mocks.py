@@ -1,0 +1,179 @@
+"""Run the real Pulumi program without an engine or cloud: the SDK's mocks, with realistic outputs.
+
+`run_program` executes infra/__main__.py for one stack's config and returns every registered resource
+(type, name, parent, inputs) and the stack outputs. Used by the offline plan and by the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT = "leanrag"
+PROGRAM = Path(__file__).with_name("__main__.py")
+REDACTED = "[secret]"
+_FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB (mock)\n-----END CERTIFICATE-----\n").decode()
+
+
+def mock_secret(name: str) -> str:
+    """The value RandomPassword `name` gets under mocks; tests search rendered output for it."""
+    return "mock" + hashlib.sha256(name.encode()).hexdigest()[:28]
+
+
+def _suffix(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+@dataclass
+class Registered:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    """As the engine would receive them; secret values still wrapped (see `redact`)."""
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs, secrets replaced by REDACTED."""
+    secret_outputs: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Registered:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_} {name or ''}, found {[r.name for r in found]}")
+        return found[0]
+
+
+class RealisticMocks(sdk_mocks.Mocks):
+    """Outputs shaped like the providers' real ones, so code that reads them (kubeconfigs, ARNs) runs."""
+
+    def new_resource(self, args: sdk_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        name, typ, inputs = args.name, args.typ, dict(args.inputs)
+        rid = f"{name}-{_suffix(name)}"
+        state: dict[str, Any] = dict(inputs)
+        if typ.startswith("aws:"):
+            service = typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", f"arn:aws:{service}:us-east-1:123456789012:{name}")
+        if typ == "awsx:ec2:Vpc":
+            zones = inputs.get("availabilityZoneNames") or ["a", "b", "c"]
+            state = {}  # a remote component: its outputs are not its inputs
+            state.update(vpcId=f"vpc-{_suffix(name)}",
+                         privateSubnetIds=[f"subnet-priv-{z}" for z in zones],
+                         publicSubnetIds=[f"subnet-pub-{z}" for z in zones], isolatedSubnetIds=[])
+        elif typ == "aws:eks/cluster:Cluster":
+            state.update(name=inputs.get("name", rid), endpoint=f"https://{_suffix(name).upper()}.eks.amazonaws.com",
+                         certificateAuthority={"data": _FAKE_CA})
+        elif typ in ("aws:iam/role:Role", "aws:s3/bucket:Bucket"):
+            state.update(name=rid, bucket=rid)
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.update(latestVersion=1)
+        elif typ == "gcp:container/cluster:Cluster":
+            state.update(name=rid, endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": _FAKE_CA})
+        elif typ == "gcp:serviceaccount/account:Account":
+            state.update(email=f"{inputs['accountId']}@{inputs.get('project', 'p')}.iam.gserviceaccount.com",
+                         name=f"projects/{inputs.get('project', 'p')}/serviceAccounts/{inputs['accountId']}")
+        elif typ == "gcp:storage/bucket:Bucket":
+            state.update(name=rid, url=f"gs://{rid}")
+        elif typ == "random:index/randomPassword:RandomPassword":
+            state.update(result=mock_secret(name))
+        elif typ == "random:index/randomId:RandomId":
+            state.update(hex=_suffix(name))
+        return rid, state
+
+    def call(self, args: sdk_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "gcp:organizations/getProject:getProject":
+            return {"number": "123456789012", "projectId": args.args.get("projectId", "p")}, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock"}, []
+        return {}, []
+
+
+class _RecordingMonitor(sdk_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's parent and inputs."""
+
+    def __init__(self, mocks: sdk_mocks.Mocks, run: ProgramRun):
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.run.resources.append(Registered(
+                urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
+                custom=bool(request.custom), inputs=rpc.deserialize_properties(request.object)))
+        return response
+
+
+def redact(value: Any) -> Any:
+    """Replace every secret value by REDACTED, recursively."""
+    if rpc.is_rpc_secret(value):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def stack_config(stack_file: Path) -> tuple[dict[str, str], list[str]]:
+    """Pulumi.<stack>.yaml -> (config as the engine passes it: JSON for structured values, secret keys).
+
+    Encrypted (`secure:`) values cannot be decrypted offline; they are passed as placeholders so the
+    program sees the secret as set."""
+    import yaml
+
+    raw = yaml.safe_load(stack_file.read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (raw.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full] = "offline-placeholder"
+            secret_keys.append(full)
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret_keys
+
+
+def run_program(config: dict[str, str], secret_keys: list[str], stack: str) -> ProgramRun:
+    """Execute the program under mocks. Exceptions from the program (e.g. PreflightError) propagate."""
+    run = ProgramRun()
+    mocks = RealisticMocks()
+    monitor = _RecordingMonitor(mocks, run)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.settings.ROOT.set(None)  # a fresh stack resource for every run
+    sdk_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
+    root = pulumi.runtime.get_root_resource()
+
+    async def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+        assert isinstance(root, pulumi.runtime.stack.Stack)
+        for key, value in root.outputs.items():  # set_mocks' stack never registers its exports
+            output = pulumi.Output.from_input(value)
+            resolved = await output.future(with_unknowns=True)
+            if await output.is_secret():
+                run.secret_outputs.append(key)
+                resolved = REDACTED
+            run.outputs[key] = redact(resolved)
+
+    _sync_await(run_pulumi_func(program))
+    return run

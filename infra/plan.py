@@ -1,0 +1,145 @@
+"""Offline plan: run the real program for a stack under the SDK's mocks, without the Pulumi CLI or credentials.
+
+    python -m infra.plan dev --out .plan/dev
+
+Prints the resource tree and a summary; writes `plan.json` (every resource with type, name and parent,
+and the stack outputs with secrets redacted), `k8s/` (one YAML file per Kubernetes object, each validated
+strictly against its schema) and `helm/` (the values of each Helm release). Exit codes: 0 plan is valid,
+1 schema errors, 2 configuration errors (printed with key paths and fixes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import mocks, validate
+from infra.mocks import ProgramRun, Registered
+from stacks.preflight import PreflightError
+
+ROOT = Path(__file__).resolve().parent.parent
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+_NOT_OBJECTS = ("pulumi:providers:", "kubernetes:helm.sh/", "kubernetes:yaml")
+
+
+def is_kubernetes_object(resource: Registered) -> bool:
+    return resource.custom and resource.type.startswith("kubernetes:") and not resource.type.startswith(_NOT_OBJECTS)
+
+
+def _plain(value: Any) -> Any:
+    """Engine-shaped values -> plain YAML: integral floats back to ints, secrets redacted."""
+    value = mocks.redact(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def manifest(resource: Registered) -> dict[str, Any]:
+    body = {k: v for k, v in _plain(resource.inputs).items() if not k.startswith("__")}
+    return {"apiVersion": body.pop("apiVersion", None), "kind": body.pop("kind", None), **body}
+
+
+def _label(resource: Registered) -> str:
+    return f"{resource.type}::{resource.name}"
+
+
+def _file_name(index: int, obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    parts = [obj.get("kind", "object"), meta.get("namespace", ""), meta.get("name", "")]
+    slug = "-".join(re.sub(r"[^a-z0-9.]+", "-", str(p).lower()).strip("-") for p in parts if p)
+    return f"{index:03d}-{slug}.yaml"
+
+
+def print_tree(run: ProgramRun) -> None:
+    children: dict[str | None, list[Registered]] = {}
+    urns = {r.urn for r in run.resources}
+    for r in run.resources:
+        children.setdefault(r.parent if r.parent in urns else None, []).append(r)
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in sorted(children.get(parent, []), key=lambda r: (r.custom, r.type, r.name)):
+            print(f"{'  ' * depth}{'+' if r.custom else '*'} {r.type}  {r.name}")
+            walk(r.urn, depth + 1)
+
+    walk(None, 0)
+
+
+def write_plan(stack: str, run: ProgramRun, out: Path) -> list[str]:
+    """Write plan.json, k8s/ and helm/; return every schema error found."""
+    (out / "k8s").mkdir(parents=True, exist_ok=True)
+    (out / "helm").mkdir(exist_ok=True)
+    for old in [*(out / "k8s").glob("*.yaml"), *(out / "helm").glob("*.yaml")]:
+        old.unlink()
+    by_urn = {r.urn: r for r in run.resources}
+    errors: list[str] = []
+    objects = [r for r in run.resources if is_kubernetes_object(r)]
+    for i, resource in enumerate(objects, 1):
+        obj = manifest(resource)
+        name = _file_name(i, obj)
+        (out / "k8s" / name).write_text(yaml.safe_dump(obj, sort_keys=False))
+        errors += [f"k8s/{name}: {e}" for e in validate.validate(obj)]
+    releases = run.of_type(HELM_RELEASE)
+    for release in releases:
+        values = _plain(release.inputs.get("values", {}))
+        (out / "helm" / f"{release.name}.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+    plan = {
+        "stack": stack,
+        "summary": {"resources": len(run.resources), "kubernetesObjects": len(objects),
+                    "helmReleases": len(releases), "schemaErrors": len(errors)},
+        "countsByType": dict(sorted(Counter(r.type for r in run.resources).items())),
+        "resources": [{"type": r.type, "name": r.name,
+                       "parent": _label(by_urn[r.parent]) if r.parent in by_urn else None,
+                       "custom": r.custom} for r in run.resources],
+        "helmReleases": [{"name": r.name, "chart": r.inputs.get("chart"), "version": r.inputs.get("version"),
+                          "namespace": r.inputs.get("namespace")} for r in releases],
+        "outputs": run.outputs,
+        "secretOutputs": sorted(run.secret_outputs),
+    }
+    (out / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=False, default=str) + "\n")
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack", help="stack name (reads Pulumi.<stack>.yaml) or a path to a stack file")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: .plan/<stack>)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    args = parser.parse_args(argv)
+
+    stack_file = Path(args.stack) if args.stack.endswith((".yaml", ".yml")) else ROOT / f"Pulumi.{args.stack}.yaml"
+    if not stack_file.exists():
+        known = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+        print(f"error: no stack file {stack_file}; known stacks: {', '.join(known)}", file=sys.stderr)
+        return 2
+    stack = stack_file.name.split(".")[1] if stack_file.name.startswith("Pulumi.") else stack_file.stem
+    out = args.out or ROOT / ".plan" / stack
+    config, secret_keys = mocks.stack_config(stack_file)
+    try:
+        run = mocks.run_program(config, secret_keys, stack)
+    except PreflightError as e:
+        print(f"plan {stack}: configuration invalid ({stack_file.name})\n{e}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print_tree(run)
+    errors = write_plan(stack, run, out)
+    for error in errors:
+        print(f"schema error: {error}", file=sys.stderr)
+    n_objects = sum(1 for r in run.resources if is_kubernetes_object(r))
+    print(f"plan {stack}: {len(run.resources)} resources ({n_objects} Kubernetes objects, "
+          f"{len(run.of_type(HELM_RELEASE))} Helm releases), {len(errors)} schema errors -> {out}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

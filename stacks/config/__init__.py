@@ -1,0 +1,53 @@
+"""The typed stack configuration: the one source of truth for every stack.
+
+The entry point reads Pulumi config once into `StackConfig`; components receive only their slice.
+Keys are camelCase in Pulumi.<stack>.yaml (e.g. `leanrag:serving: {mode: llm-d}`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from stacks.config.base import ConfigModel
+from stacks.config.cluster import ClusterConfig, CloudName, NodePool
+from stacks.config.jobs import JobsConfig
+from stacks.config.platform import PlatformConfig
+from stacks.config.serving import ModelConfig, ServingConfig
+
+NAMESPACE = "leanrag"
+"""Pulumi config namespace of this project's keys (`leanrag:<key>`)."""
+
+SECRET_KEYS = {
+    "hfToken": "Hugging Face token for gated models (meta-llama/*)",
+    "kubeconfig": "kubeconfig of an existing cluster (cloud: existing)",
+}
+"""Secret config keys: set with `pulumi config set --secret leanrag:<key> ...`; never in plain text."""
+
+
+class StackConfig(ConfigModel):
+    cloud: CloudName
+    """aws (EKS), gcp (GKE) or existing (any kubeconfig, e.g. kind)."""
+    region: str = ""
+    """Cloud region, e.g. us-east-1 or us-central1 (unused for existing)."""
+    zones: list[str] = Field(default_factory=list)
+    """Zones for subnets and node pools; empty uses the first zones of the region (a, b, c)."""
+    cluster: ClusterConfig = ClusterConfig()
+    serving: ServingConfig = ServingConfig()
+    platform: PlatformConfig = PlatformConfig()
+    jobs: JobsConfig = JobsConfig()
+    monthly_budget_usd: int = Field(default=5000, gt=0)
+    """Cap on GPU spend: max GPU nodes x hourly price x 730 h must stay below it (cost policy)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Extra tags/labels put on every cloud resource (e.g. team, cost-center)."""
+
+    def pool(self, name: str) -> NodePool | None:
+        pools = [self.cluster.system_pool, *self.cluster.gpu_pools]
+        return next((p for p in pools if p.name == name), None)
+
+    def effective_zones(self) -> list[str]:
+        if self.zones:
+            return list(self.zones)
+        return [f"{self.region}-{z}" if self.cloud == "gcp" else f"{self.region}{z}" for z in "abc"]
+
+
+__all__ = ["NAMESPACE", "SECRET_KEYS", "ModelConfig", "NodePool", "StackConfig"]

@@ -1,0 +1,87 @@
+"""Where the platform runs: the cloud, its network and node pools, or an existing cluster."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from stacks.config.base import ConfigModel, DnsLabel
+
+CloudName = Literal["aws", "gcp", "existing"]
+
+
+class NodePool(ConfigModel):
+    """A group of identical nodes. GPU pools are tainted `nvidia.com/gpu=present:NoSchedule`."""
+
+    name: DnsLabel
+    """Pool name; models and jobs refer to it."""
+    instance_type: str
+    """AWS instance type or GCP machine type from the catalog (stacks/catalog.yaml); free text for `existing`."""
+    min_nodes: int = Field(default=0, ge=0)
+    """Lower bound of the autoscaler; 0 lets the pool scale from zero."""
+    max_nodes: int = Field(default=1, ge=1)
+    """Upper bound of the autoscaler; the cost policy multiplies it by the hourly price."""
+    desired_nodes: int | None = Field(default=None, ge=0)
+    """Initial size; defaults to min_nodes."""
+    spot: bool = False
+    """Spot (AWS) / Spot VMs (GCP): cheaper, can be reclaimed."""
+    disk_gb: int = Field(default=200, ge=20)
+    """Root volume size; model weights are cached here."""
+    gpu: str | None = None
+    """Only for cloud `existing`: the GPU model of the pool's nodes (a catalog name such as L4)."""
+    gpu_count: int = Field(default=0, ge=0)
+    """Only for cloud `existing`: GPUs per node."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodePool:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"minNodes ({self.min_nodes}) is larger than maxNodes ({self.max_nodes})")
+        if self.desired_nodes is not None and not self.min_nodes <= self.desired_nodes <= self.max_nodes:
+            raise ValueError("desiredNodes must lie between minNodes and maxNodes")
+        return self
+
+
+class AwsSettings(ConfigModel):
+    vpc_cidr: str = "10.40.0.0/16"
+    """CIDR of the VPC the stack creates (private subnets per zone, one NAT gateway per zone in prod)."""
+    single_nat_gateway: bool = True
+    """One NAT gateway for all zones (cheaper) instead of one per zone (zone-redundant)."""
+    kubernetes_version: str = "1.33"
+    """EKS control plane version."""
+
+
+class GcpSettings(ConfigModel):
+    project: str = ""
+    """GCP project id (required for cloud `gcp`)."""
+    subnet_cidr: str = "10.50.0.0/20"
+    pods_cidr: str = "10.52.0.0/14"
+    services_cidr: str = "10.56.0.0/20"
+    master_cidr: str = "172.16.0.32/28"
+    """/28 for the GKE control plane's private endpoint."""
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+
+
+class ExistingClusterSettings(ConfigModel):
+    context: str = ""
+    """kubeconfig context to use (e.g. kind-leanrag); empty uses the secret `kubeconfig` or the current context."""
+    storage_class: str = "standard"
+    """StorageClass for persistent volumes (kind: standard)."""
+    model_store_uri: str = "pvc://model-store"
+    """Where quantized models are kept on a cluster without a bucket: a PersistentVolumeClaim."""
+
+
+class ClusterConfig(ConfigModel):
+    name: DnsLabel = "leanrag"
+    """Cluster name prefix; resources are named after it and the stack."""
+    private_endpoint: bool = True
+    """Kubernetes API reachable only from inside the network. False requires publicAccessCidrs."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """When the endpoint is public: the CIDRs allowed to reach it (never 0.0.0.0/0)."""
+    system_pool: NodePool = NodePool(name="system", instance_type="m7i.xlarge", min_nodes=2, max_nodes=4)
+    """CPU pool for system pods, Milvus, Redis, the app and the CPU tier."""
+    gpu_pools: list[NodePool] = Field(default_factory=list)
+    """GPU pools; each is tainted for GPU pods only and may scale from zero."""
+    aws: AwsSettings = AwsSettings()
+    gcp: GcpSettings = GcpSettings()
+    existing: ExistingClusterSettings = ExistingClusterSettings()

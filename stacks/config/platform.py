@@ -1,0 +1,77 @@
+"""The data and app layer: Milvus, Redis, the RAG app (OGX) and the caching/guardrail gateway."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from stacks.config.base import ConfigModel, DnsLabel
+
+
+class Resources(ConfigModel):
+    cpu: str = "500m"
+    memory: str = "1Gi"
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+    """Defaults to the request (Guaranteed memory)."""
+
+
+class MilvusConfig(ConfigModel):
+    mode: Literal["standalone", "distributed"] = "standalone"
+    """standalone for dev; distributed (query/data/index nodes) for prod."""
+    storage_gb: int = Field(default=50, ge=1)
+    resources: Resources = Resources(cpu="1", memory="4Gi")
+    query_node_replicas: int = Field(default=2, ge=1)
+    """distributed only."""
+
+
+class RedisConfig(ConfigModel):
+    storage_gb: int = Field(default=8, ge=1)
+    resources: Resources = Resources(cpu="250m", memory="1Gi")
+    maxmemory_policy: Literal["allkeys-lru", "volatile-lru", "noeviction"] = "volatile-lru"
+    """Cache keys carry TTLs; app state does not, so volatile-lru evicts only cache entries."""
+
+
+class AppConfig(ConfigModel):
+    replicas: int = Field(default=1, ge=1)
+    auth: bool = False
+    """Require bearer tokens on the app's API (on in prod)."""
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embedding_dimension: int = Field(default=384, ge=8)
+    vector_store: DnsLabel = "docs"
+    """Name of the vector store (Milvus collection) the app searches."""
+    resources: Resources = Resources(cpu="500m", memory="1Gi")
+
+
+class CacheConfig(ConfigModel):
+    enabled: bool = True
+    response_ttl_s: int = Field(default=3600, ge=1)
+    """Exact-match response cache lifetime."""
+    embedding_ttl_s: int = Field(default=86400, ge=1)
+    corpus_version: str = "1"
+    """Part of every cache key; bump it (or let ingest bump it) to invalidate answers after re-ingestion."""
+
+
+class GuardrailsConfig(ConfigModel):
+    pii: Literal["off", "mask", "block"] = "mask"
+    """Input PII: redact it before the model sees it, or reject the request."""
+    prompt_injection: bool = True
+    """Reject requests that look like prompt injection with a clear error."""
+
+
+class GatewayConfig(ConfigModel):
+    """LiteLLM proxy in front of the model endpoints: API keys, caching, guardrails, CPU fallback."""
+
+    replicas: int = Field(default=1, ge=1)
+    cache: CacheConfig = CacheConfig()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    resources: Resources = Resources(cpu="500m", memory="1Gi")
+
+
+class PlatformConfig(ConfigModel):
+    namespace: DnsLabel = "rag"
+    milvus: MilvusConfig = MilvusConfig()
+    redis: RedisConfig = RedisConfig()
+    app: AppConfig = AppConfig()
+    gateway: GatewayConfig = GatewayConfig()

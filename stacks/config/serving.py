@@ -1,0 +1,114 @@
+"""The serving layer: which models run where, and the vLLM engine knobs for each."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from stacks.catalog import Precision
+from stacks.config.base import ConfigModel, DnsLabel
+
+ModelRole = Literal["chat", "safety", "embedding"]
+
+
+class ModelShape(ConfigModel):
+    """Architecture numbers for models that are not in the catalog (from the model's config.json)."""
+
+    params_b: float = Field(gt=0)
+    layers: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    embedding_params_b: float = Field(default=0.0, ge=0)
+    max_context: int = Field(default=131072, gt=0)
+
+
+class EngineConfig(ConfigModel):
+    """vLLM engine settings; each maps to one flag."""
+
+    gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
+    """--gpu-memory-utilization: share of GPU memory vLLM may use (weights + KV cache + activations)."""
+    max_num_seqs: int = Field(default=64, ge=1)
+    """--max-num-seqs: sequences batched per step."""
+    max_num_batched_tokens: int | None = Field(default=None, ge=256)
+    """--max-num-batched-tokens: tokens per step (chunked prefill budget); unset lets vLLM choose."""
+    enable_prefix_caching: bool = True
+    """--enable-prefix-caching: reuse KV cache across requests that share a prefix (RAG system prompts)."""
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    """--kv-cache-dtype: fp8 halves KV memory; needs compute capability 8.9+ (L4, L40S, H100)."""
+    shutdown_timeout_s: int = Field(default=30, ge=0, le=600)
+    """--shutdown-timeout: seconds to drain in-flight requests on SIGTERM."""
+    concurrency: int = Field(default=4, ge=1)
+    """Sequences at full context that must fit in the KV cache at once (used by preflight)."""
+
+
+class ModelConfig(ConfigModel):
+    name: DnsLabel
+    """Served model name (what clients send as `model`); also names the Kubernetes objects."""
+    id: str
+    """Hugging Face model id; looked up in the catalog for its shape."""
+    artifact_uri: str | None = None
+    """Load weights from this s3:// or gs:// prefix (written by the quantize job) with the Run:ai streamer."""
+    quantize_from: str | None = None
+    """Run the quantize job from this Hugging Face id to `precision` first; serving waits for the artifact."""
+    precision: Precision = "bf16"
+    """Weights precision: bf16 | fp8 | w8a8-int8 | w4a16."""
+    max_context: int = Field(default=8192, ge=256)
+    """--max-model-len."""
+    tensor_parallel: int = Field(default=1, ge=1)
+    """--tensor-parallel-size: GPUs per replica; at most the pool's GPUs per node."""
+    pool: DnsLabel
+    """Node pool that runs it (a GPU pool)."""
+    role: ModelRole = "chat"
+    """chat, safety (Llama Guard shield) or embedding (served with --task embed)."""
+    min_replicas: int = Field(default=1, ge=0)
+    """0 allows scale to zero (needs autoscaling)."""
+    max_replicas: int = Field(default=1, ge=1)
+    engine: EngineConfig = EngineConfig()
+    shape: ModelShape | None = None
+    """Architecture, for models that are not in the catalog."""
+
+    @model_validator(mode="after")
+    def _replicas(self) -> ModelConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas ({self.max_replicas})")
+        if self.artifact_uri and self.quantize_from:
+            raise ValueError("set either artifactUri (an existing artifact) or quantizeFrom (make one), not both")
+        return self
+
+
+class CpuTierConfig(ConfigModel):
+    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+
+    enabled: bool = False
+    name: DnsLabel = "smollm2-cpu"
+    """Served model name of the CPU tier."""
+    gguf_uri: str = "hf://bartowski/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct-Q4_K_M.gguf"
+    """GGUF weights: hf://<repo>/<file>, or a path inside the model store."""
+    replicas: int = Field(default=1, ge=1)
+    cpu: str = "2"
+    memory: str = "2Gi"
+    context: int = Field(default=4096, ge=256)
+    fallback_for: list[str] = Field(default_factory=list)
+    """Served model names whose requests fall back to the CPU tier when the GPU tier is unavailable."""
+
+
+class AutoscalingConfig(ConfigModel):
+    enabled: bool = False
+    """Scale model servers with KEDA on vLLM's queue length (needs KEDA and Prometheus in the cluster)."""
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    queue_target: int = Field(default=4, ge=1)
+    """Target of vllm:num_requests_waiting per replica."""
+    kv_cache_target: float = Field(default=0.8, gt=0, le=1)
+    """Target of vllm:kv_cache_usage_perc (0-1) per replica."""
+
+
+class ServingConfig(ConfigModel):
+    mode: Literal["vllm", "llm-d"] = "vllm"
+    """vllm: plain vLLM behind a ClusterIP Service. llm-d: inference gateway with prefix-cache-aware routing."""
+    namespace: DnsLabel = "serving"
+    models: list[ModelConfig] = Field(default_factory=list)
+    cpu_tier: CpuTierConfig = CpuTierConfig()
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    grafana_dashboard: bool = True
+    """Ship the vLLM Grafana dashboard as a ConfigMap for the Grafana sidecar."""

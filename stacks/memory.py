@@ -1,0 +1,63 @@
+"""How much GPU memory a model needs under vLLM: weights + KV cache + runtime overhead.
+
+Pure functions; decimal GB (1e9 bytes) like GPU data sheets. Quantized schemes keep the input
+embedding in 16-bit, which is why an 8B W4A16 checkpoint is ~4.9 GB rather than 4 GB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks.catalog import ModelSpec, bytes_per_param
+
+GB = 1e9
+RUNTIME_OVERHEAD_GB = 1.5
+"""Per GPU: CUDA context, activations at the default batch budget, CUDA graphs (vLLM's own profiling
+reports 1-2 GB for 1-8B models); deliberately a round, conservative figure."""
+
+_KV_BYTES = {"auto": 2.0, "fp8": 1.0}
+
+
+def weights_gb(shape: ModelSpec, precision: str) -> float:
+    embedding = shape.embedding_params_b if precision != "bf16" else 0.0
+    quantized = shape.params_b - embedding
+    return (quantized * bytes_per_param(precision) + embedding * bytes_per_param("bf16")) * 1e9 / GB
+
+
+def kv_cache_gb_per_token(shape: ModelSpec, kv_cache_dtype: str = "auto") -> float:
+    """Keys and values for every layer and KV head."""
+    return 2 * shape.layers * shape.kv_heads * shape.head_dim * _KV_BYTES[kv_cache_dtype] / GB
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_gb: float
+    kv_cache_gb: float
+    per_gpu_needed_gb: float
+    per_gpu_budget_gb: float
+
+    @property
+    def fits(self) -> bool:
+        return self.per_gpu_needed_gb <= self.per_gpu_budget_gb
+
+
+def estimate(
+    shape: ModelSpec,
+    *,
+    precision: str,
+    max_context: int,
+    concurrency: int,
+    kv_cache_dtype: str,
+    tensor_parallel: int,
+    gpu_memory_gb: float,
+    gpu_memory_utilization: float,
+) -> MemoryEstimate:
+    """Memory per GPU for `concurrency` sequences at `max_context` tokens, sharded over `tensor_parallel`."""
+    weights = weights_gb(shape, precision)
+    kv = kv_cache_gb_per_token(shape, kv_cache_dtype) * max_context * concurrency
+    return MemoryEstimate(
+        weights_gb=weights,
+        kv_cache_gb=kv,
+        per_gpu_needed_gb=(weights + kv) / tensor_parallel + RUNTIME_OVERHEAD_GB,
+        per_gpu_budget_gb=gpu_memory_gb * gpu_memory_utilization,
+    )
