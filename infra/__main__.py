@@ -5,10 +5,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # Pulumi runs this file from infra/
 
-import pulumi  # noqa: E402
+import pulumi
 
-from stacks.assemble import build_stack  # noqa: E402
-from stacks.load import from_pulumi  # noqa: E402
+from stacks.assemble import build_stack
+from stacks.load import from_pulumi
 
 config, secrets = from_pulumi()
 stack = build_stack(config, secrets, pulumi.get_stack())

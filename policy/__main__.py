@@ -7,11 +7,12 @@ PolicyPack(...) starts the analyzer server and blocks, so nothing imports this m
 """
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # rules use stacks/catalog
 
-from pulumi_policy import (  # noqa: E402
+from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     PolicyPack,
@@ -21,13 +22,15 @@ from pulumi_policy import (  # noqa: E402
     StackValidationPolicy,
 )
 
-from policy import rules  # noqa: E402
+from policy import rules
 
 DEFAULT_BUDGET_USD = 5000
 
 
-def _resource_policy(name: str, description: str, rule) -> ResourceValidationPolicy:  # type: ignore[no-untyped-def]
-    def validate(args: ResourceValidationArgs, report_violation) -> None:  # type: ignore[no-untyped-def]
+def _resource_policy(
+    name: str, description: str, rule: Callable[[rules.Resource], list[str]]
+) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation) -> None:
         name_of = args.urn.rsplit("::", 1)[-1]
         for message in rule(rules.Resource(args.resource_type, name_of, dict(args.props))):
             report_violation(message)
@@ -39,12 +42,12 @@ def _stack(args: StackValidationArgs) -> list[rules.Resource]:
     return [rules.Resource(r.resource_type, r.urn.rsplit("::", 1)[-1], dict(r.props)) for r in args.resources]
 
 
-def _validate_node_role(args: StackValidationArgs, report_violation) -> None:  # type: ignore[no-untyped-def]
+def _validate_node_role(args: StackValidationArgs, report_violation) -> None:
     for message in rules.node_role_least_privilege(_stack(args)):
         report_violation(message)
 
 
-def _validate_cost(args: StackValidationArgs, report_violation) -> None:  # type: ignore[no-untyped-def]
+def _validate_cost(args: StackValidationArgs, report_violation) -> None:
     budget = float(args.get_config().get("monthlyBudgetUsd", DEFAULT_BUDGET_USD))
     for message in rules.gpu_cost_cap(_stack(args), budget):
         report_violation(message)

@@ -120,4 +120,5 @@ def bytes_per_param(precision: str) -> float:
 
 
 def clouds_offering(gpu_name: str) -> list[str]:
-    return sorted(c for c in ("aws", "gcp") if any(i.gpu == gpu_name for i in instances(c).values()))  # type: ignore[arg-type]
+    clouds: tuple[Cloud, ...] = ("aws", "gcp")
+    return sorted(c for c in clouds if any(i.gpu == gpu_name for i in instances(c).values()))

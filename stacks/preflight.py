@@ -159,10 +159,10 @@ def _check_model(cfg: StackConfig, path: str, model: ModelConfig, secrets: froze
     if model.min_replicas == 0 and not cfg.serving.autoscaling.enabled:
         yield Problem(f"{path}.minReplicas", "minReplicas 0 (scale to zero) needs autoscaling",
                       "set serving.autoscaling.enabled: true, or minReplicas >= 1")
-    if model.id.startswith(GATED_PREFIXES) or (model.quantize_from or "").startswith(GATED_PREFIXES):
-        if model.artifact_uri is None and "hfToken" not in secrets:
-            yield Problem(f"{path}.id", f"{model.quantize_from or model.id} is gated on Hugging Face and "
-                          "the secret hfToken is missing", f"pulumi config set --secret {NAMESPACE}:hfToken hf_...")
+    gated = model.id.startswith(GATED_PREFIXES) or (model.quantize_from or "").startswith(GATED_PREFIXES)
+    if gated and model.artifact_uri is None and "hfToken" not in secrets:
+        yield Problem(f"{path}.id", f"{model.quantize_from or model.id} is gated on Hugging Face and "
+                      "the secret hfToken is missing", f"pulumi config set --secret {NAMESPACE}:hfToken hf_...")
     hw = pool_hardware(cfg, pool)
     if hw is None or hw.gpu is None:
         return  # reported by the pool checks
@@ -201,10 +201,12 @@ def _check_fit(path: str, model: ModelConfig, hw: PoolHardware) -> Iterator[Prob
         yield Problem(f"{path}.maxContext", f"{model.max_context} exceeds the model's context of "
                       f"{shape.max_context}", f"set maxContext <= {shape.max_context}")
 
+    gpu = hw.gpu
+
     def fit(precision: str, tp: int) -> memory.MemoryEstimate:
         return memory.estimate(
             shape, precision=precision, max_context=model.max_context, concurrency=model.engine.concurrency,
-            kv_cache_dtype=model.engine.kv_cache_dtype, tensor_parallel=tp, gpu_memory_gb=hw.gpu.memory_gb,
+            kv_cache_dtype=model.engine.kv_cache_dtype, tensor_parallel=tp, gpu_memory_gb=gpu.memory_gb,
             gpu_memory_utilization=model.engine.gpu_memory_utilization)
 
     est = fit(model.precision, model.tensor_parallel)

@@ -106,7 +106,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         annotation = field.annotation
         inner = typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
         is_model = isinstance(inner, type) and issubclass(inner, BaseModel)
-        if is_model:
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
             nested.append((inner, f"{key}[]." if inner is not annotation else f"{key}."))
         if field.is_required():
             default = "`required`"

@@ -9,6 +9,7 @@ and the SDK's mocks can both see.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -152,7 +153,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
                                        restrict_public_buckets=True, opts=child)
         self._bucket_access(name, cluster, bucket, key, args.workload_service_accounts, tags, pod_identity)
 
-        kubeconfig_json = pulumi.Output.secret(pulumi.Output.all(
+        kubeconfig_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.data
         ).apply(lambda v: kubeconfig.eks(v[0], v[1], v[2], args.region)))
         provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig_json, enable_server_side_apply=True,
@@ -180,7 +181,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
 
     def _node_group(
         self, name: str, cluster: aws.eks.Cluster, role: aws.iam.Role, vpc: awsx.ec2.Vpc, key: aws.kms.Key,
-        pool: NodePool, gpu: GpuPool | None, tags: dict[str, str], after: list[pulumi.Resource],
+        pool: NodePool, gpu: GpuPool | None, tags: dict[str, str], after: Sequence[pulumi.Resource],
     ) -> aws.eks.NodeGroup:
         child = pulumi.ResourceOptions(parent=self)
         template = aws.ec2.LaunchTemplate(

@@ -87,7 +87,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
                                 purpose="ENCRYPT_DECRYPT", opts=child)
         key_grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-secrets-gke", crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=project_number.apply(lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"),
+            member=project_number.apply(
+                lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"),
             opts=child)
 
         node_sa = gcp.serviceaccount.Account(f"{name}-nodes", project=project, account_id=f"{name}-nodes"[:30],
@@ -133,7 +134,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             public_access_prevention="enforced", versioning={"enabled": True}, labels=labels, opts=child)
         annotations = self._bucket_access(name, project, bucket, args.workload_service_accounts)
 
-        kubeconfig_json = pulumi.Output.secret(pulumi.Output.all(
+        kubeconfig_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
         ).apply(lambda v: kubeconfig.gke(v[0], v[1], v[2])))
         provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig_json, enable_server_side_apply=True,

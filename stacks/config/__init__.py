@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from stacks.config.base import ConfigModel
-from stacks.config.cluster import ClusterConfig, CloudName, NodePool
+from stacks.config.cluster import CloudName, ClusterConfig, NodePool
 from stacks.config.jobs import JobsConfig
 from stacks.config.platform import PlatformConfig
 from stacks.config.serving import ModelConfig, ServingConfig

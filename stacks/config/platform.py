@@ -19,9 +19,20 @@ class Resources(ConfigModel):
 
 class MilvusConfig(ConfigModel):
     mode: Literal["standalone", "distributed"] = "standalone"
-    """standalone for dev; distributed (query/data/index nodes) for prod."""
+    """standalone for dev; distributed (proxy, coordinator, query/data/streaming nodes) for prod."""
+    namespace: DnsLabel = "milvus"
+    """Milvus runs in a namespace of its own, enforcing Pod Security `baseline`: the stock Milvus image runs
+    as root, so it cannot run in the platform namespace, which enforces `restricted`."""
     storage_gb: int = Field(default=50, ge=1)
+    """Object storage (MinIO) volume size: the one volume in standalone, each of 4 drives in distributed."""
+    local_disk_gb: int = Field(default=10, ge=1)
+    """standalone only: the Milvus pod's own volume (local cache of segments and indexes)."""
     resources: Resources = Resources(cpu="1", memory="4Gi")
+    """The standalone pod, or each query, data and streaming node."""
+    coordinator_resources: Resources = Resources(cpu="250m", memory="512Mi")
+    """distributed only: the proxy and the mix coordinator."""
+    minio_resources: Resources = Resources(cpu="250m", memory="1Gi")
+    """Each MinIO pod (object storage of segments, indexes and the write-ahead log)."""
     query_node_replicas: int = Field(default=2, ge=1)
     """distributed only."""
 

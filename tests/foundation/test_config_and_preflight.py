@@ -1,0 +1,143 @@
+"""Config parsing and every preflight rule: a passing and a failing case each, all errors at once."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.load import parse
+from stacks.preflight import PreflightError
+
+BASE: dict[str, Any] = {
+    "cloud": "aws",
+    "region": "us-east-1",
+    "cluster": {"gpuPools": [{"name": "gpu", "instanceType": "g6.xlarge", "maxNodes": 2}]},
+    "serving": {"models": [{"name": "chat", "id": "Qwen/Qwen2.5-7B-Instruct", "precision": "w4a16",
+                            "pool": "gpu", "maxContext": 8192}]},
+}
+
+
+def config(**changes: Any) -> dict[str, Any]:
+    """BASE with dotted-path changes, e.g. config(**{"serving.models.0.precision": "bf16"})."""
+    out = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node: Any = out
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return out
+
+
+def problems(raw: dict[str, Any], secrets: frozenset[str] = frozenset()) -> list[str]:
+    try:
+        parse(raw, secrets)
+    except PreflightError as e:
+        return [f"{p.path}: {p.message} | {p.fix}" for p in e.problems]
+    return []
+
+
+def test_base_config_is_valid_and_typed():
+    cfg = parse(BASE)
+    assert cfg.serving.models[0].engine.gpu_memory_utilization == 0.9
+    assert cfg.cluster.gpu_pools[0].min_nodes == 0
+    assert cfg.effective_zones() == ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+
+def test_schema_errors_are_reported_all_at_once_with_paths():
+    raw = config(**{"cloud": "azure", "serving.models.0.engine": {"maxNumSeqs": "many", "turbo": True},
+                    "cluster.gpuPools.0.minNodes": 3, "cluster.gpuPools.0.maxNodes": 1})
+    found = problems(raw)
+    assert len(found) == 4, found
+    joined = "\n".join(found)
+    assert "cloud: Input should be 'aws', 'gcp' or 'existing'" in joined
+    assert "serving.models[0].engine.maxNumSeqs" in joined
+    assert "serving.models[0].engine.turbo: Extra inputs are not permitted | remove this key" in joined
+    assert "cluster.gpuPools[0]: minNodes (3) is larger than maxNodes (1)" in joined
+
+
+def test_unknown_top_level_key_is_an_error():
+    assert any(p.startswith("servng:") for p in problems({**BASE, "servng": {}}))
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"region": ""}, "region: a region is required for cloud aws"),
+    ({"cloud": "gcp", "region": "us-central1", "cluster.gpuPools.0.instanceType": "g2-standard-8"},
+     "cluster.gcp.project: a GCP project id is required"),
+    ({"cluster.privateEndpoint": False}, "cluster.publicAccessCidrs: the API endpoint is public but no CIDRs"),
+    ({"cluster.privateEndpoint": False, "cluster.publicAccessCidrs": ["0.0.0.0/0"]}, "open to the whole internet"),
+    ({"cluster.gpuPools.0.instanceType": "p9.mega"}, "unknown aws instance type 'p9.mega'"),
+    ({"cluster.gpuPools.0.instanceType": "m7i.xlarge"}, "m7i.xlarge has no GPU but is listed as a GPU pool"),
+    ({"serving.models.0.pool": "nope"}, "serving.models[0].pool: model 'chat' names pool 'nope'"),
+    ({"serving.models.0.tensorParallel": 2}, "tensor parallel 2 needs 2 GPUs per node"),
+    ({"serving.models.0.precision": "bf16", "serving.models.0.engine": {"concurrency": 16}},
+     "needs 24.3 GB per GPU"),
+    ({"serving.models.0.maxContext": 65536}, "65536 exceeds the model's context of 32768"),
+    ({"serving.models.0.id": "acme/secret-model"}, "not in the catalog, so its memory cannot be checked"),
+    ({"serving.models.0.id": "meta-llama/Llama-3.1-8B-Instruct"}, "gated on Hugging Face and the secret hfToken"),
+    ({"serving.models.0.minReplicas": 0}, "minReplicas 0 (scale to zero) needs autoscaling"),
+    ({"serving.models.0.maxReplicas": 3}, "maxReplicas 3 x 1 GPU(s) exceeds pool 'gpu'"),
+    ({"serving.cpuTier": {"enabled": True, "fallbackFor": ["ghost"]}}, "'ghost' is not a served model"),
+    ({"monthlyBudgetUsd": 500}, "over the budget of $500"),
+])
+def test_each_rule_fails_on_its_case_and_names_the_key(changes, expected):
+    found = problems(config(**changes))
+    assert any(expected in p for p in found), found
+
+
+def test_fp8_on_a10g_is_rejected_for_weights_and_kv_cache():
+    raw = config(**{"cluster.gpuPools.0.instanceType": "g5.xlarge", "serving.models.0.precision": "fp8",
+                    "serving.models.0.engine": {"kvCacheDtype": "fp8"}})
+    found = problems(raw)
+    assert any(p.startswith("serving.models[0].precision: FP8 needs compute capability 8.9+; A10G has 8.6")
+               for p in found), found
+    assert any(p.startswith("serving.models[0].engine.kvCacheDtype: FP8") for p in found), found
+
+
+def test_fp8_on_l4_passes():
+    assert problems(config(**{"serving.models.0.precision": "fp8",
+                              "serving.models.0.engine": {"kvCacheDtype": "fp8"}})) == []
+
+
+def test_gpu_not_offered_by_the_cloud():
+    raw = config(**{"cloud": "gcp", "region": "us-central1", "cluster.gcp": {"project": "p"},
+                    "cluster.gpuPools.0.instanceType": "g5.xlarge"})
+    found = problems(raw)
+    assert any("g5.xlarge is a aws type with GPU A10G, which gcp does not offer" in p for p in found), found
+    raw = config(**{"cluster.gpuPools.0.gpu": "A10G"})
+    assert any("g6.xlarge has L4, not A10G" in p for p in problems(raw))
+
+
+def test_70b_bf16_on_one_24gb_gpu_names_keys_and_fixes():
+    raw = config(**{"cluster.gpuPools.0.instanceType": "g6.12xlarge", "cluster.gpuPools.0.maxNodes": 1,
+                    "serving.models.0.id": "meta-llama/Llama-3.1-70B-Instruct",
+                    "serving.models.0.precision": "bf16"})
+    found = problems(raw, frozenset({"hfToken"}))
+    assert len(found) == 1, found
+    assert found[0].startswith("serving.models[0].precision: meta-llama/Llama-3.1-70B-Instruct in bf16")
+    assert "needs 153.4 GB per GPU" in found[0] and "L4 gives 21.6 GB" in found[0]
+    assert "more GPU memory" in found[0]
+
+
+def test_fit_suggests_tensor_parallel_or_lower_precision():
+    raw = config(**{"cluster.gpuPools.0.instanceType": "g6.12xlarge", "cluster.gpuPools.0.maxNodes": 1,
+                    "serving.models.0.precision": "bf16", "serving.models.0.engine": {"concurrency": 16}})
+    (found,) = problems(raw)
+    assert "try tensorParallel: 2; or precision: fp8" in found
+
+
+def test_existing_cluster_gpu_pools_must_declare_their_gpu():
+    raw = {"cloud": "existing", "cluster": {"gpuPools": [{"name": "gpu", "instanceType": "x"}]}}
+    assert any("must declare its GPU" in p for p in problems(raw))
+    raw["cluster"]["gpuPools"][0].update(gpu="L4", gpuCount=1)
+    assert problems(raw) == []
+
+
+def test_secret_presence_satisfies_the_gated_model_rule():
+    raw = config(**{"serving.models.0.id": "meta-llama/Llama-3.1-8B-Instruct"})
+    assert problems(raw, frozenset({"hfToken"})) == []
