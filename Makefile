@@ -7,13 +7,14 @@ PY := .venv/bin/python
 MKVENV := scripts/mkvenv
 PYTEST_ARGS ?=
 
-.PHONY: help venv venvs plan plans lint typecheck test test-core test-workloads test-app test-e2e demo generated clean
+.PHONY: bench-cache help venv venvs plan plans lint typecheck test test-core test-workloads test-app test-e2e demo generated clean
 
 help:
 	@echo "make demo              run the whole RAG pipeline locally (CPU, embedded defaults)"
 	@echo "make test              every test: program under mocks, workloads on real data, end to end"
 	@echo "make plan STACK=dev    offline plan of a stack: resource tree, k8s YAML, schema validation"
 	@echo "make lint              ruff + mypy"
+	@echo "make bench-cache       the gateway's Redis cache: hit rate, hit vs miss latency (real redis-server)"
 
 venv:
 	@$(MKVENV) .venv 3.11 requirements-dev.txt
@@ -58,8 +59,11 @@ test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
 	.venvs/quantize/bin/python -m pytest tests/workloads/quantize $(PYTEST_ARGS)
 	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
 
-test-app: venv venv-gateway venv-ogx
+test-app: venv venv-gateway venv-ogx venv-llm-server
 	$(PY) -m pytest tests/app $(PYTEST_ARGS)
+
+bench-cache: venv venv-gateway venv-llm-server
+	$(PY) benchmarks/cache_benchmark.py --requests 200 --questions 40
 
 test-e2e:
 	@echo "end-to-end: see tests/e2e"

@@ -1,0 +1,298 @@
+"""A tiny OpenAI-compatible server for tests and the cache benchmark (standard library only).
+
+It answers /v1/models, /v1/chat/completions (plain and streamed), /v1/completions, /v1/embeddings and
+/v1/moderations (flags inputs containing a --flag-word) with deterministic output, and counts every call
+so a test can prove that a cached request never reached the upstream (GET /stats). Embeddings are real,
+if simple, vectors: hashed word counts, L2-normalised, so texts that share words are close. An optional
+fixed delay stands in for model latency.
+
+    python app_env/tiny_openai_server.py --port 0 --chat-model smollm2 --embedding-model minilm --dim 384
+
+With --port 0 it picks a free port and prints one JSON line {"port": N} on stdout once it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_WORD = re.compile(r"\w+")
+
+
+def embed(text: str, dim: int) -> list[float]:
+    """Hashed bag-of-words embedding, L2-normalised (all zeros for text with no words)."""
+    vec = [0.0] * dim
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.sha256(word.encode()).digest()
+        index = int.from_bytes(digest[:4], "big") % dim
+        vec[index] += 1.0 if digest[4] % 2 == 0 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec))
+    return [v / norm for v in vec] if norm else vec
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+class _State:
+    def __init__(
+        self,
+        chat_models: list[str],
+        embedding_models: list[str],
+        dim: int,
+        delay_s: float,
+        flag_words: list[str],
+    ) -> None:
+        self.chat_models = chat_models
+        self.flag_words = [w.lower() for w in flag_words]
+        self.embedding_models = embedding_models
+        self.dim = dim
+        self.delay_s = delay_s
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def count(self, route: str) -> None:
+        with self.lock:
+            self.calls[route] += 1
+
+
+def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, status: int, message: str) -> None:
+            self._send(status, {"error": {"message": message, "type": "invalid_request_error"}})
+
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            if path in ("/health", "/v1/health"):
+                self._send(200, {"status": "ok"})
+            elif path == "/v1/models":
+                models = state.chat_models + state.embedding_models
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": m, "object": "model", "created": 0, "owned_by": "tiny"} for m in models
+                        ],
+                    },
+                )
+            elif path == "/stats":
+                with state.lock:
+                    self._send(200, dict(state.calls))
+            else:
+                self._error(404, f"no route {path}")
+
+        def do_POST(self) -> None:
+            path = self.path.split("?")[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except json.JSONDecodeError as exc:
+                self._error(400, f"body is not JSON: {exc}")
+                return
+            if path == "/stats/reset":
+                with state.lock:
+                    state.calls.clear()
+                self._send(200, {})
+                return
+            routes = {
+                "/v1/chat/completions": self._chat,
+                "/v1/completions": self._completions,
+                "/v1/embeddings": self._embeddings,
+                "/v1/moderations": self._moderations,
+            }
+            handler = routes.get(path)
+            if handler is None:
+                self._error(404, f"no route {path}")
+                return
+            state.count(path.removeprefix("/v1/"))
+            if state.delay_s:
+                time.sleep(state.delay_s)
+            handler(body)
+
+        def _check_model(self, body: dict[str, Any], allowed: list[str]) -> str | None:
+            model = body.get("model")
+            if model not in allowed:
+                self._error(404, f"model {model!r} not served; served: {allowed}")
+                return None
+            return str(model)
+
+        def _chat(self, body: dict[str, Any]) -> None:
+            model = self._check_model(body, state.chat_models)
+            if model is None:
+                return
+            messages = body.get("messages") or []
+            last = _text_of(messages[-1].get("content")) if messages else ""
+            answer = f"echo: {last}"
+            created = int(time.time())
+            if body.get("stream"):
+                self._stream_chat(model, answer, created)
+                return
+            words = len(_WORD.findall(last))
+            self._send(
+                200,
+                {
+                    "id": f"chatcmpl-{created}",
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": answer},
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": words,
+                        "completion_tokens": words + 1,
+                        "total_tokens": 2 * words + 1,
+                    },
+                },
+            )
+
+        def _stream_chat(self, model: str, answer: str, created: int) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            pieces = [{"role": "assistant", "content": ""}, {"content": answer}]
+            for i, delta in enumerate([*pieces, {}]):
+                chunk = {
+                    "id": f"chatcmpl-{created}",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) else None}
+                    ],
+                }
+                self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+        def _completions(self, body: dict[str, Any]) -> None:
+            model = self._check_model(body, state.chat_models)
+            if model is None:
+                return
+            prompt = body.get("prompt") or ""
+            self._send(
+                200,
+                {
+                    "id": "cmpl-tiny",
+                    "object": "text_completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [{"index": 0, "text": f"echo: {prompt}", "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                },
+            )
+
+        def _moderations(self, body: dict[str, Any]) -> None:
+            inputs = body.get("input")
+            texts = (
+                [inputs]
+                if isinstance(inputs, str)
+                else [_text_of(i) if not isinstance(i, str) else i for i in (inputs or [])]
+            )
+            results = []
+            for text in texts:
+                flagged = any(word in text.lower() for word in state.flag_words)
+                results.append(
+                    {
+                        "flagged": flagged,
+                        "categories": {"violence": flagged},
+                        "category_scores": {"violence": 1.0 if flagged else 0.0},
+                    }
+                )
+            self._send(200, {"id": "modr-tiny", "model": "tiny-guard", "results": results})
+
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            model = self._check_model(body, state.embedding_models)
+            if model is None:
+                return
+            inputs = body.get("input")
+            texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+            if not all(isinstance(t, str) for t in texts):
+                self._error(400, "input must be a string or a list of strings")
+                return
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "model": model,
+                    "data": [
+                        {"object": "embedding", "index": i, "embedding": embed(t, state.dim)}
+                        for i, t in enumerate(texts)
+                    ],
+                    "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+                },
+            )
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--chat-model", action="append", default=[], help="served chat model id (repeatable)")
+    parser.add_argument("--embedding-model", action="append", default=[], help="served embedding model id")
+    parser.add_argument("--dim", type=int, default=384, help="embedding dimension")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="added latency per inference call")
+    parser.add_argument(
+        "--flag-word",
+        action="append",
+        default=[],
+        help="/v1/moderations flags input containing this word (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    state = _State(
+        args.chat_model or ["tiny-chat"],
+        args.embedding_model or ["tiny-embed"],
+        args.dim,
+        args.delay_ms / 1000,
+        args.flag_word,
+    )
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(state))
+    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Generated configuration of the RAG app (OGX 1.5.0) and of its caching/guardrail gateway (LiteLLM proxy).
+
+Pure, typed generator functions; the Kubernetes components mount ``RenderedConfig.yaml`` and fill every
+env var in ``RenderedConfig.secret_env`` from a Secret.
+"""
+
+from components.app.common import EnvVarName, RenderedConfig
+from components.app.gateway_config import GATEWAY_PLAIN_ENV, LITELLM_VERSION, build_gateway_config
+from components.app.gateway_settings import (
+    CacheSettings,
+    GatewaySettings,
+    GuardrailSettings,
+    RedisSettings,
+    Upstream,
+)
+from components.app.ogx_config import OGX_VERSION, build_ogx_run_config
+from components.app.ogx_settings import (
+    AuthSettings,
+    EmbeddingSettings,
+    InferenceSettings,
+    MilvusLite,
+    MilvusRemote,
+    RagAppSettings,
+    RedisStorage,
+    ServerSettings,
+    ShieldSettings,
+    SqliteStorage,
+    TlsFiles,
+)
+
+__all__ = [
+    "GATEWAY_PLAIN_ENV",
+    "LITELLM_VERSION",
+    "OGX_VERSION",
+    "AuthSettings",
+    "CacheSettings",
+    "EmbeddingSettings",
+    "EnvVarName",
+    "GatewaySettings",
+    "GuardrailSettings",
+    "InferenceSettings",
+    "MilvusLite",
+    "MilvusRemote",
+    "RagAppSettings",
+    "RedisSettings",
+    "RedisStorage",
+    "RenderedConfig",
+    "ServerSettings",
+    "ShieldSettings",
+    "SqliteStorage",
+    "TlsFiles",
+    "Upstream",
+    "build_gateway_config",
+    "build_ogx_run_config",
+]
