@@ -65,11 +65,13 @@ test-app: venv venv-gateway venv-ogx venv-llm-server
 bench-cache: venv venv-gateway venv-llm-server
 	$(PY) benchmarks/cache_benchmark.py --requests 200 --questions 40
 
-test-e2e:
-	@echo "end-to-end: see tests/e2e"
+test-e2e: venv venv-ingest venv-benchmark venv-llm-server venv-gateway venv-ogx
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-demo:
-	@echo "see issue 7"
+demo: venv-ingest venv-benchmark venv-llm-server venv-gateway venv-ogx
+	@command -v redis-server >/dev/null || { echo "installing redis-server (apt)"; \
+	  (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null || sudo apt-get install -y redis-server; }
+	python3 -m local.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf .plan .demo
