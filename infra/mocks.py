@@ -44,6 +44,8 @@ class Registered:
     custom: bool
     inputs: dict[str, Any]
     """As the engine would receive them; secret values still wrapped (see `redact`)."""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs of the resources it waits for (depends_on, components expanded to their resources)."""
 
 
 @dataclass
@@ -119,14 +121,24 @@ class _RecordingMonitor(sdk_mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             self.run.resources.append(Registered(
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
-                custom=bool(request.custom), inputs=rpc.deserialize_properties(request.object)))
+                custom=bool(request.custom), inputs=rpc.deserialize_properties(request.object),
+                dependencies=list(request.dependencies)))
         return response
 
 
+def _redact_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_leaves(v) for v in value]
+    return REDACTED
+
+
 def redact(value: Any) -> Any:
-    """Replace every secret value by REDACTED, recursively."""
+    """Replace every secret value by REDACTED, recursively. The SDK marks a whole map or list secret when one
+    of its values is; such containers keep their shape (keys, length) so manifests still validate."""
     if rpc.is_rpc_secret(value):
-        return REDACTED
+        return _redact_leaves(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
 from infra import mocks, validate
@@ -33,9 +34,15 @@ def is_kubernetes_object(resource: Registered) -> bool:
     return resource.custom and resource.type.startswith("kubernetes:") and not resource.type.startswith(_NOT_OBJECTS)
 
 
+COMPUTED = "[computed]"
+"""Shown where a value is known only after `pulumi up` (what `pulumi preview` prints as output<T>)."""
+
+
 def _plain(value: Any) -> Any:
-    """Engine-shaped values -> plain YAML: integral floats back to ints, secrets redacted."""
+    """Engine-shaped values -> plain YAML: integral floats back to ints, secrets redacted, unknowns marked."""
     value = mocks.redact(value)
+    if isinstance(value, pulumi.output.Unknown):
+        return COMPUTED
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):

@@ -10,11 +10,16 @@ from typing import Any
 
 import pulumi
 
+from components.app.layer import ServingEndpoints, build_app_layer, data_app_outputs
 from components.cluster.aws import AwsGpuCluster, AwsGpuClusterArgs, GpuPool
 from components.cluster.base import ClusterOutputs, workload_service_accounts
 from components.cluster.existing import DeclaredGpuPool, ExistingCluster, ExistingClusterArgs
 from components.cluster.gcp import GcpGpuCluster, GcpGpuClusterArgs, GkeGpuPool
+from components.data.layer import build_data_layer
+from components.jobs import layer as jobs
+from components.jobs.pipeline import MilvusAccess
 from components.namespaces import Namespaces, NamespacesArgs
+from components.serving import build_serving_layer, stack_outputs
 from stacks import catalog
 from stacks.config import StackConfig
 from stacks.load import StackSecrets
@@ -50,7 +55,9 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
             project=cl.gcp.project, region=cfg.region, zones=cfg.effective_zones(),
             private_endpoint=cl.private_endpoint, public_access_cidrs=cl.public_access_cidrs,
             system_pool=cl.system_pool, gpu_pools=gke_pools, settings=cl.gcp,
-            workload_service_accounts=accounts, labels=cfg.labels)).outputs
+            workload_service_accounts=accounts, labels=cfg.labels,
+            proxy_only_cidr=cfg.serving.inference_gateway.proxy_subnet_cidr if cfg.serving.mode == "llm-d" else None,
+        )).outputs
     declared = [DeclaredGpuPool(p.name, catalog.gpu(p.gpu).name, p.gpu_count) for p in cl.gpu_pools if p.gpu]
     return ExistingCluster(name, ExistingClusterArgs(
         kubeconfig=secrets.kubeconfig, context=cl.existing.context, model_store_uri=cl.existing.model_store_uri,
@@ -68,9 +75,20 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
         service_account_annotations=cluster.service_account_annotations,
     ), opts=provider_opts)
     result = StackResult(cluster=cluster, namespaces=namespaces)
-    # <serving>: the serving layer (components/serving) adds its call and outputs here
-    # <data-app>: Milvus, Redis, the gateway and the RAG app (components/data, components/app) here
-    # <jobs>: the workload Jobs (components/jobs) here
+    hf_secret = jobs.hf_token_secret(name, cfg, namespaces, secrets.hf_token, provider_opts)
+    quantize = jobs.quantize_stage(name, cfg, cluster, namespaces, hf_secret, provider_opts)
+    serving = build_serving_layer(name, cfg, secrets, cluster, namespaces, provider_opts,
+                                  quantized=dict(quantize.artifacts), quantize_jobs=dict(quantize.jobs))
+    result.outputs.update(stack_outputs(serving))
+    data = build_data_layer(name, cfg, cluster, namespaces, provider_opts)
+    serving_endpoints = ServingEndpoints.from_outputs(result.outputs)
+    app = build_app_layer(name, cfg, cluster, data, serving_endpoints, provider_opts)
+    result.outputs.update(data_app_outputs(data, app))
+    jobs.downstream_jobs(
+        name, cfg, cluster, namespaces,
+        milvus=MilvusAccess(data.milvus.uri, data.milvus.token_ref.name, data.milvus.token_ref.key),
+        milvus_ready=[data.milvus], serving_urls=dict(serving.openai_base_urls), serving_api_key=serving.api_key,
+        serving_ready=serving, hf_secret=hf_secret, opts=provider_opts)
     result.outputs.update({
         "cloud": cfg.cloud,
         "kubeconfig": cluster.kubeconfig,

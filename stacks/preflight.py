@@ -6,6 +6,8 @@ user sees every mistake at once. Pure functions over `StackConfig` and the catal
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from stacks import catalog, memory
 from stacks.catalog import FP8_MIN_COMPUTE_CAPABILITY, GpuSpec, ModelSpec
 from stacks.config import NAMESPACE, StackConfig
 from stacks.config.cluster import NodePool
+from stacks.config.platform import Resources
 from stacks.config.serving import ModelConfig
 from stacks.cost import HOURS_PER_MONTH, monthly_gpu_cost_usd
 
@@ -242,11 +245,195 @@ def _check_budget(cfg: StackConfig) -> Iterator[Problem]:
                       "lower gpuPools[].maxNodes, use smaller/spot instances, or raise monthlyBudgetUsd")
 
 
+def _check_platform(cfg: StackConfig) -> Iterator[Problem]:
+    """Milvus, Redis, the app and the gateway: quantities, namespaces, the cache key."""
+    from components.app.gateway_settings import CacheSettings  # components import stacks: import late
+
+    platform = cfg.platform
+    sized = {"milvus.resources": platform.milvus.resources,
+             "milvus.coordinatorResources": platform.milvus.coordinator_resources,
+             "milvus.minioResources": platform.milvus.minio_resources,
+             "redis.resources": platform.redis.resources, "app.resources": platform.app.resources,
+             "gateway.resources": platform.gateway.resources}
+    for path, resources in sized.items():
+        yield from _check_resources(f"platform.{path}", resources)
+    others = {"serving.namespace": cfg.serving.namespace, "platform.namespace": platform.namespace,
+              "jobs.namespace": cfg.jobs.namespace}
+    for key, ns in others.items():
+        if platform.milvus.namespace == ns:
+            yield Problem("platform.milvus.namespace", f"Milvus needs a namespace of its own (Pod Security "
+                          f"baseline), but {ns!r} is also {key}", "choose another name, e.g. milvus")
+    version = platform.gateway.cache.corpus_version
+    try:
+        CacheSettings(corpus_version=version)
+    except ValueError:
+        yield Problem("platform.gateway.cache.corpusVersion", f"{version!r} cannot be part of a cache key",
+                      "use 1-64 letters, digits, '.', '_' or '-', e.g. 2026-11-23 or 2")
+
+
+def _check_resources(path: str, r: Resources) -> Iterator[Problem]:
+    from components.data.kube import is_cpu_quantity, memory_bytes
+
+    for key, value in (("cpu", r.cpu), ("cpuLimit", r.cpu_limit)):
+        if value is not None and not is_cpu_quantity(value):
+            yield Problem(f"{path}.{key}", f"{value!r} is not a CPU quantity",
+                          "use cores or millicores, e.g. 2 or 500m")
+    memory: dict[str, int] = {}
+    for key, value in (("memory", r.memory), ("memoryLimit", r.memory_limit)):
+        if value is None:
+            continue
+        try:
+            memory[key] = memory_bytes(value)
+        except ValueError as e:
+            yield Problem(f"{path}.{key}", str(e).split(";")[0], str(e).split("; ")[-1])
+    if "memory" in memory and "memoryLimit" in memory and memory["memoryLimit"] < memory["memory"]:
+        yield Problem(f"{path}.memoryLimit", f"the limit {r.memory_limit} is below the request {r.memory}",
+                      f"set memoryLimit >= {r.memory}, or leave it out (it defaults to the request)")
+    limit = memory.get("memoryLimit", memory.get("memory"))
+    if path == "platform.redis.resources" and limit is not None and limit < 128 * 2**20:
+        yield Problem(f"{path}.memory", "Redis needs at least 128Mi (maxmemory is 75% of the limit)",
+                      "set platform.redis.resources.memory to 128Mi or more")
+
+
+_BUCKET_SCHEME = {"aws": "s3://", "gcp": "gs://"}
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_CPU = re.compile(r"^\d+(\.\d+)?m?$")
+
+
+def _check_model_sources(cfg: StackConfig) -> Iterator[Problem]:
+    """artifactUri: a bucket of this cloud (read with the Run:ai streamer) or pvc://<claim>/<path>; the CPU
+    tier's GGUF: hf://<org>/<repo>/<file>.gguf or pvc://<claim>/<path>.gguf."""
+    for i, model in enumerate(cfg.serving.models):
+        uri, path = model.artifact_uri, f"serving.models[{i}].artifactUri"
+        if uri is None:
+            continue
+        scheme = _BUCKET_SCHEME.get(cfg.cloud)
+        if uri.startswith(("s3://", "gs://")):
+            if scheme is None or not uri.startswith(scheme):
+                where = (f"{cfg.cloud} stores models at {scheme}" if scheme
+                         else "an existing cluster has no bucket")
+                yield Problem(path, f"{uri} is not readable here: {where}",
+                              f"use the stack's modelStoreUri ({scheme or 'pvc://<claim>'}...), "
+                              "or pvc://<claim>/<path>")
+            elif not uri.split("/", 3)[3:] or not uri.split("/", 3)[3].strip("/"):
+                yield Problem(path, f"{uri} names a bucket but no model folder in it",
+                              "point at the folder with config.json and the weights, e.g. s3://bucket/model")
+        elif uri.startswith("pvc://"):
+            claim = uri.removeprefix("pvc://").split("/", 1)[0]
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", claim):
+                yield Problem(path, f"{uri} does not start with a PersistentVolumeClaim name",
+                              "use pvc://<claim>/<path>, with the claim in the serving namespace")
+        else:
+            yield Problem(path, f"unsupported artifactUri {uri!r}",
+                          "use s3:// (aws) or gs:// (gcp), read with the Run:ai streamer, or pvc://<claim>/<path>")
+    cpu = cfg.serving.cpu_tier
+    if cpu.enabled:
+        gguf = cpu.gguf_uri
+        hf_ok = gguf.startswith("hf://") and len(gguf.split("/")) >= 5 and gguf.endswith(".gguf")
+        pvc_ok = gguf.startswith("pvc://") and gguf.endswith(".gguf") and "/" in gguf.removeprefix("pvc://")
+        if not (hf_ok or pvc_ok):
+            yield Problem("serving.cpuTier.ggufUri", f"{gguf!r} is not a GGUF file llama-server can load",
+                          "use hf://<org>/<repo>/<file>.gguf or pvc://<claim>/<path>.gguf")
+
+
+def _check_engine_settings(cfg: StackConfig) -> Iterator[Problem]:
+    """Settings vLLM would reject at start-up, and resources that are not Kubernetes quantities."""
+    for i, model in enumerate(cfg.serving.models):
+        path, e = f"serving.models[{i}]", model.engine
+        if e.max_num_batched_tokens is not None and e.max_num_batched_tokens < e.max_num_seqs:
+            yield Problem(f"{path}.engine.maxNumBatchedTokens",
+                          f"{e.max_num_batched_tokens} tokens per step cannot hold {e.max_num_seqs} "
+                          "sequences (vLLM needs maxNumBatchedTokens >= maxNumSeqs)",
+                          f"set maxNumBatchedTokens >= {e.max_num_seqs}, or lower maxNumSeqs")
+        if model.role == "embedding":
+            if e.max_num_batched_tokens is not None and e.max_num_batched_tokens < model.max_context:
+                yield Problem(f"{path}.engine.maxNumBatchedTokens",
+                              "an embedding model prefills each input in one step (no chunked prefill), but "
+                              f"{e.max_num_batched_tokens} < maxContext {model.max_context}",
+                              f"set maxNumBatchedTokens >= {model.max_context}, or unset it")
+            if e.kv_cache_dtype == "fp8":
+                yield Problem(f"{path}.engine.kvCacheDtype",
+                              "an embedding model keeps no KV cache between steps",
+                              "remove kvCacheDtype (auto)")
+        if model.cpu is not None and not _CPU.match(model.cpu):
+            yield Problem(f"{path}.cpu", f"{model.cpu!r} is not a CPU quantity", 'use e.g. "4" or "3500m"')
+        if model.memory is not None and not _QUANTITY.match(model.memory):
+            yield Problem(f"{path}.memory", f"{model.memory!r} is not a memory quantity", "use e.g. 24Gi")
+
+
+def _in_subnet(address: str, cidr: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(cidr)
+    except ValueError:
+        return False
+
+
+def _check_serving_mode(cfg: StackConfig) -> Iterator[Problem]:
+    """llm-d mode, scale to zero, the CPU tier's name and its fallbacks."""
+    s = cfg.serving
+    names = {m.name: m for m in s.models}
+    if s.mode == "llm-d":
+        if not s.models:
+            yield Problem("serving.mode",
+                          "llm-d mode routes to GPU model servers, but serving.models is empty",
+                          "add a model, or use mode: vllm (the CPU tier alone needs no gateway)")
+        if cfg.cloud != "gcp" and s.inference_gateway.class_name is None:
+            yield Problem("serving.inferenceGateway.className",
+                          f"llm-d mode on {cfg.cloud} needs a Gateway implementation with InferencePool "
+                          "support, and the cluster manages none",
+                          "install one (e.g. Istio) and set className to its GatewayClass, or use mode: vllm")
+        address = s.inference_gateway.address
+        subnet = cfg.cluster.gcp.subnet_cidr
+        if cfg.cloud == "gcp" and address is not None and not _in_subnet(address, subnet):
+            yield Problem("serving.inferenceGateway.address", f"{address} is not an IP of the cluster subnet "
+                          f"{cfg.cluster.gcp.subnet_cidr}: GKE's internal gateway takes an address from it",
+                          "pick an unused IP of cluster.gcp.subnetCidr, or remove address to use the default")
+        if not any(s.inference_gateway.scorer_weights.model_dump().values()):
+            yield Problem("serving.inferenceGateway.scorerWeights", "every scorer weight is 0",
+                          "give prefixCache, queue or kvCacheUtilization a weight > 0")
+    for i, model in enumerate(s.models):
+        if model.min_replicas == 0 and s.mode == "vllm" and s.autoscaling.enabled:
+            yield Problem(f"serving.models[{i}].minReplicas", "scale to zero needs a request signal while no "
+                          "replica runs; in mode vllm only the vLLM pods themselves report one",
+                          "use mode: llm-d (the endpoint picker counts requests), or minReplicas >= 1")
+    cpu = s.cpu_tier
+    if cpu.enabled and cpu.name in names:
+        yield Problem("serving.cpuTier.name", f"{cpu.name!r} is also the name of a GPU model",
+                      "give the CPU tier its own served model name")
+    for name in cpu.fallback_for:
+        target = names.get(name)
+        if target is not None and target.role != "chat":
+            yield Problem("serving.cpuTier.fallbackFor",
+                          f"{name!r} is a {target.role} model; the CPU tier is a chat model and cannot "
+                          "stand in for it", "list only chat models in fallbackFor")
+
+
+def _check_jobs(cfg: StackConfig) -> Iterator[Problem]:
+    """The quantize Job writes to the stack's bucket; the ingest Job reads a bucket of this cloud."""
+    for i, model in enumerate(cfg.serving.models):
+        if model.quantize_from and cfg.cloud == "existing":
+            yield Problem(f"serving.models[{i}].quantizeFrom", "quantizing in the cluster needs the stack's "
+                          "bucket, which only aws and gcp stacks create",
+                          "quantize with `python -m workloads.quantize` and set artifactUri to the result")
+    source = cfg.jobs.ingest.source_uri
+    scheme = _BUCKET_SCHEME.get(cfg.cloud)
+    if source and (scheme is None or not source.startswith(scheme)):
+        yield Problem("jobs.ingest.sourceUri", f"{source!r} is not a {scheme or 'bucket'} URI of this stack's "
+                      "cloud", f"use {scheme or 's3:// or gs://'}<bucket>/<prefix>, or leave it empty for the "
+                      "bundled sample corpus" if scheme else "leave it empty: an existing cluster ingests the "
+                      "bundled sample corpus")
+
+
 CHECKS: list[Callable[[StackConfig, frozenset[str]], Iterator[Problem]]] = [
     lambda cfg, _: _check_cloud(cfg),
     lambda cfg, _: _check_pools(cfg),
     lambda cfg, secrets: _check_models(cfg, secrets),
+    lambda cfg, _: _check_model_sources(cfg),
+    lambda cfg, _: _check_engine_settings(cfg),
+    lambda cfg, _: _check_serving_mode(cfg),
     lambda cfg, _: _check_budget(cfg),
+    lambda cfg, _: _check_platform(cfg),
+    lambda cfg, _: _check_jobs(cfg),
 ]
 
 

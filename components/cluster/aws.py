@@ -37,6 +37,7 @@ WORKER_NODE_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 ]
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 _POD_IDENTITY_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
     "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
@@ -159,6 +160,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig_json, enable_server_side_apply=True,
                                 opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups))
         ready: list[pulumi.Resource] = list(node_groups)
+        ready += self._block_storage(name, cluster, key, provider, pod_identity, tags, node_groups)
         self._autoscaler(name, cluster, args.region, provider, pod_identity, tags, ready)
         if args.gpu_pools:
             ready += gpu_node_addons(name, [g.pool.name for g in args.gpu_pools], self, provider, node_groups)
@@ -243,6 +245,36 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 f"{name}-{namespace}-{account}", cluster_name=cluster.name, namespace=namespace,
                 service_account=account, role_arn=role.arn,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]))
+
+    def _block_storage(
+        self, name: str, cluster: aws.eks.Cluster, key: aws.kms.Key, provider: k8s.Provider, agent: aws.eks.Addon,
+        tags: dict[str, str], node_groups: Sequence[pulumi.Resource],
+    ) -> list[pulumi.Resource]:
+        """The EBS CSI driver (EKS add-on, Pod Identity) and an encrypted gp3 default StorageClass, so the
+        PersistentVolumeClaims of Milvus and Redis bind."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(f"{name}-ebs-csi-role", assume_role_policy=_POD_IDENTITY_TRUST, tags=tags, opts=child)
+        aws.iam.RolePolicyAttachment(f"{name}-ebs-csi-policy", role=role.name, policy_arn=EBS_CSI_POLICY, opts=child)
+        aws.iam.RolePolicy(f"{name}-ebs-csi-kms", role=role.id, policy=key.arn.apply(lambda arn: json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": arn, "Action": [
+                "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+                "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"]}]})), opts=child)
+        addon = aws.eks.Addon(
+            f"{name}-ebs-csi-driver", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
+            addon_version=versions.EKS_ADDON_EBS_CSI,
+            pod_identity_associations=[{"role_arn": role.arn, "service_account": "ebs-csi-controller-sa"}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent, *node_groups]))
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={"name": "gp3-encrypted",
+                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            provisioner="ebs.csi.aws.com",
+            parameters=key.arn.apply(lambda arn: {"type": "gp3", "encrypted": "true", "kmsKeyId": arn}),
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Retain",
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[addon]))
+        return [addon, storage_class]
 
     def _autoscaler(
         self, name: str, cluster: aws.eks.Cluster, region: str, provider: k8s.Provider, agent: aws.eks.Addon,

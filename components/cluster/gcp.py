@@ -49,6 +49,8 @@ class GcpGpuClusterArgs:
     settings: GcpSettings
     workload_service_accounts: list[tuple[str, str]]
     labels: dict[str, str] = field(default_factory=dict)
+    proxy_only_cidr: str | None = None
+    """The region's proxy-only subnet, needed by GKE's managed internal L7 gateway (llm-d mode)."""
 
 
 class GcpGpuCluster(pulumi.ComponentResource):
@@ -74,6 +76,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 {"range_name": "services", "ip_cidr_range": args.settings.services_cidr},
             ],
             opts=child)
+        if args.proxy_only_cidr:
+            gcp.compute.Subnetwork(f"{name}-proxy-only", project=project, region=args.region, network=network.id,
+                                   ip_cidr_range=args.proxy_only_cidr, purpose="REGIONAL_MANAGED_PROXY",
+                                   role="ACTIVE", opts=child)
         router = gcp.compute.Router(f"{name}-router", project=project, region=args.region, network=network.id,
                                     opts=child)
         gcp.compute.RouterNat(f"{name}-nat", project=project, region=args.region, router=router.name,

@@ -48,7 +48,8 @@ class ModelConfig(ConfigModel):
     id: str
     """Hugging Face model id; looked up in the catalog for its shape."""
     artifact_uri: str | None = None
-    """Load weights from this s3:// or gs:// prefix (written by the quantize job) with the Run:ai streamer."""
+    """Load weights from this s3:// or gs:// prefix (written by the quantize job) with the Run:ai streamer, or
+    from a volume: pvc://<claim>/<path> mounts the PersistentVolumeClaim read-only."""
     quantize_from: str | None = None
     """Run the quantize job from this Hugging Face id to `precision` first; serving waits for the artifact."""
     precision: Precision = "bf16"
@@ -60,20 +61,28 @@ class ModelConfig(ConfigModel):
     pool: DnsLabel
     """Node pool that runs it (a GPU pool)."""
     role: ModelRole = "chat"
-    """chat, safety (Llama Guard shield) or embedding (served with --task embed)."""
+    """chat, safety (Llama Guard shield, served like chat) or embedding (served with --runner pooling)."""
     min_replicas: int = Field(default=1, ge=0)
     """0 allows scale to zero (needs autoscaling)."""
     max_replicas: int = Field(default=1, ge=1)
     engine: EngineConfig = EngineConfig()
     shape: ModelShape | None = None
     """Architecture, for models that are not in the catalog."""
+    cpu: str | None = None
+    """CPU request of each replica; unset: the node's vCPUs per GPU x tensorParallel, less one for the
+    system."""
+    memory: str | None = None
+    """Memory request (and limit) of each replica, e.g. 24Gi; unset: 80% of the node's memory per GPU
+    share."""
 
     @model_validator(mode="after")
     def _replicas(self) -> ModelConfig:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas ({self.max_replicas})")
+            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas "
+                             f"({self.max_replicas})")
         if self.artifact_uri and self.quantize_from:
-            raise ValueError("set either artifactUri (an existing artifact) or quantizeFrom (make one), not both")
+            raise ValueError("set either artifactUri (an existing artifact) or quantizeFrom (make one), "
+                             "not both")
         return self
 
 
@@ -95,20 +104,80 @@ class CpuTierConfig(ConfigModel):
 
 class AutoscalingConfig(ConfigModel):
     enabled: bool = False
-    """Scale model servers with KEDA on vLLM's queue length (needs KEDA and Prometheus in the cluster)."""
+    """Scale model servers with KEDA on vLLM's queue length and KV-cache usage (needs Prometheus)."""
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     queue_target: int = Field(default=4, ge=1)
     """Target of vllm:num_requests_waiting per replica."""
     kv_cache_target: float = Field(default=0.8, gt=0, le=1)
     """Target of vllm:kv_cache_usage_perc (0-1) per replica."""
+    install_keda: bool = True
+    """Install KEDA from its pinned Helm chart; false when the cluster already runs KEDA."""
+    polling_interval_s: int = Field(default=15, ge=5)
+    """How often KEDA queries Prometheus."""
+    cooldown_s: int = Field(default=600, ge=60)
+    """Wait after the last activity before scaling to zero, and the HPA's scale-down stabilization window:
+    a replica costs minutes of model loading to get back."""
+
+
+class ScorerWeights(ConfigModel):
+    """Weights of the endpoint picker's scorers (llm-d mode); 0 turns a scorer off."""
+
+    prefix_cache: int = Field(default=3, ge=0)
+    """Prefer the replica that most likely holds the request's prefix in its KV cache."""
+    queue: int = Field(default=2, ge=0)
+    """Prefer replicas with fewer waiting requests (load-aware)."""
+    kv_cache_utilization: int = Field(default=2, ge=0)
+    """Prefer replicas with free KV-cache blocks (load-aware)."""
+
+
+class InferenceGatewayConfig(ConfigModel):
+    """The Gateway API inference gateway of llm-d mode: a Gateway, and one InferencePool with its endpoint
+    picker per model."""
+
+    class_name: str | None = None
+    """GatewayClass; unset: gke-l7-rilb on gcp (GKE's managed regional internal L7 load balancer). Other
+    clouds must name an installed Gateway implementation that supports InferencePool (e.g. istio)."""
+    install_crds: bool | None = None
+    """Install the Gateway API and InferencePool CRDs from their pinned release manifests. Unset: not on gcp
+    (GKE with the Gateway API enabled installs and upgrades both), yes elsewhere."""
+    address: str | None = None
+    """The Gateway's in-cluster address, so clients know the URL before the first deploy. GKE: an internal IP
+    of the cluster subnet that the load balancer takes (unset: the subnet's broadcast address - 5, e.g.
+    10.50.15.250). Other classes: the host name of the Service the implementation creates (unset:
+    <gateway>-<className>.<namespace>.svc.cluster.local, Istio's naming)."""
+    proxy_subnet_cidr: str = "10.58.0.0/23"
+    """GKE: the region's proxy-only subnet, where the managed gateway's proxies connect from
+    (NetworkPolicy)."""
+    scorer_weights: ScorerWeights = ScorerWeights()
+    epp_replicas: int = Field(default=1, ge=1)
+    """Endpoint picker replicas per model; more than one runs active-passive with leader election."""
+    request_timeout_s: int = Field(default=300, ge=10)
+    """Gateway timeout for one request (a long generation streams for minutes)."""
+
+
+class MonitoringConfig(ConfigModel):
+    service_monitor: bool | None = None
+    """Create Prometheus-operator ServiceMonitors; unset: only when autoscaling is enabled (KEDA needs the
+    series). Pods also carry prometheus.io/* scrape annotations."""
+    service_monitor_labels: dict[str, str] = Field(default_factory=dict)
+    """Labels your Prometheus selects ServiceMonitors by, e.g. {release: kube-prometheus-stack}."""
+    prometheus_namespace: DnsLabel = "monitoring"
+    """Namespace of Prometheus: its pods may scrape the model servers (NetworkPolicy)."""
 
 
 class ServingConfig(ConfigModel):
     mode: Literal["vllm", "llm-d"] = "vllm"
-    """vllm: plain vLLM behind a ClusterIP Service. llm-d: inference gateway with prefix-cache-aware routing."""
+    """vllm: plain vLLM behind a ClusterIP Service. llm-d: inference gateway with prefix-cache-aware
+    routing."""
     namespace: DnsLabel = "serving"
     models: list[ModelConfig] = Field(default_factory=list)
     cpu_tier: CpuTierConfig = CpuTierConfig()
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    inference_gateway: InferenceGatewayConfig = InferenceGatewayConfig()
+    """llm-d mode only."""
+    monitoring: MonitoringConfig = MonitoringConfig()
     grafana_dashboard: bool = True
     """Ship the vLLM Grafana dashboard as a ConfigMap for the Grafana sidecar."""
+    pre_stop_s: int = Field(default=20, ge=0, le=120)
+    """Seconds a terminating model server keeps serving before SIGTERM, so the Service endpoints and the
+    gateway stop sending it new requests first (preStop sleep)."""

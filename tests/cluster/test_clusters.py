@@ -94,8 +94,19 @@ def test_model_bucket_is_versioned_encrypted_and_private(dev):
     assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
 
 
+def test_volumes_bind_on_eks_through_the_ebs_csi_driver_and_an_encrypted_default_class(dev):
+    addon = dev.one("aws:eks/addon:Addon", "leanrag-dev-ebs-csi-driver").inputs
+    assert addon["addonVersion"] and addon["podIdentityAssociations"][0]["serviceAccount"] == "ebs-csi-controller-sa"
+    storage = dev.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs
+    assert storage["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert storage["provisioner"] == "ebs.csi.aws.com"
+    assert storage["parameters"]["encrypted"] == "true" and storage["parameters"]["kmsKeyId"].startswith("arn:aws:kms")
+    assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
 def test_gpu_addons_and_autoscaler_are_pinned_helm_releases(dev):
-    releases = {r.name: r.inputs for r in dev.of_type("kubernetes:helm.sh/v3:Release")}
+    cluster = dev.one("leanrag:cluster:AwsGpuCluster")
+    releases = {r.name: r.inputs for r in dev.of_type("kubernetes:helm.sh/v3:Release") if r.parent == cluster.urn}
     assert set(releases) == {"leanrag-dev-nvidia-device-plugin", "leanrag-dev-dcgm-exporter",
                              "leanrag-dev-cluster-autoscaler"}
     for release in releases.values():
@@ -137,6 +148,12 @@ def test_gke_gpu_pool_has_accelerator_driver_autoscaling_and_taint(prod):
     assert gpu["autoscaling"]["totalMinNodeCount"] == 1 and gpu["autoscaling"]["totalMaxNodeCount"] == 6
     assert gpu["nodeConfig"]["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
     assert gpu["nodeConfig"]["spot"] is False
+
+
+def test_llm_d_gets_the_proxy_only_subnet_its_managed_gateway_needs(prod):
+    proxy = prod.one("gcp:compute/subnetwork:Subnetwork", "leanrag-prod-proxy-only").inputs
+    assert proxy["purpose"] == "REGIONAL_MANAGED_PROXY" and proxy["role"] == "ACTIVE"
+    assert proxy["ipCidrRange"] == "10.58.0.0/23"
 
 
 def test_gke_workloads_reach_the_bucket_with_workload_identity(prod):

@@ -1,8 +1,11 @@
 """End to end: `python3 -m local.demo` on a small question set, twice (the second run must re-ingest
-nothing), then check answers, recall@5, the cache, the benchmark report, and that nothing is left running.
+nothing), then check answers, recall@5, the cache, the benchmark report, and that nothing is left running
+(OGX and the embeddings server included).
 
-Needs the environments of `make demo` (.venvs/ingest, llm-server, gateway, benchmark) and redis-server.
-Run with `.venv/bin/python -m pytest tests/e2e` (about 5 minutes on 2 cores).
+The questions go through the OGX app (vector store search + chat completions on its OpenAI-compatible API;
+`--app ogx`) when .venvs/ogx exists, else through the ingest job's search and the gateway (`--app direct`).
+Needs the environments of `make demo` (.venvs/ingest, llm-server, gateway, benchmark; ogx) and redis-server.
+Run with `.venv/bin/python -m pytest tests/e2e` (about 8 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ ASK = [
     {"question": "How do I install Milvus Lite and create a local .db file?", "source": "milvus-lite.md"},
     {"question": "How do I connect to Redis from Python and get decoded strings?", "source": "redis-py.docx"},
 ]
+
+
+APP = "ogx" if (ROOT / ".venvs" / "ogx" / "bin" / "ogx").exists() else "direct"
+SERVICES = {"redis", "llm-server", "gateway"} | ({"embeddings", "ogx"} if APP == "ogx" else set())
 
 
 def _missing() -> list[str]:
@@ -61,6 +68,8 @@ def _run_demo(data: Path, questions: Path, *extra: str) -> dict:
             str(questions),
             "--ask",
             str(len(ASK)),
+            "--app",
+            APP,
             *extra,
         ],
         cwd=ROOT,
@@ -86,17 +95,25 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     questions.write_text(json.dumps(ASK))
 
     first = _run_demo(data, questions)
-    assert set(first["services"]) == {"redis", "llm-server", "gateway"}
+    assert set(first["services"]) == SERVICES
     assert len(first["ingest"]["ingested"]) == first["ingest"]["documents"] > 0
     assert first["evaluation"]["recall@5"] >= 0.8
     for answer, q in zip(first["answers"], ASK, strict=True):
         assert answer["answer"].strip()
         assert q["source"] in answer["sources"], answer  # the answer cites the expected document
+        assert answer["via"] == ("OGX -> gateway" if APP == "ogx" else "gateway")
+    if APP == "ogx":
+        store = first["vector_store"]
+        assert store["chunks"] == first["ingest"]["chunks_total"] and not store["reused"]
     cache = first["cache"]
-    assert cache["hits"] == len(ASK) and cache["hit_median_s"] < cache["miss_median_s"]
+    assert cache["hits"] >= len(ASK) and cache["hit_median_s"] < cache["miss_median_s"]
     assert Path(first["benchmark_report"]).is_file()
 
     second = _run_demo(data, questions, "--no-benchmark")
     assert second["ingest"]["ingested"] == []  # unchanged documents are skipped by hash
     assert len(second["ingest"]["unchanged"]) == second["ingest"]["documents"]
     assert second["evaluation"]["recall@5"] >= 0.8
+    for answer, q in zip(second["answers"], ASK, strict=True):
+        assert q["source"] in answer["sources"], answer
+    if APP == "ogx":
+        assert second["vector_store"]["reused"]  # same chunks: the app's vector store is not rebuilt

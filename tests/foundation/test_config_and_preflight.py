@@ -84,6 +84,7 @@ def test_unknown_top_level_key_is_an_error():
     ({"serving.models.0.maxReplicas": 3}, "maxReplicas 3 x 1 GPU(s) exceeds pool 'gpu'"),
     ({"serving.cpuTier": {"enabled": True, "fallbackFor": ["ghost"]}}, "'ghost' is not a served model"),
     ({"monthlyBudgetUsd": 500}, "over the budget of $500"),
+    ({"jobs": {"ingest": {"sourceUri": "gs://docs"}}}, "jobs.ingest.sourceUri: 'gs://docs' is not a s3:// URI"),
 ])
 def test_each_rule_fails_on_its_case_and_names_the_key(changes, expected):
     found = problems(config(**changes))
@@ -129,6 +130,17 @@ def test_fit_suggests_tensor_parallel_or_lower_precision():
                     "serving.models.0.precision": "bf16", "serving.models.0.engine": {"concurrency": 16}})
     (found,) = problems(raw)
     assert "try tensorParallel: 2; or precision: fp8" in found
+
+
+def test_quantizing_in_an_existing_cluster_is_rejected():
+    raw = {"cloud": "existing", "cluster": {"gpuPools": [{"name": "gpu", "instanceType": "x", "gpu": "L4",
+                                                          "gpuCount": 1}]},
+           "serving": {"models": [{"name": "m", "id": "Qwen/Qwen2.5-7B-Instruct", "precision": "w4a16",
+                                   "quantizeFrom": "Qwen/Qwen2.5-7B-Instruct", "pool": "gpu"}]}}
+    assert any(p.startswith("serving.models[0].quantizeFrom: quantizing in the cluster") for p in problems(raw))
+    raw["cloud"], raw["region"] = "aws", "us-east-1"
+    raw["cluster"]["gpuPools"][0] = {"name": "gpu", "instanceType": "g6.xlarge"}
+    assert problems(raw) == []
 
 
 def test_existing_cluster_gpu_pools_must_declare_their_gpu():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -104,9 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-json", type=Path, help="also write the run summary to this JSON file")
     _common(p, producer=True)
 
-    p = sub.add_parser("search", help="print the chunks nearest to a question")
-    p.add_argument("question")
+    p = sub.add_parser(
+        "search", help="print the chunks nearest to one or more questions (the model loads once for all)"
+    )
+    p.add_argument("questions", nargs="*", metavar="question", help="one or more questions")
+    p.add_argument(
+        "--questions-json",
+        type=Path,
+        help="also ask the questions in this JSON file: a list of strings or of objects with a 'question' key",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        dest="json_path",
+        help="write [{question, hits: [{rank, score, source, title, text, headings, page, chunk_id}]}] to this "
+        "file ('-' for stdout, then nothing else is printed there)",
+    )
     p.add_argument("--k", type=_positive_int, default=5, help="number of chunks (default %(default)s)")
+    _common(p, producer=False)
+
+    p = sub.add_parser("export", help="write every stored chunk (text and metadata, no vectors) as JSON lines, sorted")
+    p.add_argument("jsonl", type=Path, help="output file ('-' for stdout)")
     _common(p, producer=False)
 
     p = sub.add_parser("evaluate", help="recall@k and MRR on a labelled question set")
@@ -166,20 +186,75 @@ def _ingest(args: argparse.Namespace, corpus: Path, sink: MilvusSink, producer: 
     return not summary.failed
 
 
+def _export(args: argparse.Namespace) -> int:
+    sink = _sink(args)
+    try:
+        if not sink.client.has_collection(args.collection):
+            raise SystemExit(f"error: collection {args.collection!r} does not exist: run ingest first")
+        rows = sorted(sink.chunks(), key=lambda r: (r["source"], int(r["chunk_index"])))
+    finally:
+        sink.close()
+    lines = "".join(json.dumps({**r, "headings": list(r.get("headings") or [])}) + "\n" for r in rows)
+    if str(args.jsonl) == "-":
+        sys.stdout.write(lines)
+    else:
+        args.jsonl.parent.mkdir(parents=True, exist_ok=True)
+        args.jsonl.write_text(lines, encoding="utf-8")
+        print(f"{len(rows)} chunks written to {args.jsonl}", file=sys.stderr)
+    return 0
+
+
+def _search_questions(args: argparse.Namespace) -> list[str]:
+    questions = list(args.questions)
+    if args.questions_json:
+        try:
+            items = json.loads(args.questions_json.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise SystemExit(f"error: --questions-json {args.questions_json}: {err}") from None
+        if not isinstance(items, list):
+            raise SystemExit(f"error: --questions-json {args.questions_json} must hold a JSON list")
+        for n, item in enumerate(items, start=1):
+            text = item.get("question") if isinstance(item, dict) else item
+            if not isinstance(text, str):
+                raise SystemExit(
+                    f"error: --questions-json {args.questions_json}: item {n} is neither a string nor an object "
+                    "with a string 'question'"
+                )
+            questions.append(text)
+    if not questions:
+        raise SystemExit("error: give a question, or --questions-json FILE")
+    return questions
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.log_level)
     if args.command == "search":
+        questions = _search_questions(args)
         sink = _sink(args)
         try:
             if not sink.client.has_collection(args.collection):
                 raise SystemExit(f"error: collection {args.collection!r} does not exist: run ingest first")
             embedder = _embedder(args.embedding_model)
             sink.prepare(embedder.dim)  # checks the vector size and loads the collection
-            print(format_hits(search(args.question, embedder, sink, args.k)))
+            results = [(q, search(q, embedder, sink, args.k)) for q in questions]
         finally:
             sink.close()
+        if args.json_path:
+            data = json.dumps([{"question": q, "hits": [asdict(h) for h in hits]} for q, hits in results], indent=2)
+            if str(args.json_path) == "-":
+                print(data)
+                return 0
+            args.json_path.parent.mkdir(parents=True, exist_ok=True)
+            args.json_path.write_text(data + "\n", encoding="utf-8")
+        for n, (q, hits) in enumerate(results):
+            if len(results) > 1:
+                print(("\n" if n else "") + f"== {q}")
+            print(format_hits(hits))
         return 0
+
+    if args.command == "export":
+        return _export(args)
 
     settings = ProducerSettings(args.embedding_model, args.chunk_tokens, args.docling_artifacts)
     producer = _producer(settings)

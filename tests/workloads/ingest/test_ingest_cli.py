@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,81 @@ def test_cli_search_prints_sources(
     assert first.startswith("1. [") and "guides/beekeeping.docx" in first
     assert "nine days" in out
     assert "2. [" in out and "3. [" not in out
+
+
+def test_cli_search_answers_several_questions_in_a_new_process(
+    corpus: Path, lite_uri: str, tmp_path: Path, producer: object
+) -> None:
+    """Separate processes (Milvus Lite locks its file per process; the collection starts released in a new
+    one), several questions, JSON out."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    ingest = [sys.executable, "-m", "workloads.ingest", "ingest", str(corpus), *_store(lite_uri)]
+    assert subprocess.run(ingest, cwd=ROOT, capture_output=True, timeout=600, env=env).returncode == 0
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps([{"question": "How far could ships see the lighthouse beam?"}]))
+    out = tmp_path / "hits.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workloads.ingest",
+            "search",
+            "When should I inspect a bee hive?",
+            "What flour do I feed a sourdough starter with?",
+            "--questions-json",
+            str(questions),
+            "--json",
+            str(out),
+            "--k",
+            "2",
+            *_store(lite_uri),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert [r["question"] for r in results] == [
+        "When should I inspect a bee hive?",
+        "What flour do I feed a sourdough starter with?",
+        "How far could ships see the lighthouse beam?",
+    ]
+    assert [r["hits"][0]["source"] for r in results] == [
+        "guides/beekeeping.docx",
+        "guides/sourdough.html",
+        "lighthouse.md",
+    ]
+    assert all(len(r["hits"]) == 2 and r["hits"][0]["text"] for r in results)
+    assert proc.stdout.count("== ") == 3 and "1. [" in proc.stdout
+
+
+def test_cli_export_writes_every_chunk_with_its_source(
+    corpus: Path, lite_uri: str, tmp_path: Path, producer: object
+) -> None:
+    assert main(["ingest", str(corpus), *_store(lite_uri)]) == 0
+    out = tmp_path / "chunks.jsonl"
+
+    assert main(["export", str(out), *_store(lite_uri)]) == 0
+
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["source"] for r in rows} == {
+        "glacier.pdf",
+        "guides/beekeeping.docx",
+        "guides/sourdough.html",
+        "lighthouse.md",
+    }
+    assert all(r["text"] and r["id"] and "vector" not in r for r in rows)
+    assert [r["chunk_index"] for r in rows if r["source"] == "lighthouse.md"] == list(
+        range(sum(r["source"] == "lighthouse.md" for r in rows))
+    )
+
+
+def test_cli_search_needs_a_question(lite_uri: str) -> None:
+    with pytest.raises(SystemExit, match="give a question"):
+        main(["search", *_store(lite_uri)])
 
 
 def test_cli_search_without_collection_says_what_to_do(lite_uri: str) -> None:

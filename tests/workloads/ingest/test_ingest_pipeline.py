@@ -165,3 +165,21 @@ def test_bad_files_are_reported_and_the_rest_ingested(
     assert reasons["locked.pdf"].startswith("encrypted PDF")
     assert sorted(summary.ingested) == sorted([*ALL, "guides/lighthouse-2.md"])
     assert summary.failed
+
+
+def test_a_fresh_sink_searches_without_prepare(
+    corpus: Path, counting: CountingProducer, open_sink: Callable[[], MilvusSink]
+) -> None:
+    """Milvus Lite opens a stored collection released; search must load it (evaluate --no-ingest did not)."""
+    run_ingest(corpus, counting, open_sink())
+    fresh = open_sink()
+    # A new process finds the stored collection released (in this process Milvus Lite still has it loaded).
+    fresh.client.release_collection("test_chunks")
+    assert fresh.client.get_load_state("test_chunks")["state"].name == "NotLoad"
+
+    top = search("How often should the fog horn sound?", counting.inner, fresh, k=1)[0]
+
+    assert top.source == "lighthouse.md"
+    fresh.client.release_collection("test_chunks")
+    again = open_sink()
+    assert again.count() == len(list(again.chunks())) > 4  # queries load it too

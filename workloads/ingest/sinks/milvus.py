@@ -112,6 +112,7 @@ class MilvusSink:
             db_name=settings.db_name,
         )
         self.collection = settings.collection
+        self._loaded = False
 
     def describe(self) -> str:
         kind = "Milvus Lite" if self.settings.is_lite else "Milvus"
@@ -129,7 +130,7 @@ class MilvusSink:
                     f"error: collection {self.collection!r} holds {held}-dim vectors but the embedding "
                     f"model makes {dim}-dim ones; pass another --collection (or drop this one)"
                 )
-            self.client.load_collection(self.collection)
+            self._load()
             return
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=128)
@@ -147,6 +148,17 @@ class MilvusSink:
         index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="COSINE")
         self.client.create_collection(self.collection, schema=schema, index_params=index, consistency_level="Strong")
         log.info("created collection %s (dim %d)", self.collection, dim)
+        self._loaded = True  # create_collection with an index loads it
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self._load()
+
+    def _load(self) -> None:
+        """Load the collection for search. A Milvus (Lite) collection opened by a new process is released,
+        and searching a released collection fails ("collection is in state 'released'")."""
+        self.client.load_collection(self.collection)
+        self._loaded = True
 
     def _vector_dim(self) -> int:
         info = self.client.describe_collection(self.collection)
@@ -161,6 +173,7 @@ class MilvusSink:
     # ------------------------------------------------------------------ state
 
     def _rows(self, fields: list[str], filter_: str = "") -> Iterator[dict[str, Any]]:
+        self._ensure_loaded()
         iterator = self.client.query_iterator(self.collection, batch_size=2000, filter=filter_, output_fields=fields)
         try:
             while batch := iterator.next():
@@ -177,7 +190,12 @@ class MilvusSink:
             )
         return docs
 
+    def chunks(self) -> Iterator[dict[str, Any]]:
+        """Every stored chunk without its vector: id, text, source, title, headings, page, chunk_index."""
+        yield from self._rows(["id", *_FIELDS, "chunk_index", "chunk_count", "doc_hash"])
+
     def count(self) -> int:
+        self._ensure_loaded()
         result = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(result[0]["count(*)"])
 
@@ -217,6 +235,7 @@ class MilvusSink:
     # ------------------------------------------------------------------ reads
 
     def search(self, vector: list[float], k: int) -> list[SearchHit]:
+        self._ensure_loaded()
         results = self.client.search(
             self.collection, data=[vector], limit=k, output_fields=list(_FIELDS), anns_field="vector"
         )

@@ -1,0 +1,194 @@
+"""Redis for the app's key-value state and the gateway's caches: one StatefulSet with AOF on a volume.
+
+The password is generated (RandomPassword) and lives only in a Secret: redis-server reads it from an
+included config file mounted from that Secret (never from its command line), and redis-cli in the probes
+reads it from REDISCLI_AUTH, filled from the same Secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import versions
+from components.cluster.base import Placement
+from components.data import kube
+from components.data.kube import Peer, SecretRef
+from stacks.config.platform import RedisConfig
+
+NAME = "redis"
+PORT = 6379
+UID, GID = 999, 1000
+"""The redis user and group of the official image."""
+SECRET_NAME = "redis-auth"
+PASSWORD_KEY = "password"
+"""Key of the Secret that holds the bare password (for clients' env vars)."""
+AUTH_CONF_KEY = "auth.conf"
+MAXMEMORY_SHARE = 0.75
+"""Share of the container's memory limit that Redis may fill; the rest covers the AOF rewrite fork,
+client buffers and fragmentation."""
+_CONF_DIR = "/etc/redis"
+_AUTH_DIR = "/etc/redis/auth"
+
+
+@dataclass
+class RedisArgs:
+    config: RedisConfig
+    namespace: str
+    """Namespace of the platform (where the app and the gateway run)."""
+    placement: Placement
+    clients: Sequence[Peer]
+    """Pods allowed to connect on 6379; nobody else can, and Redis itself cannot dial out."""
+    storage_class: str | None = None
+    """None uses the cluster's default StorageClass."""
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+def redis_conf(config: RedisConfig, maxmemory_bytes: int) -> str:
+    """redis.conf without the password (which comes from the included, Secret-mounted auth.conf)."""
+    lines = [
+        f"port {PORT}",
+        "bind * -::*",
+        "protected-mode yes",
+        "dir /data",
+        "appendonly yes",
+        "appendfsync everysec",
+        'save ""',
+        f"maxmemory {maxmemory_bytes}",
+        f"maxmemory-policy {config.maxmemory_policy}",
+        "tcp-keepalive 60",
+        f"include {_AUTH_DIR}/{AUTH_CONF_KEY}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _probe(period_s: int, failures: int) -> dict[str, Any]:
+    check = f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"
+    return {"exec": {"command": ["sh", "-c", check]}, "periodSeconds": period_s, "timeoutSeconds": 3,
+            "failureThreshold": failures}
+
+
+def statefulset_spec(
+    config: RedisConfig, placement: Placement, storage_class: str | None, conf_checksum: str
+) -> dict[str, Any]:
+    pod_labels = kube.labels(NAME, "cache")
+    container = {
+        "name": NAME,
+        "image": versions.REDIS_IMAGE,
+        "command": ["redis-server", f"{_CONF_DIR}/redis.conf"],
+        "ports": [{"name": "redis", "containerPort": PORT, "protocol": "TCP"}],
+        "env": [kube.secret_env("REDISCLI_AUTH", SECRET_NAME, PASSWORD_KEY)],
+        "resources": kube.resources(config.resources),
+        "securityContext": kube.restricted_container_security(),
+        # AOF replay can take a while after a restart: startup allows 5 minutes before liveness applies.
+        "startupProbe": _probe(5, 60),
+        "readinessProbe": _probe(10, 3),
+        "livenessProbe": _probe(20, 3),
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/data"},
+            {"name": "config", "mountPath": f"{_CONF_DIR}/redis.conf", "subPath": "redis.conf",
+             "readOnly": True},
+            {"name": "auth", "mountPath": _AUTH_DIR, "readOnly": True},
+        ],
+    }
+    claim_spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": f"{config.storage_gb}Gi"}},
+    }
+    if storage_class:
+        claim_spec["storageClassName"] = storage_class
+    return {
+        "serviceName": f"{NAME}-headless",
+        "replicas": 1,
+        "selector": {"matchLabels": kube.selector_labels(NAME, "cache")},
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": conf_checksum}},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "nodeSelector": dict(placement.node_selector),
+                "tolerations": list(placement.tolerations),
+                "securityContext": kube.restricted_pod_security(UID, GID),
+                "terminationGracePeriodSeconds": 30,
+                "containers": [container],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+                    {"name": "auth", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440,
+                                                "items": [{"key": AUTH_CONF_KEY, "path": AUTH_CONF_KEY}]}},
+                ],
+            },
+        },
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
+    }
+
+
+class Cache(pulumi.ComponentResource):
+    """Redis with a generated password, AOF persistence and a NetworkPolicy.
+
+    Outputs: `url` (secret, redis://:password@host:6379/0), `host`, `port`, and `password_ref` (the Secret
+    key in the platform namespace that clients read the password from)."""
+
+    url: pulumi.Output[str]
+    host: str
+    port: int
+    password_ref: SecretRef
+
+    def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:data:Cache", name, None, opts)
+        ns = args.namespace
+        after = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        maxmemory = int(kube.memory_limit_bytes(args.config.resources) * MAXMEMORY_SHARE)
+        conf = redis_conf(args.config, maxmemory)
+
+        password = random.RandomPassword(f"{name}-redis-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        auth = kube.secret(f"{name}-redis-auth", SECRET_NAME, ns, {
+            PASSWORD_KEY: password.result,
+            AUTH_CONF_KEY: pulumi.Output.concat("requirepass ", password.result, "\n"),
+        }, after)
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-redis-config",
+            metadata={"name": f"{NAME}-config", "namespace": ns, "labels": kube.labels(NAME, "cache")},
+            data={"redis.conf": conf},
+            opts=after,
+        )
+        selector = kube.selector_labels(NAME, "cache")
+        ports = [{"name": "redis", "port": PORT, "targetPort": "redis", "protocol": "TCP"}]
+        headless = k8s.core.v1.Service(
+            f"{name}-redis-headless",
+            metadata={"name": f"{NAME}-headless", "namespace": ns, "labels": kube.labels(NAME, "cache")},
+            spec={"clusterIP": "None", "selector": selector, "ports": ports},
+            opts=after,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-redis",
+            metadata={"name": NAME, "namespace": ns, "labels": kube.labels(NAME, "cache")},
+            spec={"type": "ClusterIP", "selector": selector, "ports": ports},
+            opts=after,
+        )
+        checksum = hashlib.sha256(conf.encode()).hexdigest()
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-redis",
+            metadata={"name": NAME, "namespace": ns, "labels": kube.labels(NAME, "cache")},
+            spec=statefulset_spec(args.config, args.placement, args.storage_class, checksum),
+            opts=pulumi.ResourceOptions(parent=self,
+                                        depends_on=[*args.depends_on, auth, config_map, headless]),
+        )
+        kube.network_policy(
+            f"{name}-redis", ns, selector, [kube.ingress_rule(args.clients, [PORT])], after,
+            name=NAME, deny_egress=True)
+
+        self.host = f"{NAME}.{ns}.svc.cluster.local"
+        self.port = PORT
+        self.password_ref = SecretRef(SECRET_NAME, PASSWORD_KEY)
+        self.url = pulumi.Output.secret(
+            pulumi.Output.concat("redis://:", password.result, f"@{self.host}:{PORT}/0"))
+        self.service = service
+        self.register_outputs({"url": self.url, "host": self.host, "port": self.port,
+                               "secretName": SECRET_NAME})

@@ -1,0 +1,121 @@
+"""A workload container (quantize, ingest, benchmark) run once as a Kubernetes Job.
+
+pulumi-kubernetes waits for a Job to complete before resources that depend on it are created, so
+`depends_on` expresses the pipeline order: quantize before the model server that loads its artifact,
+ingest after Milvus is ready, benchmark after the model server is ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT, Placement
+from stacks.config.jobs import JobLimits
+from stacks.config.platform import Resources
+
+RUN_AS = 10001
+WORK_DIR = "/work"
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """An environment variable filled from a key of a Kubernetes Secret."""
+
+    name: str
+    secret: pulumi.Input[str]
+    key: str
+
+
+@dataclass
+class WorkloadJobArgs:
+    job: str
+    """quantize | ingest | benchmark: names the container and its labels."""
+    image: str
+    args: list[pulumi.Input[str]]
+    namespace: str
+    limits: JobLimits
+    resources: Resources
+    placement: Placement
+    gpus: int = 0
+    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: list[SecretEnv] = field(default_factory=list)
+    uses_model_store: bool = False
+    """Run as the model-store ServiceAccount (bucket access through Pod Identity / Workload Identity)."""
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    volume_mounts: list[dict[str, Any]] = field(default_factory=list)
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def restricted_container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def job_resources(resources: Resources, gpus: int) -> dict[str, dict[str, str]]:
+    limits = {"cpu": resources.cpu_limit or resources.cpu, "memory": resources.memory_limit or resources.memory}
+    requests = {"cpu": resources.cpu, "memory": resources.memory}
+    if gpus:
+        limits["nvidia.com/gpu"] = requests["nvidia.com/gpu"] = str(gpus)
+    return {"requests": requests, "limits": limits}
+
+
+class WorkloadJob(pulumi.ComponentResource):
+    """Outputs: `job_name`."""
+
+    def __init__(self, name: str, args: WorkloadJobArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:jobs:WorkloadJob", name, None, opts)
+        # NetworkPolicies of Milvus (ingest) and the model servers (benchmark) admit pods by these labels
+        labels = {"app.kubernetes.io/name": args.job, "app.kubernetes.io/component": "job",
+                  "app.kubernetes.io/part-of": "leanrag"}
+        env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in args.env.items()]
+        env += [{"name": s.name, "valueFrom": {"secretKeyRef": {"name": s.secret, "key": s.key}}}
+                for s in args.secret_env]
+        # the root filesystem is read-only: every cache goes to the writable work volume
+        env += [{"name": "HOME", "value": WORK_DIR}, {"name": "HF_HOME", "value": f"{WORK_DIR}/.cache/huggingface"},
+                {"name": "XDG_CACHE_HOME", "value": f"{WORK_DIR}/.cache"}]
+        container = {
+            "name": args.job,
+            "image": args.image,
+            "args": args.args,
+            "env": env,
+            "resources": job_resources(args.resources, args.gpus),
+            "securityContext": restricted_container_security(),
+            "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}, {"name": "tmp", "mountPath": "/tmp"},
+                             *args.volume_mounts],
+        }
+        pod_spec: dict[str, Any] = {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security(),
+            "nodeSelector": args.placement.node_selector,
+            "tolerations": args.placement.tolerations,
+            "containers": [container],
+            "initContainers": args.init_containers,
+            "volumes": [{"name": "work", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}, *args.volumes],
+        }
+        if args.uses_model_store:
+            pod_spec["serviceAccountName"] = MODEL_STORE_SERVICE_ACCOUNT
+        self.job = k8s.batch.v1.Job(
+            name,
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={
+                "backoffLimit": args.limits.backoff_limit,
+                "activeDeadlineSeconds": args.limits.active_deadline_s,
+                "ttlSecondsAfterFinished": args.limits.ttl_after_finished_s,
+                "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        self.job_name = self.job.metadata["name"]
+        self.register_outputs({"jobName": self.job_name})

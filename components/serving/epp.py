@@ -1,0 +1,160 @@
+"""llm-d's endpoint picker (EPP) for one InferencePool, rendered like the llm-d-router-gateway chart v0.10.0
+renders it (ServiceAccount, Role, ConfigMap, Deployment, Service) so that every object is typed, validated
+offline and ordered explicitly after the InferencePool it serves.
+
+Scoring: prefix-cache-aware (prefix-cache-scorer: the replica most likely to hold the request's prefix in
+its KV cache) plus load-aware (queue-scorer: fewest waiting requests; kv-cache-utilization-scorer: most free
+KV-cache blocks); replicas are ranked by the weighted sum and the best one is picked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components import versions
+from components.cluster.base import Placement
+from components.serving.labels import ENDPOINT_PICKER, labels, selector
+from components.serving.pod import restricted_container_security, restricted_pod_security
+from stacks.config.serving import ScorerWeights
+
+EXT_PROC_PORT = 9002
+HEALTH_PORT = 9003
+METRICS_PORT = 9090
+CONFIG_FILE = "plugins.yaml"
+POOL_GROUP = "inference.networking.k8s.io"
+
+_SCORERS = {"prefix_cache": "prefix-cache-scorer", "queue": "queue-scorer",
+            "kv_cache_utilization": "kv-cache-utilization-scorer"}
+
+
+def plugins_config(weights: ScorerWeights) -> dict[str, Any]:
+    """The EndpointPickerConfig: the weighted scorers (weight 0 leaves a scorer out) and the metrics source
+    they read (each vLLM pod's /metrics)."""
+    scorers = [(_SCORERS[k], w) for k, w in weights.model_dump().items() if w > 0]
+    if not scorers:
+        raise ValueError("every scorer weight is 0: the endpoint picker needs at least one scorer")
+    return {
+        "apiVersion": "llm-d.ai/v1alpha1",
+        "kind": "EndpointPickerConfig",
+        "plugins": [{"type": t} for t, _ in scorers] + [
+            {"type": "metrics-data-source",
+             "parameters": {"scheme": "http", "path": "/metrics", "insecureSkipVerify": True}},
+            {"type": "core-metrics-extractor"},
+        ],
+        "schedulingProfiles": [{"name": "default",
+                                "plugins": [{"pluginRef": t, "weight": w} for t, w in scorers]}],
+    }
+
+
+def epp_args(pool: str, namespace: str, replicas: int) -> list[str]:
+    args = ["--pool-name", pool, "--pool-namespace", namespace, "--pool-group", POOL_GROUP,
+            "--zap-encoder", "json", "--config-file", f"/config/{CONFIG_FILE}",
+            "--grpc-port", str(EXT_PROC_PORT), "--grpc-health-port", str(HEALTH_PORT),
+            "--metrics-port", str(METRICS_PORT),
+            "--metrics-endpoint-auth=false",  # Prometheus scrapes without a token (the KEDA wake-up signal)
+            "--tracing=false"]
+    if replicas > 1:
+        args.append("--ha-enable-leader-election")
+    return args
+
+
+def role_rules(replicas: int) -> list[dict[str, Any]]:
+    read = ["get", "watch", "list"]
+    rules = [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": read},
+        {"apiGroups": [POOL_GROUP], "resources": ["inferencepools"], "verbs": read},
+        {"apiGroups": ["llm-d.ai", "inference.networking.x-k8s.io"],
+         "resources": ["inferenceobjectives", "inferencemodelrewrites"], "verbs": read},
+    ]
+    if replicas > 1:
+        rules += [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                   "verbs": [*read, "create", "update", "patch", "delete"]},
+                  {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
+    return rules
+
+
+def grpc_probe(service: str, period: int) -> dict[str, Any]:
+    return {"grpc": {"port": HEALTH_PORT, "service": service}, "periodSeconds": period}
+
+
+def pod_template(name: str, pool: str, namespace: str, replicas: int, placement: Placement) -> dict[str, Any]:
+    single = replicas == 1
+    container = {
+        "name": "epp",
+        "image": versions.LLM_D_EPP_IMAGE,
+        "args": epp_args(pool, namespace, replicas),
+        "ports": [{"name": "grpc", "containerPort": EXT_PROC_PORT},
+                  {"name": "grpc-health", "containerPort": HEALTH_PORT},
+                  {"name": "metrics", "containerPort": METRICS_PORT}],
+        "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "livenessProbe": grpc_probe("inference-extension" if single else "liveness", 10),
+        "readinessProbe": grpc_probe("inference-extension" if single else "readiness", 2),
+        "volumeMounts": [{"name": "plugins-config", "mountPath": "/config", "readOnly": True}],
+        "securityContext": restricted_container_security(read_only_root=True),
+    }
+    return {
+        "metadata": {"labels": labels(name, ENDPOINT_PICKER)},
+        "spec": {
+            "serviceAccountName": name,
+            "containers": [container],
+            "volumes": [{"name": "plugins-config", "configMap": {"name": name}}],
+            "nodeSelector": dict(placement.node_selector),
+            "securityContext": restricted_pod_security(),
+            "terminationGracePeriodSeconds": 130,  # mirrors the longest grace period of the pool's pods
+        },
+    }
+
+
+@dataclass
+class EndpointPickerArgs:
+    pool: str
+    """InferencePool name (= the served model name)."""
+    namespace: str
+    weights: ScorerWeights
+    replicas: int
+    placement: Placement
+    """The system pool."""
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """The InferencePool: the EPP exits when the pool it serves does not exist."""
+
+
+class EndpointPicker(pulumi.ComponentResource):
+    """Outputs: `service_name` (what the InferencePool's endpointPickerRef names)."""
+
+    def __init__(self, name: str, args: EndpointPickerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:serving:EndpointPicker", name, None, opts)
+        epp, ns = f"{args.pool}-epp", args.namespace
+        meta = {"name": epp, "namespace": ns, "labels": labels(epp, ENDPOINT_PICKER)}
+        child = pulumi.ResourceOptions(parent=self)
+        account = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta, opts=child)
+        role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta, rules=role_rules(args.replicas), opts=child)
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-binding", metadata=meta,
+            subjects=[{"kind": "ServiceAccount", "name": epp, "namespace": ns}],
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": epp},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]))
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=meta,
+            data={CONFIG_FILE: yaml.safe_dump(plugins_config(args.weights), sort_keys=False)}, opts=child)
+        self.deployment = k8s.apps.v1.Deployment(
+            name, metadata=meta,
+            spec={"replicas": args.replicas, "selector": {"matchLabels": selector(epp, ENDPOINT_PICKER)},
+                  "template": pod_template(epp, args.pool, ns, args.replicas, args.placement)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding, config]))
+        self.service = k8s.core.v1.Service(
+            f"{name}-svc", metadata=meta,
+            spec={"type": "ClusterIP", "selector": selector(epp, ENDPOINT_PICKER), "ports": [
+                {"name": "grpc-ext-proc", "port": EXT_PROC_PORT, "targetPort": EXT_PROC_PORT,
+                 "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"},
+                {"name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT,
+                 "protocol": "TCP"}]},
+            opts=child)
+        self.service_name = epp
+        self.register_outputs({"serviceName": epp})

@@ -1,0 +1,89 @@
+"""One vLLM model server: Deployment, ClusterIP Service, NetworkPolicy, and when it applies a
+PodDisruptionBudget, a KEDA ScaledObject and a Prometheus ServiceMonitor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.serving import autoscaling, monitoring
+from components.serving.labels import HTTP_PORT, MODEL_SERVER, TIER, labels, selector
+from components.serving.network import Clients, ingress_policy_spec
+from components.serving.pod import VllmPodSpec, vllm_pod_template
+from stacks.config.serving import AutoscalingConfig
+
+
+@dataclass
+class VllmServerArgs:
+    pod: VllmPodSpec
+    """The resolved pod settings (model config, placement, resources, secrets)."""
+    namespace: str
+    clients: Clients
+    autoscaling: AutoscalingConfig
+    service_monitor: bool
+    service_monitor_labels: dict[str, str] = field(default_factory=dict)
+    keda_ready: list[pulumi.Resource] = field(default_factory=list)
+    """Resources the ScaledObject waits for: the KEDA release (its CRDs and admission webhook)."""
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """The namespace, Secrets and ServiceAccount the pods use."""
+
+
+def deployment_spec(args: VllmServerArgs) -> dict[str, Any]:
+    model = args.pod.model
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector(model.name, MODEL_SERVER)},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "revisionHistoryLimit": 3,
+        "template": vllm_pod_template(args.pod),
+    }
+    if not args.autoscaling.enabled:  # with KEDA the HPA owns the replica count
+        spec["replicas"] = model.min_replicas
+    return spec
+
+
+class VllmServer(pulumi.ComponentResource):
+    """Outputs: `service_name`, `base_url` (in-cluster OpenAI-compatible URL), `deployment`."""
+
+    def __init__(self, name: str, args: VllmServerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:serving:VllmServer", name, None, opts)
+        model, ns = args.pod.model, args.namespace
+        meta_labels = labels(model.name, MODEL_SERVER, **{TIER: "gpu"})
+        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+        self.deployment = k8s.apps.v1.Deployment(
+            name, metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+            spec=deployment_spec(args), opts=child)
+        self.service = k8s.core.v1.Service(
+            f"{name}-svc",
+            metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+            spec={"type": "ClusterIP", "selector": selector(model.name, MODEL_SERVER),
+                  "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP",
+                             "appProtocol": "http"}]},
+            opts=child)
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress", metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+            spec=ingress_policy_spec(selector(model.name, MODEL_SERVER), args.clients, HTTP_PORT), opts=child)
+        self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
+        if model.max_replicas > 1:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(model.name, MODEL_SERVER)},
+                      "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+                opts=child)
+        self.scaled_object: k8s.apiextensions.CustomResource | None = None
+        if args.autoscaling.enabled:
+            self.scaled_object = k8s.apiextensions.CustomResource(
+                f"{name}-scaler", api_version="keda.sh/v1alpha1", kind="ScaledObject",
+                metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+                spec=autoscaling.scaled_object_spec(model.name, model, ns, args.autoscaling),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.keda_ready, self.deployment]))
+        self.service_monitor: k8s.apiextensions.CustomResource | None = None
+        if args.service_monitor:
+            self.service_monitor = monitoring.service_monitor(
+                f"{name}-metrics", model.name, ns, selector(model.name, MODEL_SERVER),
+                {**meta_labels, **args.service_monitor_labels}, pulumi.ResourceOptions(parent=self))
+        self.service_name = model.name
+        self.base_url = f"http://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}/v1"
+        self.register_outputs({"serviceName": self.service_name, "baseUrl": self.base_url})

@@ -1,0 +1,232 @@
+"""Regenerate the CRD JSON schemas that infra/validate.py checks custom resources against.
+
+    python schemas/crds/update.py            # needs npm and the npm registry; rewrites the files below
+
+Sources, all pinned here:
+- REGISTRY: the JSON schema literals that `@kubernetes-models/*` npm packages ship (versions of the packages
+  whose modules still embed the schema as data; later releases ship compiled validators only). ObjectMeta
+  comes from the Kubernetes 1.33 strict schemas bundled in the `kubernetes-validate` PyPI package.
+- STRUCTURAL: kinds no package registry ships a schema for (the InferencePool of the Gateway API inference
+  extension; GKE's networking.gke.io policies). These schemas are written here, field by field, from the
+  APIs' published references, and cover the fields this project renders; see README.md.
+
+Every generated schema is strict, as the API server's strict field validation is: an object with declared
+properties rejects unknown ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+KUBERNETES_VERSION = "1.33.0"
+
+REGISTRY: list[tuple[str, str, str, str]] = [
+    # (npm package, version, module path in the package, apiVersion/kind)
+    ("@kubernetes-models/gateway-api", "0.5.1", "gateway.networking.k8s.io/v1/Gateway.js",
+     "gateway.networking.k8s.io/v1/Gateway"),
+    ("@kubernetes-models/gateway-api", "0.5.1", "gateway.networking.k8s.io/v1/HTTPRoute.js",
+     "gateway.networking.k8s.io/v1/HTTPRoute"),
+    ("@kubernetes-models/keda", "0.3.2", "keda.sh/v1alpha1/ScaledObject.js", "keda.sh/v1alpha1/ScaledObject"),
+    ("@kubernetes-models/prometheus-operator", "4.0.0", "monitoring.coreos.com/v1/ServiceMonitor.js",
+     "monitoring.coreos.com/v1/ServiceMonitor"),
+    ("@kubernetes-models/prometheus-operator", "4.0.0", "monitoring.coreos.com/v1/PodMonitor.js",
+     "monitoring.coreos.com/v1/PodMonitor"),
+]
+OBJECT_META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta#"
+_SCHEMA_LITERAL = re.compile(r"^const schema = (\{.*?^\});$", re.S | re.M)
+
+
+def file_name(api_version: str, kind: str) -> str:
+    group, _, version = api_version.rpartition("/")
+    return f"{group or 'core'}_{version}_{kind.lower()}.json"
+
+
+# --- Kubernetes ObjectMeta, from kubernetes-validate's bundled schemas --------------------------------------
+def object_meta() -> dict[str, Any]:
+    """ObjectMeta with the definitions it references, as one self-contained schema."""
+    import kubernetes_validate
+
+    bundled = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    root = bundled / f"v{KUBERNETES_VERSION}-local-strict"
+    defs = json.loads((root / "_definitions.json").read_text())["$defs"]
+    meta = json.loads((root / "objectmeta-meta-v1.json").read_text())
+    needed: dict[str, Any] = {}
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and "#/$defs/" in ref:
+                name = ref.split("#/$defs/")[1]
+                if name not in needed:
+                    needed[name] = {}
+                    needed[name] = inline(copy.deepcopy(defs[name]))
+                node = {**node, "$ref": f"#/$defs/{name}"}
+            return {k: inline(v) if k != "$ref" else v for k, v in node.items() if k != "description"}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    body = inline(meta)
+    body.pop("$schema", None)
+    return {"schema": body, "defs": needed}
+
+
+# --- OpenAPI (CRD) schema -> strict JSON Schema ------------------------------------------------------------
+def strict(node: Any) -> Any:
+    """nullable -> null allowed; objects with properties reject unknown fields (unless they preserve them)."""
+    if isinstance(node, list):
+        return [strict(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: strict(v) for k, v in node.items() if k not in ("nullable", "description")}
+    if node.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    preserve = node.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in out and "additionalProperties" not in out and not preserve:
+        out["additionalProperties"] = False
+    return out
+
+
+def from_npm_module(source: str, api_version: str, kind: str, meta: dict[str, Any],
+                    provenance: str) -> dict[str, Any]:
+    match = _SCHEMA_LITERAL.search(source)
+    if match is None:
+        raise SystemExit(f"{provenance}: no embedded schema literal (a compiled-validator release?)")
+    schema = strict(json.loads(match.group(1)))
+    props = schema["properties"]
+    props["metadata"] = {"$ref": "#/$defs/ObjectMeta"}
+    if props["apiVersion"].get("enum") != [api_version] or props["kind"].get("enum") != [kind]:
+        raise SystemExit(f"{provenance}: schema is not {api_version}/{kind}")
+    if OBJECT_META_REF in json.dumps(schema):
+        raise SystemExit(f"{provenance}: ObjectMeta referenced below the top level")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$comment": provenance, **schema,
+            "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]}}
+
+
+def npm_pack(package: str, version: str, into: Path) -> Path:
+    out = subprocess.run(["npm", "pack", f"{package}@{version}", "--silent", "--pack-destination", str(into)],
+                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    folder = into / out.removesuffix(".tgz")
+    with tarfile.open(into / out) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "package"
+
+
+# --- structural schemas: no registry ships these CRDs -------------------------------------------------------
+def _obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
+    if required:
+        out["required"] = required
+    return out
+
+
+_STR = {"type": "string"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 253}
+_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+_LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+_TARGET_REF = _obj(["kind", "name"], group=_STR, kind=_NAME, name=_NAME, namespace=_STR)
+
+
+def _resource(api_version: str, kind: str, spec: dict[str, Any], meta: dict[str, Any],
+              reference: str) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": f"structural schema written for this project from {reference}; no package registry ships "
+                    "this CRD (see README.md)",
+        "type": "object", "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"apiVersion": {"const": api_version}, "kind": {"const": kind},
+                       "metadata": {"$ref": "#/$defs/ObjectMeta"}, "spec": spec,
+                       "status": {"type": "object"}},
+        "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]},
+    }
+
+
+def structural(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    pool_spec = _obj(
+        ["selector", "targetPorts", "endpointPickerRef"],
+        selector=_obj(["matchLabels"], matchLabels={**_LABELS, "minProperties": 1, "maxProperties": 64}),
+        targetPorts={"type": "array", "minItems": 1, "maxItems": 8, "items": _obj(["number"], number=_PORT)},
+        appProtocol={"enum": ["http", "kubernetes.io/h2c"]},
+        endpointPickerRef=_obj(["name", "port"], group=_STR, kind={"type": "string", "minLength": 1},
+                               name=_NAME, port=_obj(["number"], number=_PORT),
+                               failureMode={"enum": ["FailOpen", "FailClose"]}),
+    )
+    http_check = _obj(None, requestPath={"type": "string", "pattern": "^/"}, port=_PORT, host=_STR,
+                      portSpecification={"enum": ["USE_FIXED_PORT", "USE_NAMED_PORT", "USE_SERVING_PORT"]})
+    grpc_check = _obj(None, port=_PORT, grpcServiceName=_STR,
+                      portSpecification={"enum": ["USE_FIXED_PORT", "USE_NAMED_PORT", "USE_SERVING_PORT"]})
+    health_spec = _obj(["default", "targetRef"], targetRef=_TARGET_REF, default=_obj(
+        ["config"], timeoutSec={"type": "integer", "minimum": 1, "maximum": 300},
+        checkIntervalSec={"type": "integer", "minimum": 1, "maximum": 300},
+        healthyThreshold={"type": "integer", "minimum": 1, "maximum": 10},
+        unhealthyThreshold={"type": "integer", "minimum": 1, "maximum": 10},
+        logConfig=_obj(None, enabled={"type": "boolean"}),
+        config=_obj(["type"], type={"enum": ["TCP", "HTTP", "HTTPS", "HTTP2", "GRPC"]},
+                    httpHealthCheck=http_check, http2HealthCheck=http_check, httpsHealthCheck=http_check,
+                    grpcHealthCheck=grpc_check)))
+    backend_spec = _obj(["default", "targetRef"], targetRef=_TARGET_REF, default=_obj(
+        None, timeoutSec={"type": "integer", "minimum": 1, "maximum": 86400},
+        logging=_obj(None, enabled={"type": "boolean"},
+                     sampleRate={"type": "integer", "minimum": 0, "maximum": 1000000})))
+    extension = _obj(["name", "backendRef"], name=_NAME, authority=_STR,
+                     timeout={"type": "string", "pattern": r"^[0-9]+(ms|s)$"},
+                     supportedEvents={"type": "array", "items": {"enum": [
+                         "RequestHeaders", "RequestBody", "RequestTrailers", "ResponseHeaders",
+                         "ResponseBody", "ResponseTrailers"]}},
+                     requestBodySendMode={"enum": ["Streamed", "FullDuplexStreamed"]},
+                     backendRef=_obj(["name", "port"], group=_STR, kind=_STR, name=_NAME, port=_PORT))
+    routing_spec = _obj(["targetRefs", "extensionChains"],
+                        targetRefs={"type": "array", "minItems": 1, "items": _TARGET_REF},
+                        extensionChains={"type": "array", "minItems": 1, "items": _obj(
+                            ["name", "extensions"], name=_NAME,
+                            matchCondition=_obj(None, celExpressions={"type": "array"}),
+                            extensions={"type": "array", "minItems": 1, "items": extension})})
+    gie = "the InferencePool v1 API (sigs.k8s.io/gateway-api-inference-extension v1.5.0, api/v1)"
+    gke = "the GKE Gateway API reference (networking.gke.io/v1)"
+    return {
+        file_name("inference.networking.k8s.io/v1", "InferencePool"): _resource(
+            "inference.networking.k8s.io/v1", "InferencePool", pool_spec, meta, gie),
+        file_name("networking.gke.io/v1", "HealthCheckPolicy"): _resource(
+            "networking.gke.io/v1", "HealthCheckPolicy", health_spec, meta, gke),
+        file_name("networking.gke.io/v1", "GCPBackendPolicy"): _resource(
+            "networking.gke.io/v1", "GCPBackendPolicy", backend_spec, meta, gke),
+        file_name("networking.gke.io/v1", "GCPRoutingExtension"): _resource(
+            "networking.gke.io/v1", "GCPRoutingExtension", routing_spec, meta, gke),
+    }
+
+
+def write(name: str, schema: dict[str, Any]) -> None:
+    (HERE / name).write_text(json.dumps(schema, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {name}")
+
+
+def main(argv: list[str]) -> int:
+    meta = object_meta()
+    for name, schema in structural(meta).items():
+        write(name, schema)
+    if "--structural-only" in argv:
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        packages: dict[tuple[str, str], Path] = {}
+        for package, version, module, gvk in REGISTRY:
+            if (package, version) not in packages:
+                packages[package, version] = npm_pack(package, version, Path(tmp))
+            api_version, _, kind = gvk.rpartition("/")
+            provenance = f"npm {package}@{version} {module}"
+            source = (packages[package, version] / module).read_text()
+            write(file_name(api_version, kind), from_npm_module(source, api_version, kind, meta, provenance))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
