@@ -103,7 +103,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         )
 
         cluster_role = aws.iam.Role(f"{name}-cluster-role", assume_role_policy=_trust("eks.amazonaws.com"),
-                                    managed_policy_arns=None, tags=tags, opts=child)
+                                    tags=tags, opts=child)
         cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy", role=cluster_role.name,
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child)
