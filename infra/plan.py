@@ -38,7 +38,7 @@ COMPUTED = "[computed]"
 """Shown where a value is known only after `pulumi up` (what `pulumi preview` prints as output<T>)."""
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Engine-shaped values -> plain YAML: integral floats back to ints, secrets redacted, unknowns marked."""
     value = mocks.redact(value)
     if isinstance(value, pulumi.output.Unknown):
@@ -46,14 +46,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def manifest(resource: Registered) -> dict[str, Any]:
-    body = {k: v for k, v in _plain(resource.inputs).items() if not k.startswith("__")}
+    body = {k: v for k, v in plain(resource.inputs).items() if not k.startswith("__")}
     return {"apiVersion": body.pop("apiVersion", None), "kind": body.pop("kind", None), **body}
 
 
@@ -98,7 +98,7 @@ def write_plan(stack: str, run: ProgramRun, out: Path) -> list[str]:
         errors += [f"k8s/{name}: {e}" for e in validate.validate(obj)]
     releases = run.of_type(HELM_RELEASE)
     for release in releases:
-        values = _plain(release.inputs.get("values", {}))
+        values = plain(release.inputs.get("values", {}))
         (out / "helm" / f"{release.name}.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
     plan = {
         "stack": stack,

@@ -9,29 +9,12 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from infra.mocks import REDACTED, ProgramRun, Registered, mock_secret
-from infra.plan import is_kubernetes_object
+from infra.mocks import ProgramRun, Registered, mock_secret
+from infra.plan import is_kubernetes_object, manifest, plain
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
-
-
-def plain(value: Any) -> Any:
-    """Engine-shaped inputs as a reader sees them: every secret leaf replaced by REDACTED (a secret mapping
-    keeps its keys), integral floats back to ints."""
-    if rpc.is_rpc_secret(value):
-        inner = rpc.unwrap_rpc_secret(value)
-        if isinstance(inner, dict):
-            return {k: REDACTED for k in inner}
-        return REDACTED
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def unwrap(value: Any) -> Any:
@@ -43,11 +26,6 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
-
-
-def manifest(resource: Registered) -> dict[str, Any]:
-    body = {k: v for k, v in plain(resource.inputs).items() if not k.startswith("__")}
-    return {"apiVersion": body.pop("apiVersion", None), "kind": body.pop("kind", None), **body}
 
 
 def manifests(run: ProgramRun) -> list[dict[str, Any]]:

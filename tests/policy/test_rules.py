@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from infra.plan import _plain
+from infra.plan import plain
 from policy import rules
 from policy.rules import Resource
 from tests.stackrun import run_stack
@@ -118,7 +118,7 @@ def test_cost_cap_uses_catalog_prices():
 
 
 def _declared(stack: str) -> list[Resource]:
-    return [Resource(r.type, r.name, _plain(r.inputs)) for r in run_stack(stack).resources if r.custom]
+    return [Resource(r.type, r.name, plain(r.inputs)) for r in run_stack(stack).resources if r.custom]
 
 
 @pytest.mark.parametrize(("stack", "budget"), [("dev", 1500), ("prod", 6000)])

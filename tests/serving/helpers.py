@@ -8,41 +8,11 @@ import json
 from functools import cache
 from typing import Any
 
-from pulumi.runtime import rpc
-
 from infra.mocks import ProgramRun, Registered
-from infra.plan import is_kubernetes_object
+from infra.plan import is_kubernetes_object, manifest
 from tests.stackrun import run_stack, run_values, stack_values
 
-MASK = "MASKED"
 SERVING_NS = "serving"
-
-
-def plain(value: Any) -> Any:
-    """Engine-shaped inputs -> a plain manifest: integral floats to ints, every secret leaf masked (the
-    structure of a secret map is kept, so the object still validates)."""
-    if rpc.is_rpc_secret(value):
-        return mask(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-def mask(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return MASK
-
-
-def render(resource: Registered) -> dict[str, Any]:
-    body = {k: v for k, v in plain(resource.inputs).items() if not k.startswith("__")}
-    return {"apiVersion": body.pop("apiVersion", None), "kind": body.pop("kind", None), **body}
 
 
 def serving_objects(run: ProgramRun) -> list[dict[str, Any]]:
@@ -53,7 +23,7 @@ def serving_objects(run: ProgramRun) -> list[dict[str, Any]]:
     for r in run.resources:
         if not is_kubernetes_object(r):
             continue
-        obj = render(r)
+        obj = manifest(r)
         if (obj.get("metadata") or {}).get("namespace") == SERVING_NS or r.parent in serving_urns:
             out.append(obj)
     return out
