@@ -9,7 +9,8 @@ import pulumi
 
 from components import versions
 from components.cluster.base import ClusterOutputs, Placement
-from components.jobs.workload_job import SecretEnv, WorkloadJob, WorkloadJobArgs, restricted_container_security
+from components.data import kube
+from components.jobs.workload_job import SecretEnv, WorkloadJob, WorkloadJobArgs
 from stacks.config import StackConfig
 from stacks.config.serving import ModelConfig
 from stacks.preflight import model_shape
@@ -51,7 +52,7 @@ def _corpus_download(source_uri: str) -> dict[str, object]:
         image, command = versions.GCLOUD_IMAGE, ["gcloud", "storage", "rsync", "-r", source_uri, CORPUS_DIR]
     return {"name": "download-corpus", "image": image, "command": command,
             "env": [{"name": "HOME", "value": "/work"}],
-            "securityContext": restricted_container_security(),
+            "securityContext": kube.restricted_container_security(),
             "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}]}
 
 
@@ -87,10 +88,10 @@ def _tokenizer_download(model: ModelConfig, hf_token_secret: pulumi.Input[str] |
               "local_dir=sys.argv[2], allow_patterns=['tokenizer*', 'special_tokens_map.json', 'config.json'])")
     env: list[dict[str, object]] = [{"name": "HOME", "value": "/work"}]
     if hf_token_secret is not None:
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": hf_token_secret, "key": "token"}}})
+        env.append(kube.secret_env("HF_TOKEN", hf_token_secret, "token"))
     return {"name": "download-tokenizer", "image": versions.workload_image("benchmark"),
             "command": ["python", "-c", script, model.quantize_from or model.id, TOKENIZER_DIR], "env": env,
-            "securityContext": restricted_container_security(),
+            "securityContext": kube.restricted_container_security(),
             "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}]}
 
 

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT, Placement
+from components.data import kube
 from stacks.config.jobs import JobLimits
 from stacks.config.platform import Resources
 
@@ -52,16 +53,6 @@ class WorkloadJobArgs:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-def restricted_container_security() -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
-
-
-def pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"}}
-
-
 def job_resources(resources: Resources, gpus: int) -> dict[str, dict[str, str]]:
     limits = {"cpu": resources.cpu_limit or resources.cpu, "memory": resources.memory_limit or resources.memory}
     requests = {"cpu": resources.cpu, "memory": resources.memory}
@@ -79,8 +70,7 @@ class WorkloadJob(pulumi.ComponentResource):
         labels = {"app.kubernetes.io/name": args.job, "app.kubernetes.io/component": "job",
                   "app.kubernetes.io/part-of": "leanrag"}
         env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in args.env.items()]
-        env += [{"name": s.name, "valueFrom": {"secretKeyRef": {"name": s.secret, "key": s.key}}}
-                for s in args.secret_env]
+        env += [kube.secret_env(s.name, s.secret, s.key) for s in args.secret_env]
         # the root filesystem is read-only: every cache goes to the writable work volume
         env += [{"name": "HOME", "value": WORK_DIR}, {"name": "HF_HOME", "value": f"{WORK_DIR}/.cache/huggingface"},
                 {"name": "XDG_CACHE_HOME", "value": f"{WORK_DIR}/.cache"}]
@@ -90,14 +80,14 @@ class WorkloadJob(pulumi.ComponentResource):
             "args": args.args,
             "env": env,
             "resources": job_resources(args.resources, args.gpus),
-            "securityContext": restricted_container_security(),
+            "securityContext": kube.restricted_container_security(),
             "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}, {"name": "tmp", "mountPath": "/tmp"},
                              *args.volume_mounts],
         }
         pod_spec: dict[str, Any] = {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
-            "securityContext": pod_security(),
+            "securityContext": kube.restricted_pod_security(RUN_AS, RUN_AS),
             "nodeSelector": args.placement.node_selector,
             "tolerations": args.placement.tolerations,
             "containers": [container],
