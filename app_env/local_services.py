@@ -215,9 +215,7 @@ def tiny_upstream(
 
 
 @contextmanager
-def litellm_proxy(
-    config_yaml: str, env: dict[str, str], workdir: Path, timeout_s: float = 120.0
-) -> Iterator[str]:
+def litellm_proxy(config_yaml: str, env: dict[str, str], workdir: Path, timeout_s: float = 120.0) -> Iterator[str]:
     """The LiteLLM proxy from .venvs/gateway with this config; yields its base URL (no /v1)."""
     from components.app.gateway_config import GATEWAY_PLAIN_ENV
 

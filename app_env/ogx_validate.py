@@ -102,9 +102,7 @@ def main() -> int:
         print(json.dumps({"ok": False, "errors": [{"loc": "yaml", "msg": str(exc)}]}))
         return 2
     if not isinstance(data, dict):
-        print(
-            json.dumps({"ok": False, "errors": [{"loc": "yaml", "msg": "the run config must be a mapping"}]})
-        )
+        print(json.dumps({"ok": False, "errors": [{"loc": "yaml", "msg": "the run config must be a mapping"}]}))
         return 2
     errors = validate(data)
     print(json.dumps({"ok": not errors, "ogx_version": version("ogx"), "errors": errors}))

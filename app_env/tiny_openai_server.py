@@ -97,9 +97,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                     200,
                     {
                         "object": "list",
-                        "data": [
-                            {"id": m, "object": "model", "created": 0, "owned_by": "tiny"} for m in models
-                        ],
+                        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "tiny"} for m in models],
                     },
                 )
             elif path == "/stats":
@@ -189,9 +187,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                     "object": "chat.completion.chunk",
                     "created": created,
                     "model": model,
-                    "choices": [
-                        {"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) else None}
-                    ],
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) else None}],
                 }
                 self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
             self._chunk(b"data: [DONE]\n\n")

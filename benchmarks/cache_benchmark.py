@@ -118,9 +118,7 @@ def summarize(samples: list[Sample]) -> dict[str, float | int | None]:
 
 
 @contextmanager
-def local_gateway(
-    work: Path, upstream_kind: str, delay_ms: float, corpus: str
-) -> Iterator[tuple[str, str, str]]:
+def local_gateway(work: Path, upstream_kind: str, delay_ms: float, corpus: str) -> Iterator[tuple[str, str, str]]:
     """Start redis, the upstream and the gateway; yield (gateway URL, master key, model name)."""
     svc.ensure_gateway_venv()
     key = "sk-bench-" + os.urandom(8).hex()
@@ -139,18 +137,14 @@ def local_gateway(
             env["UPSTREAM_KEY"] = "unused"
         settings = GatewaySettings(
             upstreams=[
-                Upstream(
-                    name="chat", base_url=base, served_model=served, api_key_env="UPSTREAM_KEY", timeout_s=300
-                )
+                Upstream(name="chat", base_url=base, served_model=served, api_key_env="UPSTREAM_KEY", timeout_s=300)
             ],
             redis=RedisSettings(host="127.0.0.1", port=redis.port, password_env="REDIS_PASSWORD"),
             cache=CacheSettings(corpus_version=corpus),
             master_key_env="GATEWAY_MASTER_KEY",
             prometheus=False,
         )
-        url = stack.enter_context(
-            svc.litellm_proxy(build_gateway_config(settings).yaml, env, work / "gateway")
-        )
+        url = stack.enter_context(svc.litellm_proxy(build_gateway_config(settings).yaml, env, work / "gateway"))
         yield url, key, "chat"
 
 

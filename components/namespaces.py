@@ -34,19 +34,26 @@ class Namespaces(pulumi.ComponentResource):
             level = args.pod_security[role]
             self.namespaces[role] = k8s.core.v1.Namespace(
                 f"{name}-{role}",
-                metadata={"name": ns, "labels": {
-                    **PART_OF,
-                    "pod-security.kubernetes.io/enforce": level,
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                }},
+                metadata={
+                    "name": ns,
+                    "labels": {
+                        **PART_OF,
+                        "pod-security.kubernetes.io/enforce": level,
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                    },
+                },
                 opts=child,
             )
         self.model_store_accounts = {
             role: k8s.core.v1.ServiceAccount(
                 f"{name}-{role}-model-store",
-                metadata={"name": MODEL_STORE_SERVICE_ACCOUNT, "namespace": args.names[role],
-                          "labels": PART_OF, "annotations": args.service_account_annotations},
+                metadata={
+                    "name": MODEL_STORE_SERVICE_ACCOUNT,
+                    "namespace": args.names[role],
+                    "labels": PART_OF,
+                    "annotations": args.service_account_annotations,
+                },
                 automount_service_account_token=False,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[role]]),
             )

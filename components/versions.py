@@ -32,7 +32,8 @@ BBR_IMAGE = "registry.k8s.io/gateway-api-inference-extension/bbr:v1.5.0"
 """Body-based router: copies the request's `model` field into the X-Gateway-Model-Name header."""
 GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml"
 INFERENCE_POOL_CRDS = (
-    "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.5.0/v1-manifests.yaml")
+    "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.5.0/v1-manifests.yaml"
+)
 """The GA InferencePool CRD (inference.networking.k8s.io/v1) that llm-d-router v0.10 is built against."""
 KEDA = Chart("keda", "2.17.2", "https://kedacore.github.io/charts")
 

@@ -78,12 +78,18 @@ class RealisticMocks(sdk_mocks.Mocks):
         if typ == "awsx:ec2:Vpc":
             zones = inputs.get("availabilityZoneNames") or ["a", "b", "c"]
             state = {}  # a remote component: its outputs are not its inputs
-            state.update(vpcId=f"vpc-{_suffix(name)}",
-                         privateSubnetIds=[f"subnet-priv-{z}" for z in zones],
-                         publicSubnetIds=[f"subnet-pub-{z}" for z in zones], isolatedSubnetIds=[])
+            state.update(
+                vpcId=f"vpc-{_suffix(name)}",
+                privateSubnetIds=[f"subnet-priv-{z}" for z in zones],
+                publicSubnetIds=[f"subnet-pub-{z}" for z in zones],
+                isolatedSubnetIds=[],
+            )
         elif typ == "aws:eks/cluster:Cluster":
-            state.update(name=inputs.get("name", rid), endpoint=f"https://{_suffix(name).upper()}.eks.amazonaws.com",
-                         certificateAuthority={"data": _FAKE_CA})
+            state.update(
+                name=inputs.get("name", rid),
+                endpoint=f"https://{_suffix(name).upper()}.eks.amazonaws.com",
+                certificateAuthority={"data": _FAKE_CA},
+            )
         elif typ in ("aws:iam/role:Role", "aws:s3/bucket:Bucket"):
             state.update(name=rid, bucket=rid)
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
@@ -91,8 +97,10 @@ class RealisticMocks(sdk_mocks.Mocks):
         elif typ == "gcp:container/cluster:Cluster":
             state.update(name=rid, endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": _FAKE_CA})
         elif typ == "gcp:serviceaccount/account:Account":
-            state.update(email=f"{inputs['accountId']}@{inputs.get('project', 'p')}.iam.gserviceaccount.com",
-                         name=f"projects/{inputs.get('project', 'p')}/serviceAccounts/{inputs['accountId']}")
+            state.update(
+                email=f"{inputs['accountId']}@{inputs.get('project', 'p')}.iam.gserviceaccount.com",
+                name=f"projects/{inputs.get('project', 'p')}/serviceAccounts/{inputs['accountId']}",
+            )
         elif typ == "gcp:storage/bucket:Bucket":
             state.update(name=rid, url=f"gs://{rid}")
         elif typ == "random:index/randomPassword:RandomPassword":
@@ -119,10 +127,17 @@ class _RecordingMonitor(sdk_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.run.resources.append(Registered(
-                urn=response.urn, type=request.type, name=request.name, parent=request.parent or None,
-                custom=bool(request.custom), inputs=rpc.deserialize_properties(request.object),
-                dependencies=list(request.dependencies)))
+            self.run.resources.append(
+                Registered(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=rpc.deserialize_properties(request.object),
+                    dependencies=list(request.dependencies),
+                )
+            )
         return response
 
 

@@ -102,14 +102,31 @@ def write_plan(stack: str, run: ProgramRun, out: Path) -> list[str]:
         (out / "helm" / f"{release.name}.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
     plan = {
         "stack": stack,
-        "summary": {"resources": len(run.resources), "kubernetesObjects": len(objects),
-                    "helmReleases": len(releases), "schemaErrors": len(errors)},
+        "summary": {
+            "resources": len(run.resources),
+            "kubernetesObjects": len(objects),
+            "helmReleases": len(releases),
+            "schemaErrors": len(errors),
+        },
         "countsByType": dict(sorted(Counter(r.type for r in run.resources).items())),
-        "resources": [{"type": r.type, "name": r.name,
-                       "parent": _label(by_urn[r.parent]) if r.parent in by_urn else None,
-                       "custom": r.custom} for r in run.resources],
-        "helmReleases": [{"name": r.name, "chart": r.inputs.get("chart"), "version": r.inputs.get("version"),
-                          "namespace": r.inputs.get("namespace")} for r in releases],
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "parent": _label(by_urn[r.parent]) if r.parent in by_urn else None,
+                "custom": r.custom,
+            }
+            for r in run.resources
+        ],
+        "helmReleases": [
+            {
+                "name": r.name,
+                "chart": r.inputs.get("chart"),
+                "version": r.inputs.get("version"),
+                "namespace": r.inputs.get("namespace"),
+            }
+            for r in releases
+        ],
         "outputs": run.outputs,
         "secretOutputs": sorted(run.secret_outputs),
     }
@@ -143,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     for error in errors:
         print(f"schema error: {error}", file=sys.stderr)
     n_objects = sum(1 for r in run.resources if is_kubernetes_object(r))
-    print(f"plan {stack}: {len(run.resources)} resources ({n_objects} Kubernetes objects, "
-          f"{len(run.of_type(HELM_RELEASE))} Helm releases), {len(errors)} schema errors -> {out}")
+    print(
+        f"plan {stack}: {len(run.resources)} resources ({n_objects} Kubernetes objects, "
+        f"{len(run.of_type(HELM_RELEASE))} Helm releases), {len(errors)} schema errors -> {out}"
+    )
     return 1 if errors else 0
 
 

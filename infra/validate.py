@@ -34,13 +34,14 @@ def validate(manifest: dict[str, Any]) -> list[str]:
     crd = _crd_schema(api_version, kind)
     if crd is not None:
         validator = jsonschema.Draft202012Validator(crd)
-        return [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-                for e in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))]
+        return [
+            f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+            for e in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
+        ]
     try:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
-        return [f"no schema for {api_version}/{kind}: ship one as {_crd_file(api_version, kind).name} "
-                f"in {CRD_SCHEMAS}"]
+        return [f"no schema for {api_version}/{kind}: ship one as {_crd_file(api_version, kind).name} in {CRD_SCHEMAS}"]
     except kubernetes_validate.ValidationError as e:
         path = ".".join(str(p) for p in e.path) or "(root)"
         return [f"{path}: {e.message}"]

@@ -58,13 +58,18 @@ PolicyPack(
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
         *(_resource_policy(name, desc, rule) for name, (desc, rule) in rules.RESOURCE_RULES.items()),
-        StackValidationPolicy(name="node-role-least-privilege",
-                              description="Node roles carry only the three EKS worker policies",
-                              validate=_validate_node_role),
         StackValidationPolicy(
-            name="gpu-cost-cap", description="GPU pools at max size stay under the monthly budget",
+            name="node-role-least-privilege",
+            description="Node roles carry only the three EKS worker policies",
+            validate=_validate_node_role,
+        ),
+        StackValidationPolicy(
+            name="gpu-cost-cap",
+            description="GPU pools at max size stay under the monthly budget",
             validate=_validate_cost,
-            config_schema=PolicyConfigSchema(properties={"monthlyBudgetUsd": {
-                "type": "number", "default": DEFAULT_BUDGET_USD}})),
+            config_schema=PolicyConfigSchema(
+                properties={"monthlyBudgetUsd": {"type": "number", "default": DEFAULT_BUDGET_USD}}
+            ),
+        ),
     ],
 )

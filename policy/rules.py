@@ -27,11 +27,13 @@ IAM_INLINE = "aws:iam/rolePolicy:RolePolicy"
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 
-EKS_WORKER_POLICIES = frozenset({
-    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-})
+EKS_WORKER_POLICIES = frozenset(
+    {
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    }
+)
 REQUIRED_EKS_LOGS = frozenset({"api", "audit", "authenticator"})
 WORLD = ("0.0.0.0/0", "::/0")
 
@@ -54,6 +56,7 @@ def _get(props: dict[str, Any], path: str, default: Any = None) -> Any:
 
 # --- EKS -----------------------------------------------------------------------------------------------
 
+
 def eks_endpoint_private(r: Resource) -> list[str]:
     if r.type != EKS_CLUSTER:
         return []
@@ -62,9 +65,11 @@ def eks_endpoint_private(r: Resource) -> list[str]:
     if not public:
         return []
     if not cidrs or any(c in WORLD for c in cidrs):
-        return [f"EKS cluster {r.name}: the API endpoint is public and open to the internet; set "
-                "vpcConfig.endpointPublicAccess=false (cluster.privateEndpoint: true) or restrict "
-                "publicAccessCidrs to your networks"]
+        return [
+            f"EKS cluster {r.name}: the API endpoint is public and open to the internet; set "
+            "vpcConfig.endpointPublicAccess=false (cluster.privateEndpoint: true) or restrict "
+            "publicAccessCidrs to your networks"
+        ]
     return []
 
 
@@ -75,8 +80,10 @@ def eks_secrets_encryption(r: Resource) -> list[str]:
     configs = configs if isinstance(configs, list) else [configs]
     if any("secrets" in (c.get("resources") or []) and _get(c, "provider.keyArn") for c in configs):
         return []
-    return [f"EKS cluster {r.name}: Kubernetes secrets are not envelope-encrypted; add encryptionConfig "
-            "{resources: [secrets], provider.keyArn: <KMS key with rotation>}"]
+    return [
+        f"EKS cluster {r.name}: Kubernetes secrets are not envelope-encrypted; add encryptionConfig "
+        "{resources: [secrets], provider.keyArn: <KMS key with rotation>}"
+    ]
 
 
 def eks_control_plane_logging(r: Resource) -> list[str]:
@@ -84,8 +91,9 @@ def eks_control_plane_logging(r: Resource) -> list[str]:
         return []
     missing = REQUIRED_EKS_LOGS - set(r.props.get("enabledClusterLogTypes") or [])
     if missing:
-        return [f"EKS cluster {r.name}: control-plane logs {sorted(missing)} are off; add them to "
-                "enabledClusterLogTypes"]
+        return [
+            f"EKS cluster {r.name}: control-plane logs {sorted(missing)} are off; add them to enabledClusterLogTypes"
+        ]
     return []
 
 
@@ -95,9 +103,11 @@ def imdsv2_hop_limit(r: Resource) -> list[str]:
     meta = r.props.get("metadataOptions") or {}
     if meta.get("httpTokens") == "required" and meta.get("httpPutResponseHopLimit") == 1:
         return []
-    return [f"launch template {r.name}: instance metadata must require IMDSv2 tokens with hop limit 1 "
-            "(pods must not reach the node's credentials); set metadataOptions {httpTokens: required, "
-            "httpPutResponseHopLimit: 1}"]
+    return [
+        f"launch template {r.name}: instance metadata must require IMDSv2 tokens with hop limit 1 "
+        "(pods must not reach the node's credentials); set metadataOptions {httpTokens: required, "
+        "httpPutResponseHopLimit: 1}"
+    ]
 
 
 def _opens_ssh(from_port: Any, to_port: Any, protocol: Any, cidrs: Iterable[str]) -> bool:
@@ -110,24 +120,48 @@ def no_ssh_from_world(r: Resource) -> list[str]:
     p = r.props
     rules: list[tuple[Any, Any, Any, list[str]]] = []
     if r.type == SECURITY_GROUP:
-        rules = [(i.get("fromPort"), i.get("toPort"), i.get("protocol"),
-                  (i.get("cidrBlocks") or []) + (i.get("ipv6CidrBlocks") or [])) for i in p.get("ingress") or []]
+        rules = [
+            (
+                i.get("fromPort"),
+                i.get("toPort"),
+                i.get("protocol"),
+                (i.get("cidrBlocks") or []) + (i.get("ipv6CidrBlocks") or []),
+            )
+            for i in p.get("ingress") or []
+        ]
     elif r.type == SECURITY_GROUP_RULE and p.get("type") == "ingress":
-        rules = [(p.get("fromPort"), p.get("toPort"), p.get("protocol"),
-                  (p.get("cidrBlocks") or []) + (p.get("ipv6CidrBlocks") or []))]
+        rules = [
+            (
+                p.get("fromPort"),
+                p.get("toPort"),
+                p.get("protocol"),
+                (p.get("cidrBlocks") or []) + (p.get("ipv6CidrBlocks") or []),
+            )
+        ]
     elif r.type == SG_INGRESS_RULE:
-        rules = [(p.get("fromPort"), p.get("toPort"), p.get("ipProtocol"),
-                  [c for c in (p.get("cidrIpv4"), p.get("cidrIpv6")) if c])]
+        rules = [
+            (
+                p.get("fromPort"),
+                p.get("toPort"),
+                p.get("ipProtocol"),
+                [c for c in (p.get("cidrIpv4"), p.get("cidrIpv6")) if c],
+            )
+        ]
     elif r.type == EKS_NODE_GROUP and p.get("remoteAccess") and not _get(p, "remoteAccess.sourceSecurityGroupIds"):
-        return [f"node group {r.name}: remoteAccess without sourceSecurityGroupIds opens SSH to the world; "
-                "remove remoteAccess (use SSM) or restrict it to a security group"]
+        return [
+            f"node group {r.name}: remoteAccess without sourceSecurityGroupIds opens SSH to the world; "
+            "remove remoteAccess (use SSM) or restrict it to a security group"
+        ]
     if any(_opens_ssh(*rule) for rule in rules):
-        return [f"{r.type.split(':')[-1]} {r.name}: SSH (22) is open to the internet; restrict the CIDR "
-                "or use SSM Session Manager"]
+        return [
+            f"{r.type.split(':')[-1]} {r.name}: SSH (22) is open to the internet; restrict the CIDR "
+            "or use SSM Session Manager"
+        ]
     return []
 
 
 # --- GKE -----------------------------------------------------------------------------------------------
+
 
 def _node_configs(r: Resource) -> list[dict[str, Any]]:
     if r.type in (GKE_CLUSTER, GKE_NODE_POOL) and isinstance(r.props.get("nodeConfig"), dict):
@@ -144,12 +178,16 @@ def gke_private_nodes(r: Resource) -> list[str]:
 def gke_workload_identity(r: Resource) -> list[str]:
     out = []
     if r.type == GKE_CLUSTER and not _get(r.props, "workloadIdentityConfig.workloadPool"):
-        out.append(f"GKE cluster {r.name}: Workload Identity is off; set workloadIdentityConfig.workloadPool "
-                   "to <project>.svc.id.goog")
+        out.append(
+            f"GKE cluster {r.name}: Workload Identity is off; set workloadIdentityConfig.workloadPool "
+            "to <project>.svc.id.goog"
+        )
     for config in _node_configs(r):
         if _get(config, "workloadMetadataConfig.mode") != "GKE_METADATA":
-            out.append(f"{r.name}: pods can reach the node's metadata server; set "
-                       "nodeConfig.workloadMetadataConfig.mode=GKE_METADATA")
+            out.append(
+                f"{r.name}: pods can reach the node's metadata server; set "
+                "nodeConfig.workloadMetadataConfig.mode=GKE_METADATA"
+            )
     return out
 
 
@@ -158,8 +196,10 @@ def gke_no_default_service_account(r: Resource) -> list[str]:
     for config in _node_configs(r):
         account = config.get("serviceAccount") or "default"
         if account == "default" or str(account).endswith("-compute@developer.gserviceaccount.com"):
-            out.append(f"{r.name}: nodes run as the Compute Engine default service account (Editor on the "
-                       "project); set nodeConfig.serviceAccount to a dedicated least-privilege account")
+            out.append(
+                f"{r.name}: nodes run as the Compute Engine default service account (Editor on the "
+                "project); set nodeConfig.serviceAccount to a dedicated least-privilege account"
+            )
     return out
 
 
@@ -175,8 +215,10 @@ def gke_shielded_nodes(r: Resource) -> list[str]:
 
 def gke_release_channel(r: Resource) -> list[str]:
     if r.type == GKE_CLUSTER and _get(r.props, "releaseChannel.channel") not in ("RAPID", "REGULAR", "STABLE"):
-        return [f"GKE cluster {r.name}: no release channel, so no managed upgrades; set releaseChannel.channel "
-                "to REGULAR or STABLE"]
+        return [
+            f"GKE cluster {r.name}: no release channel, so no managed upgrades; set releaseChannel.channel "
+            "to REGULAR or STABLE"
+        ]
     return []
 
 
@@ -185,8 +227,10 @@ def gke_network_policy(r: Resource) -> list[str]:
         return []
     if r.props.get("datapathProvider") == "ADVANCED_DATAPATH" or _get(r.props, "networkPolicy.enabled"):
         return []
-    return [f"GKE cluster {r.name}: NetworkPolicies are not enforced; set datapathProvider=ADVANCED_DATAPATH "
-            "(Dataplane V2) or networkPolicy.enabled=true"]
+    return [
+        f"GKE cluster {r.name}: NetworkPolicies are not enforced; set datapathProvider=ADVANCED_DATAPATH "
+        "(Dataplane V2) or networkPolicy.enabled=true"
+    ]
 
 
 def gke_database_encryption(r: Resource) -> list[str]:
@@ -194,29 +238,38 @@ def gke_database_encryption(r: Resource) -> list[str]:
         return []
     if _get(r.props, "databaseEncryption.state") == "ENCRYPTED" and _get(r.props, "databaseEncryption.keyName"):
         return []
-    return [f"GKE cluster {r.name}: secrets in etcd are not encrypted with Cloud KMS; set databaseEncryption "
-            "{state: ENCRYPTED, keyName: <crypto key>}"]
+    return [
+        f"GKE cluster {r.name}: secrets in etcd are not encrypted with Cloud KMS; set databaseEncryption "
+        "{state: ENCRYPTED, keyName: <crypto key>}"
+    ]
 
 
 # --- GPUs ----------------------------------------------------------------------------------------------
 
+
 def _gpu_taint(taints: list[dict[str, Any]] | None) -> bool:
-    return any(t.get("key") == "nvidia.com/gpu" and t.get("effect") in ("NO_SCHEDULE", "NoSchedule")
-               for t in taints or [])
+    return any(
+        t.get("key") == "nvidia.com/gpu" and t.get("effect") in ("NO_SCHEDULE", "NoSchedule") for t in taints or []
+    )
 
 
 def gpu_pools_tainted(r: Resource) -> list[str]:
     if r.type == EKS_NODE_GROUP:
         types = r.props.get("instanceTypes") or []
         has_gpu = "NVIDIA" in str(r.props.get("amiType", "")) or any(
-            (s := catalog.instances("aws").get(t)) is not None and s.gpu for t in types)
+            (s := catalog.instances("aws").get(t)) is not None and s.gpu for t in types
+        )
         if has_gpu and not _gpu_taint(r.props.get("taints")):
-            return [f"node group {r.name}: GPU nodes are not tainted, so any pod can land on them; add taint "
-                    "nvidia.com/gpu=present:NO_SCHEDULE"]
+            return [
+                f"node group {r.name}: GPU nodes are not tainted, so any pod can land on them; add taint "
+                "nvidia.com/gpu=present:NO_SCHEDULE"
+            ]
     for config in _node_configs(r):
         if r.type == GKE_NODE_POOL and config.get("guestAccelerators") and not _gpu_taint(config.get("taints")):
-            return [f"node pool {r.name}: GPU nodes are not tainted; add nodeConfig.taints "
-                    "nvidia.com/gpu=present:NO_SCHEDULE"]
+            return [
+                f"node pool {r.name}: GPU nodes are not tainted; add nodeConfig.taints "
+                "nvidia.com/gpu=present:NO_SCHEDULE"
+            ]
     return []
 
 
@@ -243,8 +296,10 @@ def gpu_cost_cap(resources: Iterable[Resource], monthly_budget_usd: float) -> li
     if total <= monthly_budget_usd:
         return []
     parts = ", ".join(f"{n} ${c:,.0f}" for n, c in costs)
-    return [f"GPU pools at max size cost ${total:,.0f}/month ({parts}), over the ${monthly_budget_usd:,.0f} "
-            "budget; lower maxNodes, use spot or smaller instances, or raise the policy's monthlyBudgetUsd"]
+    return [
+        f"GPU pools at max size cost ${total:,.0f}/month ({parts}), over the ${monthly_budget_usd:,.0f} "
+        "budget; lower maxNodes, use spot or smaller instances, or raise the policy's monthlyBudgetUsd"
+    ]
 
 
 def node_role_least_privilege(resources: Iterable[Resource]) -> list[str]:
@@ -268,8 +323,10 @@ def node_role_least_privilege(resources: Iterable[Resource]) -> list[str]:
                 elif r.type == IAM_INLINE:
                     extra.add(f"inline policy {r.name}")
         if extra:
-            out.append(f"node role {role.name}: has {sorted(map(str, extra))} beyond the three EKS worker "
-                       "policies; give workloads their own role through Pod Identity instead")
+            out.append(
+                f"node role {role.name}: has {sorted(map(str, extra))} beyond the three EKS worker "
+                "policies; give workloads their own role through Pod Identity instead"
+            )
     return out
 
 

@@ -27,8 +27,9 @@ class StackSecrets:
     kubeconfig: pulumi.Output[str] | None = None
 
     def present(self) -> frozenset[str]:
-        return frozenset(k for k, attr in (("hfToken", self.hf_token), ("kubeconfig", self.kubeconfig))
-                         if attr is not None)
+        return frozenset(
+            k for k, attr in (("hfToken", self.hf_token), ("kubeconfig", self.kubeconfig)) if attr is not None
+        )
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -50,8 +51,9 @@ def _fix(error: ErrorDetails) -> str:
 
 
 def _validation_problems(error: ValidationError) -> list[Problem]:
-    return [Problem(_path(e["loc"]) or "(root)", e["msg"].removeprefix("Value error, "), _fix(e))
-            for e in error.errors()]
+    return [
+        Problem(_path(e["loc"]) or "(root)", e["msg"].removeprefix("Value error, "), _fix(e)) for e in error.errors()
+    ]
 
 
 def parse(raw: dict[str, Any], secrets_present: frozenset[str] = frozenset()) -> StackConfig:

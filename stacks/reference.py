@@ -60,8 +60,12 @@ def project_config() -> dict[str, Any]:
             entry["default"] = _default(field)
         declared[f"{NAMESPACE}:{field.alias or name}"] = entry
     for key, description in SECRET_KEYS.items():
-        declared[f"{NAMESPACE}:{key}"] = {"type": "string", "secret": True, "default": "",
-                                          "description": f"{description}. Empty means unset."}
+        declared[f"{NAMESPACE}:{key}"] = {
+            "type": "string",
+            "secret": True,
+            "default": "",
+            "description": f"{description}. Empty means unset.",
+        }
     return declared
 
 
@@ -135,8 +139,10 @@ def render_reference() -> str:
         "",
         "## Secrets",
         "",
-        *[f"- `{NAMESPACE}:{k}`: {d}. Set with `pulumi config set --secret {NAMESPACE}:{k} ...`."
-          for k, d in SECRET_KEYS.items()],
+        *[
+            f"- `{NAMESPACE}:{k}`: {d}. Set with `pulumi config set --secret {NAMESPACE}:{k} ...`."
+            for k, d in SECRET_KEYS.items()
+        ],
         "",
     ]
     return "\n".join(lines)

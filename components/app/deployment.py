@@ -86,16 +86,23 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
     cfg = args.config
     shield = None
     if args.shield:
-        shield = ShieldSettings(moderation_url=args.shield.moderation_url,
-                                api_key_env=SHIELD_KEY_ENV if args.shield.key else None)
+        shield = ShieldSettings(
+            moderation_url=args.shield.moderation_url, api_key_env=SHIELD_KEY_ENV if args.shield.key else None
+        )
     return RagAppSettings(
-        inference=InferenceSettings(base_url=args.gateway_url, model_ids=list(args.chat_models),
-                                    api_key_env=GATEWAY_KEY_ENV),
-        embeddings=EmbeddingSettings(base_url=args.gateway_url, model_id=args.embedding_model,
-                                     dimension=cfg.embedding_dimension, api_key_env=GATEWAY_KEY_ENV),
+        inference=InferenceSettings(
+            base_url=args.gateway_url, model_ids=list(args.chat_models), api_key_env=GATEWAY_KEY_ENV
+        ),
+        embeddings=EmbeddingSettings(
+            base_url=args.gateway_url,
+            model_id=args.embedding_model,
+            dimension=cfg.embedding_dimension,
+            api_key_env=GATEWAY_KEY_ENV,
+        ),
         vector_store=MilvusRemote(uri=args.milvus_uri, token_env=MILVUS_TOKEN_ENV),
-        storage=RedisStorage(host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV,
-                             sql_dir=f"{DATA_DIR}/sql"),
+        storage=RedisStorage(
+            host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV, sql_dir=f"{DATA_DIR}/sql"
+        ),
         auth=AuthSettings(api_key_env=APP_KEY_ENV) if cfg.auth else None,
         shield=shield,
         server=ServerSettings(host="0.0.0.0", port=PORT),
@@ -104,8 +111,12 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
 
 
 def secret_refs(args: RagAppArgs) -> dict[str, SecretRef]:
-    refs = {GATEWAY_KEY_ENV: args.gateway_key, MILVUS_TOKEN_ENV: args.milvus_token,
-            REDIS_PASSWORD_ENV: args.redis_password, APP_KEY_ENV: API_KEY_SECRET}
+    refs = {
+        GATEWAY_KEY_ENV: args.gateway_key,
+        MILVUS_TOKEN_ENV: args.milvus_token,
+        REDIS_PASSWORD_ENV: args.redis_password,
+        APP_KEY_ENV: API_KEY_SECRET,
+    }
     if args.shield and args.shield.key:
         refs[SHIELD_KEY_ENV] = args.shield.key
     return refs
@@ -151,8 +162,11 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
         "securityContext": kube.restricted_pod_security(UID, GID),
         "terminationGracePeriodSeconds": 30,
         "containers": [container],
-        "volumes": [{"name": "config", "configMap": {"name": f"{NAME}-config"}}, data_volume(args),
-                    {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+        "volumes": [
+            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+            data_volume(args),
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        ],
     }
 
 
@@ -176,33 +190,44 @@ class RagApp(pulumi.ComponentResource):
 
         self.api_key = None
         if cfg.auth:
-            key = random.RandomPassword(f"{name}-rag-app-api-key", length=40, special=False,
-                                        opts=pulumi.ResourceOptions(parent=self))
+            key = random.RandomPassword(
+                f"{name}-rag-app-api-key", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
             self.api_key = pulumi.Output.secret(key.result)
-            waits.append(kube.secret(f"{name}-rag-app-api-key", API_KEY_SECRET.name, ns,
-                                     {API_KEY_SECRET.key: key.result}, after))
-        waits.append(k8s.core.v1.ConfigMap(
-            f"{name}-rag-app-config",
-            metadata={"name": f"{NAME}-config", "namespace": ns, "labels": kube.labels(NAME, "app")},
-            data={"run.yaml": rendered.yaml},
-            opts=after,
-        ))
+            waits.append(
+                kube.secret(f"{name}-rag-app-api-key", API_KEY_SECRET.name, ns, {API_KEY_SECRET.key: key.result}, after)
+            )
+        waits.append(
+            k8s.core.v1.ConfigMap(
+                f"{name}-rag-app-config",
+                metadata={"name": f"{NAME}-config", "namespace": ns, "labels": kube.labels(NAME, "app")},
+                data={"run.yaml": rendered.yaml},
+                opts=after,
+            )
+        )
         if cfg.replicas == 1:
-            claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
-                                     "resources": {"requests": {"storage": f"{DATA_VOLUME_GB}Gi"}}}
+            claim: dict[str, Any] = {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{DATA_VOLUME_GB}Gi"}},
+            }
             if args.storage_class:
                 claim["storageClassName"] = args.storage_class
-            waits.append(k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-rag-app-data",
-                metadata={"name": f"{NAME}-data", "namespace": ns, "labels": kube.labels(NAME, "app")},
-                spec=claim,
-                opts=after,
-            ))
+            waits.append(
+                k8s.core.v1.PersistentVolumeClaim(
+                    f"{name}-rag-app-data",
+                    metadata={"name": f"{NAME}-data", "namespace": ns, "labels": kube.labels(NAME, "app")},
+                    spec=claim,
+                    opts=after,
+                )
+            )
         pod_labels = kube.labels(NAME, "app")
         checksum = hashlib.sha256(rendered.yaml.encode()).hexdigest()
         # A ReadWriteOnce volume cannot be attached to the old and the new pod at once: replace, not roll.
-        strategy = {"type": "Recreate"} if cfg.replicas == 1 else {
-            "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+        strategy = (
+            {"type": "Recreate"}
+            if cfg.replicas == 1
+            else {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+        )
         k8s.apps.v1.Deployment(
             f"{name}-rag-app",
             metadata={"name": NAME, "namespace": ns, "labels": pod_labels},
@@ -210,23 +235,28 @@ class RagApp(pulumi.ComponentResource):
                 "replicas": cfg.replicas,
                 "selector": {"matchLabels": APP_POD_LABELS},
                 "strategy": strategy,
-                "template": {"metadata": {"labels": pod_labels,
-                                          "annotations": {"leanrag.dev/config-sha256": checksum}},
-                             "spec": spec},
+                "template": {
+                    "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": checksum}},
+                    "spec": spec,
+                },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
         k8s.core.v1.Service(
             f"{name}-rag-app",
             metadata={"name": NAME, "namespace": ns, "labels": pod_labels},
-            spec={"type": "ClusterIP", "selector": APP_POD_LABELS,
-                  "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
+            spec={
+                "type": "ClusterIP",
+                "selector": APP_POD_LABELS,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
             opts=after,
         )
         if cfg.replicas > 1:
             kube.pod_disruption_budget(f"{name}-rag-app", NAME, ns, APP_POD_LABELS, after)
-        kube.network_policy(f"{name}-rag-app", ns, APP_POD_LABELS,
-                            [kube.ingress_rule(args.clients, [PORT])], after, name=NAME)
+        kube.network_policy(
+            f"{name}-rag-app", ns, APP_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
+        )
 
         self.base_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}/v1"
         outputs: Mapping[str, Any] = {"baseUrl": self.base_url, "apiKey": self.api_key}

@@ -56,10 +56,18 @@ class UpstreamSpec:
 
     def resolve(self, base_url: str | None, api_key_env: str | None) -> Upstream:
         if not base_url:
-            raise ValueError(f"the serving layer has no URL for model {self.name!r} (llm-d: the inference "
-                             "gateway has no address yet); check the Gateway status in the serving namespace")
-        return Upstream(name=self.name, base_url=base_url, served_model=self.name, kind=self.kind,
-                        api_key_env=api_key_env, fallback=self.fallback)
+            raise ValueError(
+                f"the serving layer has no URL for model {self.name!r} (llm-d: the inference "
+                "gateway has no address yet); check the Gateway status in the serving namespace"
+            )
+        return Upstream(
+            name=self.name,
+            base_url=base_url,
+            served_model=self.name,
+            kind=self.kind,
+            api_key_env=api_key_env,
+            fallback=self.fallback,
+        )
 
 
 @dataclass
@@ -97,8 +105,12 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
     return GatewaySettings(
         upstreams=list(upstreams),
         redis=RedisSettings(host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV),
-        cache=CacheSettings(enabled=cache.enabled, corpus_version=cache.corpus_version,
-                            chat_ttl_s=cache.response_ttl_s, embedding_ttl_s=cache.embedding_ttl_s),
+        cache=CacheSettings(
+            enabled=cache.enabled,
+            corpus_version=cache.corpus_version,
+            chat_ttl_s=cache.response_ttl_s,
+            embedding_ttl_s=cache.embedding_ttl_s,
+        ),
         guardrails=guardrail_settings(args.config.guardrails),
         master_key_env=MASTER_KEY_ENV,
     )
@@ -129,8 +141,16 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     container = {
         "name": NAME,
         "image": versions.LITELLM_IMAGE,
-        "args": ["--config", f"{_CONFIG_DIR}/config.yaml", "--host", "0.0.0.0", "--port", str(PORT),
-                 "--num_workers", "1"],
+        "args": [
+            "--config",
+            f"{_CONFIG_DIR}/config.yaml",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PORT),
+            "--num_workers",
+            "1",
+        ],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [*plain_env, *(ref.env(var) for var, ref in sorted(refs.items()))],
         "resources": kube.resources(args.config.resources),
@@ -139,8 +159,10 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
         "startupProbe": kube.http_probe("/health/liveliness", "http", 5, 36),
         "livenessProbe": kube.http_probe("/health/liveliness", "http", 15, 4),
         "readinessProbe": kube.http_probe("/health/readiness", "http", 10, 3, timeout_s=5),
-        "volumeMounts": [{"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
     }
     return {
         "automountServiceAccountToken": False,
@@ -150,8 +172,10 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
         "securityContext": kube.restricted_pod_security(UID, GID),
         "terminationGracePeriodSeconds": 30,
         "containers": [container],
-        "volumes": [{"name": "config", "configMap": {"name": f"{NAME}-config"}},
-                    {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        "volumes": [
+            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
     }
 
 
@@ -172,16 +196,32 @@ class Gateway(pulumi.ComponentResource):
         after = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         spec = pod_spec(args)
         config_yaml: pulumi.Output[str] = pulumi.Output.all(*[u.base_url for u in args.upstreams]).apply(
-            lambda urls: render(args, urls).yaml)
+            lambda urls: render(args, urls).yaml
+        )
 
-        key = random.RandomPassword(f"{name}-gateway-master-key", length=40, special=False,
-                                    opts=pulumi.ResourceOptions(parent=self))
+        key = random.RandomPassword(
+            f"{name}-gateway-master-key", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
-        secrets = [kube.secret(f"{name}-gateway-master-key", MASTER_KEY_SECRET.name, ns,
-                               {MASTER_KEY_SECRET.key: self.master_key}, after)]
+        secrets = [
+            kube.secret(
+                f"{name}-gateway-master-key",
+                MASTER_KEY_SECRET.name,
+                ns,
+                {MASTER_KEY_SECRET.key: self.master_key},
+                after,
+            )
+        ]
         if args.upstream_api_key is not None:
-            secrets.append(kube.secret(f"{name}-gateway-upstream-key", UPSTREAM_KEY_SECRET.name, ns,
-                                       {UPSTREAM_KEY_SECRET.key: args.upstream_api_key}, after))
+            secrets.append(
+                kube.secret(
+                    f"{name}-gateway-upstream-key",
+                    UPSTREAM_KEY_SECRET.name,
+                    ns,
+                    {UPSTREAM_KEY_SECRET.key: args.upstream_api_key},
+                    after,
+                )
+            )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-gateway-config",
             metadata={"name": f"{NAME}-config", "namespace": ns, "labels": kube.labels(NAME, "gateway")},
@@ -197,23 +237,28 @@ class Gateway(pulumi.ComponentResource):
                 "replicas": args.config.replicas,
                 "selector": {"matchLabels": GATEWAY_POD_LABELS},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "template": {"metadata": {"labels": pod_labels,
-                                          "annotations": {"leanrag.dev/config-sha256": checksum}},
-                             "spec": spec},
+                "template": {
+                    "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": checksum}},
+                    "spec": spec,
+                },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *secrets, config_map]),
         )
         k8s.core.v1.Service(
             f"{name}-gateway",
             metadata={"name": NAME, "namespace": ns, "labels": pod_labels},
-            spec={"type": "ClusterIP", "selector": GATEWAY_POD_LABELS,
-                  "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
+            spec={
+                "type": "ClusterIP",
+                "selector": GATEWAY_POD_LABELS,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
             opts=after,
         )
         if args.config.replicas > 1:
             kube.pod_disruption_budget(f"{name}-gateway", NAME, ns, GATEWAY_POD_LABELS, after)
-        kube.network_policy(f"{name}-gateway", ns, GATEWAY_POD_LABELS,
-                            [kube.ingress_rule(args.clients, [PORT])], after, name=NAME)
+        kube.network_policy(
+            f"{name}-gateway", ns, GATEWAY_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
+        )
 
         self.base_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}/v1"
         self.master_key_ref = MASTER_KEY_SECRET

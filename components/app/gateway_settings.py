@@ -62,8 +62,7 @@ class CacheSettings(_Strict):
     def _version(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", v):
             raise ValueError(
-                f"must be 1-64 letters, digits, '.', '_' or '-' (got {v!r}); "
-                "use the ingest job's corpus version"
+                f"must be 1-64 letters, digits, '.', '_' or '-' (got {v!r}); use the ingest job's corpus version"
             )
         return v
 
@@ -128,9 +127,7 @@ class GatewaySettings(_Strict):
                 continue
             target = by_name.get(up.fallback)
             if target is None:
-                raise ValueError(
-                    f"upstreams[{i}].fallback: {up.fallback!r} is not an upstream name; known: {names}"
-                )
+                raise ValueError(f"upstreams[{i}].fallback: {up.fallback!r} is not an upstream name; known: {names}")
             if target.name == up.name or target.kind != up.kind:
                 raise ValueError(
                     f"upstreams[{i}].fallback: {up.fallback!r} must be another upstream of kind {up.kind!r}"

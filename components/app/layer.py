@@ -40,8 +40,9 @@ class ServingEndpoints:
         missing = [k for k in ("openaiBaseUrls", "servingFallbacks", "apiKey") if k not in outputs]
         if missing:
             raise KeyError(f"the serving layer's outputs lack {missing}: build the serving layer first")
-        return cls(base_urls=outputs["openaiBaseUrls"], fallbacks=outputs["servingFallbacks"],
-                   api_key=outputs["apiKey"])
+        return cls(
+            base_urls=outputs["openaiBaseUrls"], fallbacks=outputs["servingFallbacks"], api_key=outputs["apiKey"]
+        )
 
 
 @dataclass
@@ -65,9 +66,14 @@ def upstream_specs(
     routed: they are called for moderation only."""
     role = roles(cfg)
     return [
-        UpstreamSpec(name=name, base_url=url, kind="embedding" if role.get(name) == "embedding" else "chat",
-                     fallback=fallbacks.get(name))
-        for name, url in base_urls.items() if role.get(name, "chat") != "safety"
+        UpstreamSpec(
+            name=name,
+            base_url=url,
+            kind="embedding" if role.get(name) == "embedding" else "chat",
+            fallback=fallbacks.get(name),
+        )
+        for name, url in base_urls.items()
+        if role.get(name, "chat") != "safety"
     ]
 
 
@@ -87,8 +93,13 @@ def shield(moderation_url: str | None, key: SecretRef | None) -> Shield | None:
 
 
 def build_app_layer(
-    name: str, cfg: StackConfig, cluster: ClusterOutputs, data: DataLayer, serving: ServingEndpoints,
-    opts: pulumi.ResourceOptions, moderation_url: str | None = None,
+    name: str,
+    cfg: StackConfig,
+    cluster: ClusterOutputs,
+    data: DataLayer,
+    serving: ServingEndpoints,
+    opts: pulumi.ResourceOptions,
+    moderation_url: str | None = None,
 ) -> AppLayer | None:
     """The gateway and the app; None (with a warning naming the fix) when no chat model is served."""
     platform = cfg.platform
@@ -96,23 +107,51 @@ def build_app_layer(
     waits: list[pulumi.Resource] = [data.milvus, data.redis]
     routes = upstream_specs(cfg, serving.base_urls, serving.fallbacks)
     if not any(u.kind == "chat" for u in routes):
-        pulumi.log.warn("no chat model is served, so the gateway and the RAG app are left out; add "
-                        "serving.models[] with role: chat, or set serving.cpuTier.enabled: true")
+        pulumi.log.warn(
+            "no chat model is served, so the gateway and the RAG app are left out; add "
+            "serving.models[] with role: chat, or set serving.cpuTier.enabled: true"
+        )
         return None
     benchmark = Peer(cfg.jobs.namespace, BENCHMARK_JOB_LABELS)
-    gateway = Gateway(name, GatewayArgs(
-        config=platform.gateway, namespace=ns, placement=cluster.system, upstreams=routes,
-        upstream_api_key=serving.api_key, redis_host=data.redis.host, redis_port=data.redis.port,
-        redis_password=data.redis.password_ref, clients=[Peer(ns, APP_POD_LABELS), benchmark],
-        depends_on=waits), opts=opts)
+    gateway = Gateway(
+        name,
+        GatewayArgs(
+            config=platform.gateway,
+            namespace=ns,
+            placement=cluster.system,
+            upstreams=routes,
+            upstream_api_key=serving.api_key,
+            redis_host=data.redis.host,
+            redis_port=data.redis.port,
+            redis_password=data.redis.password_ref,
+            clients=[Peer(ns, APP_POD_LABELS), benchmark],
+            depends_on=waits,
+        ),
+        opts=opts,
+    )
     chat = [u.name for u in routes if u.kind == "chat"]
-    app = RagApp(name, RagAppArgs(
-        config=platform.app, namespace=ns, placement=cluster.system, gateway_url=gateway.base_url,
-        gateway_key=gateway.master_key_ref, chat_models=chat,
-        embedding_model=embedding_model(cfg, [u.name for u in routes]), milvus_uri=data.milvus.uri,
-        milvus_token=data.milvus.token_ref, redis_host=data.redis.host, redis_port=data.redis.port,
-        redis_password=data.redis.password_ref, shield=shield(moderation_url, gateway.upstream_key_ref),
-        clients=[benchmark], storage_class=storage_class(cfg), depends_on=[*waits, gateway]), opts=opts)
+    app = RagApp(
+        name,
+        RagAppArgs(
+            config=platform.app,
+            namespace=ns,
+            placement=cluster.system,
+            gateway_url=gateway.base_url,
+            gateway_key=gateway.master_key_ref,
+            chat_models=chat,
+            embedding_model=embedding_model(cfg, [u.name for u in routes]),
+            milvus_uri=data.milvus.uri,
+            milvus_token=data.milvus.token_ref,
+            redis_host=data.redis.host,
+            redis_port=data.redis.port,
+            redis_password=data.redis.password_ref,
+            shield=shield(moderation_url, gateway.upstream_key_ref),
+            clients=[benchmark],
+            storage_class=storage_class(cfg),
+            depends_on=[*waits, gateway],
+        ),
+        opts=opts,
+    )
     return AppLayer(gateway=gateway, app=app)
 
 
@@ -125,7 +164,12 @@ def data_app_outputs(data: DataLayer, layer: AppLayer | None) -> dict[str, Any]:
     }
     if layer is None:
         return outputs
-    outputs.update({"gatewayBaseUrl": layer.gateway.base_url, "gatewayMasterKey": layer.gateway.master_key,
-                    "ragAppUrl": layer.app.base_url,
-                    "ragAppApiKey": layer.app.api_key})  # None when platform.app.auth is off
+    outputs.update(
+        {
+            "gatewayBaseUrl": layer.gateway.base_url,
+            "gatewayMasterKey": layer.gateway.master_key,
+            "ragAppUrl": layer.app.base_url,
+            "ragAppApiKey": layer.app.api_key,
+        }
+    )  # None when platform.app.auth is off
     return outputs

@@ -42,9 +42,7 @@ def build_ogx_run_config(settings: RagAppSettings) -> RenderedConfig:
             "files": [_files_provider(settings)],
             "file_processors": [{"provider_id": "pypdf", "provider_type": "inline::pypdf", "config": {}}],
             "responses": [_responses_provider(settings)],
-            "tool_runtime": [
-                {"provider_id": "file-search", "provider_type": "inline::file-search", "config": {}}
-            ],
+            "tool_runtime": [{"provider_id": "file-search", "provider_type": "inline::file-search", "config": {}}],
         },
         "storage": _storage(settings),
         "registered_resources": {"models": _models(settings), "vector_stores": []},
@@ -213,7 +211,5 @@ def _server(s: RagAppSettings) -> dict[str, Any]:
         # OGX 1.5.0 refuses to serve plain HTTP unless told; TLS ends in front of the pod.
         server["insecure"] = True
     if s.auth:
-        server["auth"] = {
-            "provider_config": {"type": "local_api_key", "api_keys": [ogx_env(s.auth.api_key_env)]}
-        }
+        server["auth"] = {"provider_config": {"type": "local_api_key", "api_keys": [ogx_env(s.auth.api_key_env)]}}
     return server

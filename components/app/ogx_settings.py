@@ -72,9 +72,7 @@ class MilvusRemote(_Strict):
     @classmethod
     def _scheme(cls, v: str) -> str:
         if not v.startswith(("http://", "https://", "tcp://")):
-            raise ValueError(
-                f"must start with http://, https:// or tcp:// (got {v!r}), e.g. http://milvus:19530"
-            )
+            raise ValueError(f"must start with http://, https:// or tcp:// (got {v!r}), e.g. http://milvus:19530")
         return v
 
 
@@ -167,9 +165,7 @@ class RagAppSettings(_Strict):
     auth: AuthSettings | None = None
     shield: ShieldSettings | None = None
     server: ServerSettings = ServerSettings()
-    files_dir: str = Field(
-        min_length=1, description="Where uploaded files are stored (a volume in the cluster)"
-    )
+    files_dir: str = Field(min_length=1, description="Where uploaded files are stored (a volume in the cluster)")
     chunk_size_tokens: int = Field(default=512, gt=0)
     chunk_overlap_tokens: int = Field(default=128, ge=0)
 

@@ -38,8 +38,7 @@ def cpu_placement(pool: str) -> Placement:
 
 def gpu_placement(pool: str, gpu: str, gpus_per_node: int) -> Placement:
     toleration = {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
-    return Placement(node_selector={POOL_LABEL: pool}, tolerations=[toleration], gpu=gpu,
-                     gpus_per_node=gpus_per_node)
+    return Placement(node_selector={POOL_LABEL: pool}, tolerations=[toleration], gpu=gpu, gpus_per_node=gpus_per_node)
 
 
 @dataclass

@@ -43,7 +43,8 @@ class ExistingCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         gpu_pools: dict[str, Placement] = {
-            p.name: gpu_placement(p.name, p.gpu, p.gpus_per_node) for p in args.gpu_pools}
+            p.name: gpu_placement(p.name, p.gpu, p.gpus_per_node) for p in args.gpu_pools
+        }
         self.outputs = ClusterOutputs(
             kubeconfig=pulumi.Output.secret(args.kubeconfig if args.kubeconfig is not None else ""),
             provider=provider,

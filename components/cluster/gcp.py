@@ -69,39 +69,73 @@ class GcpGpuCluster(pulumi.ComponentResource):
 
         network = gcp.compute.Network(f"{name}-net", project=project, auto_create_subnetworks=False, opts=child)
         subnet = gcp.compute.Subnetwork(
-            f"{name}-subnet", project=project, region=args.region, network=network.id,
-            ip_cidr_range=args.settings.subnet_cidr, private_ip_google_access=True,
+            f"{name}-subnet",
+            project=project,
+            region=args.region,
+            network=network.id,
+            ip_cidr_range=args.settings.subnet_cidr,
+            private_ip_google_access=True,
             secondary_ip_ranges=[
                 {"range_name": "pods", "ip_cidr_range": args.settings.pods_cidr},
                 {"range_name": "services", "ip_cidr_range": args.settings.services_cidr},
             ],
-            opts=child)
+            opts=child,
+        )
         if args.proxy_only_cidr:
-            gcp.compute.Subnetwork(f"{name}-proxy-only", project=project, region=args.region, network=network.id,
-                                   ip_cidr_range=args.proxy_only_cidr, purpose="REGIONAL_MANAGED_PROXY",
-                                   role="ACTIVE", opts=child)
-        router = gcp.compute.Router(f"{name}-router", project=project, region=args.region, network=network.id,
-                                    opts=child)
-        gcp.compute.RouterNat(f"{name}-nat", project=project, region=args.region, router=router.name,
-                              nat_ip_allocate_option="AUTO_ONLY",
-                              source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-                              log_config={"enable": True, "filter": "ERRORS_ONLY"}, opts=child)
+            gcp.compute.Subnetwork(
+                f"{name}-proxy-only",
+                project=project,
+                region=args.region,
+                network=network.id,
+                ip_cidr_range=args.proxy_only_cidr,
+                purpose="REGIONAL_MANAGED_PROXY",
+                role="ACTIVE",
+                opts=child,
+            )
+        router = gcp.compute.Router(
+            f"{name}-router", project=project, region=args.region, network=network.id, opts=child
+        )
+        gcp.compute.RouterNat(
+            f"{name}-nat",
+            project=project,
+            region=args.region,
+            router=router.name,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config={"enable": True, "filter": "ERRORS_ONLY"},
+            opts=child,
+        )
 
         project_number = gcp.organizations.get_project_output(project_id=project).number
         key_ring = gcp.kms.KeyRing(f"{name}-keys", project=project, location=args.region, opts=child)
-        key = gcp.kms.CryptoKey(f"{name}-secrets", key_ring=key_ring.id, rotation_period="7776000s",
-                                purpose="ENCRYPT_DECRYPT", opts=child)
+        key = gcp.kms.CryptoKey(
+            f"{name}-secrets", key_ring=key_ring.id, rotation_period="7776000s", purpose="ENCRYPT_DECRYPT", opts=child
+        )
         key_grant = gcp.kms.CryptoKeyIAMMember(
-            f"{name}-secrets-gke", crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            f"{name}-secrets-gke",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
             member=project_number.apply(
-                lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"),
-            opts=child)
+                lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+            ),
+            opts=child,
+        )
 
-        node_sa = gcp.serviceaccount.Account(f"{name}-nodes", project=project, account_id=f"{name}-nodes"[:30],
-                                             display_name=f"{name} GKE nodes (least privilege)", opts=child)
+        node_sa = gcp.serviceaccount.Account(
+            f"{name}-nodes",
+            project=project,
+            account_id=f"{name}-nodes"[:30],
+            display_name=f"{name} GKE nodes (least privilege)",
+            opts=child,
+        )
         for role in NODE_ROLES:
-            gcp.projects.IAMMember(f"{name}-nodes-{role.split('/')[1]}", project=project, role=role,
-                                   member=node_sa.email.apply(lambda e: f"serviceAccount:{e}"), opts=child)
+            gcp.projects.IAMMember(
+                f"{name}-nodes-{role.split('/')[1]}",
+                project=project,
+                role=role,
+                member=node_sa.email.apply(lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
 
         authorized = [{"cidr_block": c, "display_name": c} for c in args.public_access_cidrs]
         cluster = gcp.container.Cluster(
@@ -116,18 +150,22 @@ class GcpGpuCluster(pulumi.ComponentResource):
             node_config=self._node_config(node_sa, args.system_pool, None, labels),
             release_channel={"channel": args.settings.release_channel},
             workload_identity_config={"workload_pool": f"{project}.svc.id.goog"},
-            private_cluster_config={"enable_private_nodes": True, "enable_private_endpoint": args.private_endpoint,
-                                    "master_ipv4_cidr_block": args.settings.master_cidr},
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "enable_private_endpoint": args.private_endpoint,
+                "master_ipv4_cidr_block": args.settings.master_cidr,
+            },
             master_authorized_networks_config={"cidr_blocks": authorized} if authorized else None,
-            ip_allocation_policy={"cluster_secondary_range_name": "pods",
-                                  "services_secondary_range_name": "services"},
+            ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
             datapath_provider="ADVANCED_DATAPATH",
             database_encryption={"state": "ENCRYPTED", "key_name": key.id},
             enable_shielded_nodes=True,
             gateway_api_config={"channel": "CHANNEL_STANDARD"},
             logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER"]},
-            monitoring_config={"enable_components": ["SYSTEM_COMPONENTS", "DCGM"],
-                               "managed_prometheus": {"enabled": True}},
+            monitoring_config={
+                "enable_components": ["SYSTEM_COMPONENTS", "DCGM"],
+                "managed_prometheus": {"enabled": True},
+            },
             resource_labels=labels,
             deletion_protection=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant]),
@@ -136,15 +174,28 @@ class GcpGpuCluster(pulumi.ComponentResource):
         pools += [self._node_pool(name, cluster, node_sa, g.pool, g, args.zones, labels) for g in args.gpu_pools]
 
         bucket = gcp.storage.Bucket(
-            f"{name}-models", project=project, location=args.region, uniform_bucket_level_access=True,
-            public_access_prevention="enforced", versioning={"enabled": True}, labels=labels, opts=child)
+            f"{name}-models",
+            project=project,
+            location=args.region,
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning={"enabled": True},
+            labels=labels,
+            opts=child,
+        )
         annotations = self._bucket_access(name, project, bucket, args.workload_service_accounts)
 
-        kubeconfig_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(
-            cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
-        ).apply(lambda v: kubeconfig.gke(v[0], v[1], v[2])))
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig_json, enable_server_side_apply=True,
-                                opts=pulumi.ResourceOptions(parent=self, depends_on=pools))
+        kubeconfig_json: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
+                lambda v: kubeconfig.gke(v[0], v[1], v[2])
+            )
+        )
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig_json,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=pools),
+        )
 
         self.cluster_name = cluster.name
         self.bucket_name = bucket.name
@@ -157,12 +208,14 @@ class GcpGpuCluster(pulumi.ComponentResource):
             gpu_pools={g.pool.name: gpu_placement(g.pool.name, g.gpu, g.gpus_per_node) for g in args.gpu_pools},
             ready=list(pools),
         )
-        self.register_outputs({"clusterName": self.cluster_name, "bucketName": self.bucket_name,
-                               **self.outputs.as_dict()})
+        self.register_outputs(
+            {"clusterName": self.cluster_name, "bucketName": self.bucket_name, **self.outputs.as_dict()}
+        )
 
     @staticmethod
-    def _node_config(sa: gcp.serviceaccount.Account, pool: NodePool, gpu: GkeGpuPool | None,
-                     labels: dict[str, str]) -> dict[str, object]:
+    def _node_config(
+        sa: gcp.serviceaccount.Account, pool: NodePool, gpu: GkeGpuPool | None, labels: dict[str, str]
+    ) -> dict[str, object]:
         config: dict[str, object] = {
             "machine_type": pool.instance_type,
             "disk_size_gb": pool.disk_gb,
@@ -177,39 +230,66 @@ class GcpGpuCluster(pulumi.ComponentResource):
             "metadata": {"disable-legacy-endpoints": "true"},
         }
         if gpu:
-            config["guest_accelerators"] = [{
-                "type": gpu.accelerator_type, "count": gpu.gpus_per_node,
-                "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"}}]
+            config["guest_accelerators"] = [
+                {
+                    "type": gpu.accelerator_type,
+                    "count": gpu.gpus_per_node,
+                    "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"},
+                }
+            ]
             config["taints"] = [{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": "NO_SCHEDULE"}]
         return config
 
-    def _node_pool(self, name: str, cluster: gcp.container.Cluster, sa: gcp.serviceaccount.Account,
-                   pool: NodePool, gpu: GkeGpuPool | None, zones: list[str],
-                   labels: dict[str, str]) -> gcp.container.NodePool:
+    def _node_pool(
+        self,
+        name: str,
+        cluster: gcp.container.Cluster,
+        sa: gcp.serviceaccount.Account,
+        pool: NodePool,
+        gpu: GkeGpuPool | None,
+        zones: list[str],
+        labels: dict[str, str],
+    ) -> gcp.container.NodePool:
         return gcp.container.NodePool(
             f"{name}-{pool.name}",
             cluster=cluster.id,
             node_locations=zones,
             initial_node_count=pool.desired_nodes if pool.desired_nodes is not None else pool.min_nodes,
-            autoscaling={"total_min_node_count": pool.min_nodes, "total_max_node_count": pool.max_nodes,
-                         "location_policy": "ANY" if pool.spot else "BALANCED"},
+            autoscaling={
+                "total_min_node_count": pool.min_nodes,
+                "total_max_node_count": pool.max_nodes,
+                "location_policy": "ANY" if pool.spot else "BALANCED",
+            },
             management={"auto_repair": True, "auto_upgrade": True},
             node_config=self._node_config(sa, pool, gpu, labels),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
         )
 
-    def _bucket_access(self, name: str, project: str, bucket: gcp.storage.Bucket,
-                       service_accounts: list[tuple[str, str]]) -> pulumi.Output[dict[str, str]]:
+    def _bucket_access(
+        self, name: str, project: str, bucket: gcp.storage.Bucket, service_accounts: list[tuple[str, str]]
+    ) -> pulumi.Output[dict[str, str]]:
         """A Google service account for workloads, bound to the Kubernetes ones by Workload Identity."""
         child = pulumi.ResourceOptions(parent=self)
-        gsa = gcp.serviceaccount.Account(f"{name}-model-store", project=project,
-                                         account_id=f"{name}-model-store"[:30],
-                                         display_name=f"{name} model store access", opts=child)
-        gcp.storage.BucketIAMMember(f"{name}-model-store-rw", bucket=bucket.name, role="roles/storage.objectUser",
-                                    member=gsa.email.apply(lambda e: f"serviceAccount:{e}"), opts=child)
+        gsa = gcp.serviceaccount.Account(
+            f"{name}-model-store",
+            project=project,
+            account_id=f"{name}-model-store"[:30],
+            display_name=f"{name} model store access",
+            opts=child,
+        )
+        gcp.storage.BucketIAMMember(
+            f"{name}-model-store-rw",
+            bucket=bucket.name,
+            role="roles/storage.objectUser",
+            member=gsa.email.apply(lambda e: f"serviceAccount:{e}"),
+            opts=child,
+        )
         for namespace, account in service_accounts:
             gcp.serviceaccount.IAMMember(
-                f"{name}-{namespace}-{account}-wi", service_account_id=gsa.name,
+                f"{name}-{namespace}-{account}-wi",
+                service_account_id=gsa.name,
                 role="roles/iam.workloadIdentityUser",
-                member=f"serviceAccount:{project}.svc.id.goog[{namespace}/{account}]", opts=child)
+                member=f"serviceAccount:{project}.svc.id.goog[{namespace}/{account}]",
+                opts=child,
+            )
         return gsa.email.apply(lambda e: {"iam.gke.io/gcp-service-account": e})

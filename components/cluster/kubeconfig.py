@@ -6,26 +6,48 @@ import json
 
 
 def _kubeconfig(name: str, endpoint: str, ca_data: str, exec_spec: dict[str, object]) -> str:
-    return json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-        "current-context": name,
-        "users": [{"name": name, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
-                                                   "interactiveMode": "Never", **exec_spec}}}],
-    })
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "interactiveMode": "Never",
+                            **exec_spec,
+                        }
+                    },
+                }
+            ],
+        }
+    )
 
 
 def eks(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
-    return _kubeconfig(cluster_name, endpoint, ca_data, {
-        "command": "aws",
-        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
-    })
+    return _kubeconfig(
+        cluster_name,
+        endpoint,
+        ca_data,
+        {
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+        },
+    )
 
 
 def gke(cluster_name: str, endpoint: str, ca_data: str) -> str:
-    return _kubeconfig(cluster_name, f"https://{endpoint}", ca_data, {
-        "command": "gke-gcloud-auth-plugin",
-        "provideClusterInfo": True,
-    })
+    return _kubeconfig(
+        cluster_name,
+        f"https://{endpoint}",
+        ca_data,
+        {
+            "command": "gke-gcloud-auth-plugin",
+            "provideClusterInfo": True,
+        },
+    )

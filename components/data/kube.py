@@ -95,8 +95,12 @@ class SecretRef:
 
 
 def http_probe(path: str, port: str, period_s: int, failures: int, timeout_s: int = 3) -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": port, "scheme": "HTTP"}, "periodSeconds": period_s,
-            "timeoutSeconds": timeout_s, "failureThreshold": failures}
+    return {
+        "httpGet": {"path": path, "port": port, "scheme": "HTTP"},
+        "periodSeconds": period_s,
+        "timeoutSeconds": timeout_s,
+        "failureThreshold": failures,
+    }
 
 
 def pod_disruption_budget(
@@ -152,8 +156,11 @@ def network_policy(
     """Ingress to the pods with `pod_labels` only by the given rules (none: no ingress at all).
     `deny_egress` also blocks every outgoing connection (for servers that never dial out)."""
     types = ["Ingress", "Egress"] if deny_egress else ["Ingress"]
-    spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(pod_labels)}, "policyTypes": types,
-                            "ingress": list(ingress)}
+    spec: dict[str, Any] = {
+        "podSelector": {"matchLabels": dict(pod_labels)},
+        "policyTypes": types,
+        "ingress": list(ingress),
+    }
     if deny_egress:
         spec["egress"] = []
     return k8s.networking.v1.NetworkPolicy(

@@ -34,12 +34,28 @@ def build_data_layer(
     milvus_clients = [app]
     if jobs.ingest.enabled:
         milvus_clients.append(Peer(jobs.namespace, INGEST_JOB_POD_LABELS))
-    milvus = VectorStore(name, MilvusArgs(
-        config=platform.milvus, placement=cluster.system, clients=milvus_clients,
-        client_namespaces=[p.namespace for p in milvus_clients], storage_class=storage_class(cfg),
-        depends_on=ready), opts=opts)
-    redis = Cache(name, RedisArgs(
-        config=platform.redis, namespace=platform.namespace, placement=cluster.system,
-        clients=[app, Peer(platform.namespace, GATEWAY_POD_LABELS)], storage_class=storage_class(cfg),
-        depends_on=ready), opts=opts)
+    milvus = VectorStore(
+        name,
+        MilvusArgs(
+            config=platform.milvus,
+            placement=cluster.system,
+            clients=milvus_clients,
+            client_namespaces=[p.namespace for p in milvus_clients],
+            storage_class=storage_class(cfg),
+            depends_on=ready,
+        ),
+        opts=opts,
+    )
+    redis = Cache(
+        name,
+        RedisArgs(
+            config=platform.redis,
+            namespace=platform.namespace,
+            placement=cluster.system,
+            clients=[app, Peer(platform.namespace, GATEWAY_POD_LABELS)],
+            storage_class=storage_class(cfg),
+            depends_on=ready,
+        ),
+        opts=opts,
+    )
     return DataLayer(milvus=milvus, redis=redis)

@@ -60,10 +60,13 @@ class MilvusArgs:
 
 def user_config() -> str:
     """Milvus settings merged over its defaults (user.yaml); no secrets here."""
-    return yaml.safe_dump({
-        "common": {"security": {"authorizationEnabled": True}},
-        "mq": {"type": "woodpecker"},
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "common": {"security": {"authorizationEnabled": True}},
+            "mq": {"type": "woodpecker"},
+        },
+        sort_keys=False,
+    )
 
 
 def milvus_env() -> list[dict[str, Any]]:
@@ -123,21 +126,28 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
         },
     }
     if distributed:
-        values.update({
-            "standalone": {"extraEnv": env},
-            "proxy": {"replicas": 1, **coordinator},
-            "mixCoordinator": {"replicas": 1, **coordinator},
-            "queryNode": {"replicas": config.query_node_replicas, **node},
-            "dataNode": {"replicas": 1, **node},
-            "streamingNode": {"replicas": 1, **node},
-            "indexNode": {"enabled": False},
-        })
+        values.update(
+            {
+                "standalone": {"extraEnv": env},
+                "proxy": {"replicas": 1, **coordinator},
+                "mixCoordinator": {"replicas": 1, **coordinator},
+                "queryNode": {"replicas": config.query_node_replicas, **node},
+                "dataNode": {"replicas": 1, **node},
+                "streamingNode": {"replicas": 1, **node},
+                "indexNode": {"enabled": False},
+            }
+        )
     else:
         values["standalone"] = {
             **node,
             "messageQueue": "woodpecker",
-            "persistence": {"enabled": True, "persistentVolumeClaim": {
-                **_persistence(config.local_disk_gb, storage_class), "accessModes": "ReadWriteOnce"}},
+            "persistence": {
+                "enabled": True,
+                "persistentVolumeClaim": {
+                    **_persistence(config.local_disk_gb, storage_class),
+                    "accessModes": "ReadWriteOnce",
+                },
+            },
         }
     return values
 
@@ -150,8 +160,9 @@ def client_pod_labels(mode: str) -> dict[str, str]:
 
 def _password(resource_name: str, length: int, parent: pulumi.Resource) -> random.RandomPassword:
     """Letters and digits only: the values travel in URIs and tokens without escaping."""
-    return random.RandomPassword(resource_name, length=length, special=False,
-                                 opts=pulumi.ResourceOptions(parent=parent))
+    return random.RandomPassword(
+        resource_name, length=length, special=False, opts=pulumi.ResourceOptions(parent=parent)
+    )
 
 
 class VectorStore(pulumi.ComponentResource):
@@ -172,22 +183,29 @@ class VectorStore(pulumi.ComponentResource):
         ns = cfg.namespace
         self.namespace_resource = k8s.core.v1.Namespace(
             f"{name}-milvus-ns",
-            metadata={"name": ns, "labels": {
-                **PART_OF,
-                "pod-security.kubernetes.io/enforce": "baseline",
-                "pod-security.kubernetes.io/warn": "restricted",
-                "pod-security.kubernetes.io/audit": "restricted",
-            }},
+            metadata={
+                "name": ns,
+                "labels": {
+                    **PART_OF,
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource])
         root = _password(f"{name}-milvus-root-password", 32, self)
         access = _password(f"{name}-milvus-minio-access-key", 20, self)
         secret_key = _password(f"{name}-milvus-minio-secret-key", 40, self)
-        root_secret = kube.secret(f"{name}-milvus-root", ROOT_SECRET, ns,
-                                  {ROOT_PASSWORD_KEY: root.result}, in_ns)
-        minio_secret = kube.secret(f"{name}-milvus-minio", MINIO_SECRET, ns, {
-            MINIO_ACCESS_KEY: access.result, MINIO_SECRET_KEY: secret_key.result}, in_ns)
+        root_secret = kube.secret(f"{name}-milvus-root", ROOT_SECRET, ns, {ROOT_PASSWORD_KEY: root.result}, in_ns)
+        minio_secret = kube.secret(
+            f"{name}-milvus-minio",
+            MINIO_SECRET,
+            ns,
+            {MINIO_ACCESS_KEY: access.result, MINIO_SECRET_KEY: secret_key.result},
+            in_ns,
+        )
 
         chart = versions.MILVUS
         self.release = k8s.helm.v3.Release(
@@ -201,8 +219,7 @@ class VectorStore(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=1200,
             values=milvus_values(cfg, args.placement, args.storage_class),
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[self.namespace_resource, root_secret, minio_secret]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret]),
         )
         self._network_policies(name, ns, cfg.mode, args.clients, in_ns)
 
@@ -213,18 +230,40 @@ class VectorStore(pulumi.ComponentResource):
         self.namespace = ns
         client_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         for client_ns in dict.fromkeys(args.client_namespaces):
-            kube.secret(f"{name}-milvus-credentials-{client_ns}", CLIENT_SECRET, client_ns, {
-                "uri": self.uri, "token": self.token, "username": ROOT_USER, "password": root.result,
-            }, client_opts)
-        self.register_outputs({"uri": self.uri, "token": self.token, "namespace": ns,
-                               "clientSecretName": CLIENT_SECRET})
+            kube.secret(
+                f"{name}-milvus-credentials-{client_ns}",
+                CLIENT_SECRET,
+                client_ns,
+                {
+                    "uri": self.uri,
+                    "token": self.token,
+                    "username": ROOT_USER,
+                    "password": root.result,
+                },
+                client_opts,
+            )
+        self.register_outputs(
+            {"uri": self.uri, "token": self.token, "namespace": ns, "clientSecretName": CLIENT_SECRET}
+        )
 
     def _network_policies(
         self, name: str, ns: str, mode: str, clients: Sequence[Peer], opts: pulumi.ResourceOptions
     ) -> None:
         """Nothing reaches the Milvus namespace except its own pods and, on 19530 only, the clients."""
         kube.network_policy(f"{name}-milvus-default-deny", ns, {}, [], opts, name="default-deny-ingress")
-        kube.network_policy(f"{name}-milvus-same-namespace", ns, {}, [{"from": [{"podSelector": {}}]}], opts,
-                            name="allow-same-namespace")
-        kube.network_policy(f"{name}-milvus-clients", ns, client_pod_labels(mode),
-                            [kube.ingress_rule(clients, [PORT])], opts, name="allow-milvus-clients")
+        kube.network_policy(
+            f"{name}-milvus-same-namespace",
+            ns,
+            {},
+            [{"from": [{"podSelector": {}}]}],
+            opts,
+            name="allow-same-namespace",
+        )
+        kube.network_policy(
+            f"{name}-milvus-clients",
+            ns,
+            client_pod_labels(mode),
+            [kube.ingress_rule(clients, [PORT])],
+            opts,
+            name="allow-milvus-clients",
+        )

@@ -70,8 +70,12 @@ def redis_conf(config: RedisConfig, maxmemory_bytes: int) -> str:
 
 def _probe(period_s: int, failures: int) -> dict[str, Any]:
     check = f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"
-    return {"exec": {"command": ["sh", "-c", check]}, "periodSeconds": period_s, "timeoutSeconds": 3,
-            "failureThreshold": failures}
+    return {
+        "exec": {"command": ["sh", "-c", check]},
+        "periodSeconds": period_s,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
 
 
 def statefulset_spec(
@@ -92,8 +96,7 @@ def statefulset_spec(
         "livenessProbe": _probe(20, 3),
         "volumeMounts": [
             {"name": "data", "mountPath": "/data"},
-            {"name": "config", "mountPath": f"{_CONF_DIR}/redis.conf", "subPath": "redis.conf",
-             "readOnly": True},
+            {"name": "config", "mountPath": f"{_CONF_DIR}/redis.conf", "subPath": "redis.conf", "readOnly": True},
             {"name": "auth", "mountPath": _AUTH_DIR, "readOnly": True},
         ],
     }
@@ -119,8 +122,14 @@ def statefulset_spec(
                 "containers": [container],
                 "volumes": [
                     {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-                    {"name": "auth", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440,
-                                                "items": [{"key": AUTH_CONF_KEY, "path": AUTH_CONF_KEY}]}},
+                    {
+                        "name": "auth",
+                        "secret": {
+                            "secretName": SECRET_NAME,
+                            "defaultMode": 0o440,
+                            "items": [{"key": AUTH_CONF_KEY, "path": AUTH_CONF_KEY}],
+                        },
+                    },
                 ],
             },
         },
@@ -146,12 +155,19 @@ class Cache(pulumi.ComponentResource):
         maxmemory = int(kube.memory_limit_bytes(args.config.resources) * MAXMEMORY_SHARE)
         conf = redis_conf(args.config, maxmemory)
 
-        password = random.RandomPassword(f"{name}-redis-password", length=32, special=False,
-                                         opts=pulumi.ResourceOptions(parent=self))
-        auth = kube.secret(f"{name}-redis-auth", SECRET_NAME, ns, {
-            PASSWORD_KEY: password.result,
-            AUTH_CONF_KEY: pulumi.Output.concat("requirepass ", password.result, "\n"),
-        }, after)
+        password = random.RandomPassword(
+            f"{name}-redis-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        auth = kube.secret(
+            f"{name}-redis-auth",
+            SECRET_NAME,
+            ns,
+            {
+                PASSWORD_KEY: password.result,
+                AUTH_CONF_KEY: pulumi.Output.concat("requirepass ", password.result, "\n"),
+            },
+            after,
+        )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-redis-config",
             metadata={"name": f"{NAME}-config", "namespace": ns, "labels": kube.labels(NAME, "cache")},
@@ -177,18 +193,15 @@ class Cache(pulumi.ComponentResource):
             f"{name}-redis",
             metadata={"name": NAME, "namespace": ns, "labels": kube.labels(NAME, "cache")},
             spec=statefulset_spec(args.config, args.placement, args.storage_class, checksum),
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[*args.depends_on, auth, config_map, headless]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, auth, config_map, headless]),
         )
         kube.network_policy(
-            f"{name}-redis", ns, selector, [kube.ingress_rule(args.clients, [PORT])], after,
-            name=NAME, deny_egress=True)
+            f"{name}-redis", ns, selector, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME, deny_egress=True
+        )
 
         self.host = f"{NAME}.{ns}.svc.cluster.local"
         self.port = PORT
         self.password_ref = SecretRef(SECRET_NAME, PASSWORD_KEY)
-        self.url = pulumi.Output.secret(
-            pulumi.Output.concat("redis://:", password.result, f"@{self.host}:{PORT}/0"))
+        self.url = pulumi.Output.secret(pulumi.Output.concat("redis://:", password.result, f"@{self.host}:{PORT}/0"))
         self.service = service
-        self.register_outputs({"url": self.url, "host": self.host, "port": self.port,
-                               "secretName": SECRET_NAME})
+        self.register_outputs({"url": self.url, "host": self.host, "port": self.port, "secretName": SECRET_NAME})

@@ -67,13 +67,19 @@ class WorkloadJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkloadJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:jobs:WorkloadJob", name, None, opts)
         # NetworkPolicies of Milvus (ingest) and the model servers (benchmark) admit pods by these labels
-        labels = {"app.kubernetes.io/name": args.job, "app.kubernetes.io/component": "job",
-                  "app.kubernetes.io/part-of": "leanrag"}
+        labels = {
+            "app.kubernetes.io/name": args.job,
+            "app.kubernetes.io/component": "job",
+            "app.kubernetes.io/part-of": "leanrag",
+        }
         env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in args.env.items()]
         env += [kube.secret_env(s.name, s.secret, s.key) for s in args.secret_env]
         # the root filesystem is read-only: every cache goes to the writable work volume
-        env += [{"name": "HOME", "value": WORK_DIR}, {"name": "HF_HOME", "value": f"{WORK_DIR}/.cache/huggingface"},
-                {"name": "XDG_CACHE_HOME", "value": f"{WORK_DIR}/.cache"}]
+        env += [
+            {"name": "HOME", "value": WORK_DIR},
+            {"name": "HF_HOME", "value": f"{WORK_DIR}/.cache/huggingface"},
+            {"name": "XDG_CACHE_HOME", "value": f"{WORK_DIR}/.cache"},
+        ]
         container = {
             "name": args.job,
             "image": args.image,
@@ -81,8 +87,11 @@ class WorkloadJob(pulumi.ComponentResource):
             "env": env,
             "resources": job_resources(args.resources, args.gpus),
             "securityContext": kube.restricted_container_security(),
-            "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}, {"name": "tmp", "mountPath": "/tmp"},
-                             *args.volume_mounts],
+            "volumeMounts": [
+                {"name": "work", "mountPath": WORK_DIR},
+                {"name": "tmp", "mountPath": "/tmp"},
+                *args.volume_mounts,
+            ],
         }
         pod_spec: dict[str, Any] = {
             "restartPolicy": "Never",

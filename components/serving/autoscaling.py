@@ -30,12 +30,15 @@ def kv_cache_query(model: str, namespace: str) -> str:
 def gateway_requests_query(model: str, namespace: str) -> str:
     """Requests the endpoint picker saw for the model (served or failed for lack of a replica)."""
     sel = _selector(model, namespace)
-    return (f"(sum(rate(llm_d_epp_request_total{{{sel}}}[2m])) or vector(0))"
-            f" + (sum(rate(llm_d_epp_request_error_total{{{sel}}}[2m])) or vector(0))")
+    return (
+        f"(sum(rate(llm_d_epp_request_total{{{sel}}}[2m])) or vector(0))"
+        f" + (sum(rate(llm_d_epp_request_error_total{{{sel}}}[2m])) or vector(0))"
+    )
 
 
-def _prometheus(name: str, server: str, query: str, threshold: str, metric_type: str,
-                activation: str | None = None) -> dict[str, Any]:
+def _prometheus(
+    name: str, server: str, query: str, threshold: str, metric_type: str, activation: str | None = None
+) -> dict[str, Any]:
     metadata = {"serverAddress": server, "query": query, "threshold": threshold}
     if activation is not None:
         metadata["activationThreshold"] = activation
@@ -45,30 +48,43 @@ def _prometheus(name: str, server: str, query: str, threshold: str, metric_type:
 def triggers(model: ModelConfig, namespace: str, cfg: AutoscalingConfig) -> list[dict[str, Any]]:
     server = cfg.prometheus_url
     out = [
-        _prometheus("queue", server, queue_query(model.name, namespace), str(cfg.queue_target),
-                    "AverageValue"),
-        _prometheus("kv-cache", server, kv_cache_query(model.name, namespace), str(cfg.kv_cache_target),
-                    "Value"),
+        _prometheus("queue", server, queue_query(model.name, namespace), str(cfg.queue_target), "AverageValue"),
+        _prometheus("kv-cache", server, kv_cache_query(model.name, namespace), str(cfg.kv_cache_target), "Value"),
     ]
     if model.min_replicas == 0:
-        out.append(_prometheus("gateway-requests", server, gateway_requests_query(model.name, namespace),
-                               "1", "AverageValue", activation="0"))
+        out.append(
+            _prometheus(
+                "gateway-requests",
+                server,
+                gateway_requests_query(model.name, namespace),
+                "1",
+                "AverageValue",
+                activation="0",
+            )
+        )
     return out
 
 
-def scaled_object_spec(deployment: str, model: ModelConfig, namespace: str,
-                       cfg: AutoscalingConfig) -> dict[str, Any]:
+def scaled_object_spec(deployment: str, model: ModelConfig, namespace: str, cfg: AutoscalingConfig) -> dict[str, Any]:
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
         "minReplicaCount": model.min_replicas,
         "maxReplicaCount": model.max_replicas,
         "pollingInterval": cfg.polling_interval_s,
         "cooldownPeriod": cfg.cooldown_s,
-        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
-            "scaleDown": {"stabilizationWindowSeconds": cfg.cooldown_s,
-                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
-            "scaleUp": {"stabilizationWindowSeconds": 0,
-                        "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
-        }}},
+        "advanced": {
+            "horizontalPodAutoscalerConfig": {
+                "behavior": {
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": cfg.cooldown_s,
+                        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+                    },
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}],
+                    },
+                }
+            }
+        },
         "triggers": triggers(model, namespace, cfg),
     }

@@ -44,8 +44,11 @@ def gguf_args(uri: str) -> tuple[list[str], list[dict[str, Any]], list[dict[str,
             raise ModelSourceError(f"{uri!r} does not name a .gguf file inside the claim")
         mount = f"{MODEL_VOLUME_ROOT}/{claim}"
         volume = {"name": "model-volume", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
-        return ["--model", f"{mount}/{path}"], [volume], [{"name": "model-volume", "mountPath": mount,
-                                                            "readOnly": True}]
+        return (
+            ["--model", f"{mount}/{path}"],
+            [volume],
+            [{"name": "model-volume", "mountPath": mount, "readOnly": True}],
+        )
     raise ModelSourceError(f"ggufUri {uri!r} is not hf:// or pvc://")
 
 
@@ -57,27 +60,39 @@ def cpu_threads(cpu: str) -> int:
 
 def llama_args(cfg: CpuTierConfig) -> list[str]:
     model_flags, _, _ = gguf_args(cfg.gguf_uri)
-    return [*model_flags, "--alias", cfg.name, "--host", "0.0.0.0", "--port", str(CPU_TIER_PORT),
-            "--ctx-size", str(cfg.context), "--threads", str(cpu_threads(cfg.cpu))]
+    return [
+        *model_flags,
+        "--alias",
+        cfg.name,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(CPU_TIER_PORT),
+        "--ctx-size",
+        str(cfg.context),
+        "--threads",
+        str(cpu_threads(cfg.cpu)),
+    ]
 
 
-def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str,
-                 pre_stop_s: int) -> dict[str, Any]:
+def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, pre_stop_s: int) -> dict[str, Any]:
     _, volumes, mounts = gguf_args(cfg.gguf_uri)
     container = {
         "name": "llama-server",
         "image": versions.LLAMA_CPP_SERVER_IMAGE,
         "args": llama_args(cfg),
         "ports": [{"name": "http", "containerPort": CPU_TIER_PORT, "protocol": "TCP"}],
-        "env": [{"name": "LLAMA_CACHE", "value": CACHE_DIR}, {"name": "HOME", "value": CACHE_DIR},
-                secret_env("LLAMA_API_KEY", api_key_secret, API_KEY_KEY)],
+        "env": [
+            {"name": "LLAMA_CACHE", "value": CACHE_DIR},
+            {"name": "HOME", "value": CACHE_DIR},
+            secret_env("LLAMA_API_KEY", api_key_secret, API_KEY_KEY),
+        ],
         "resources": {"requests": {"cpu": cfg.cpu, "memory": cfg.memory}, "limits": {"memory": cfg.memory}},
         "startupProbe": probes.startup_probe(STARTUP_BUDGET_S),
         "livenessProbe": probes.liveness_probe(),
         "readinessProbe": probes.readiness_probe(),
         "lifecycle": probes.pre_stop(pre_stop_s),
-        "volumeMounts": [{"name": "cache", "mountPath": CACHE_DIR}, {"name": "tmp", "mountPath": "/tmp"},
-                         *mounts],
+        "volumeMounts": [{"name": "cache", "mountPath": CACHE_DIR}, {"name": "tmp", "mountPath": "/tmp"}, *mounts],
         "securityContext": restricted_container_security(read_only_root=True),
     }
     return {
@@ -85,8 +100,11 @@ def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str,
         "metadata": {"labels": labels(cfg.name, MODEL_SERVER, **{TIER: "cpu"})},
         "spec": {
             "containers": [container],
-            "volumes": [{"name": "cache", "emptyDir": {"sizeLimit": "8Gi"}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}, *volumes],
+            "volumes": [
+                {"name": "cache", "emptyDir": {"sizeLimit": "8Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+                *volumes,
+            ],
             "nodeSelector": dict(placement.node_selector),
             "securityContext": restricted_pod_security(),
             "terminationGracePeriodSeconds": probes.termination_grace_s(pre_stop_s, 0),
@@ -118,24 +136,47 @@ class LlamaCppServer(pulumi.ComponentResource):
         sel = selector(cfg.name, MODEL_SERVER)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         self.deployment = k8s.apps.v1.Deployment(
-            name, metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-            spec={"replicas": cfg.replicas, "selector": {"matchLabels": sel},
-                  "template": pod_template(cfg, args.placement, args.api_key_secret, args.pre_stop_s)},
-            opts=child)
+            name,
+            metadata={"name": cfg.name, "namespace": ns, "labels": meta},
+            spec={
+                "replicas": cfg.replicas,
+                "selector": {"matchLabels": sel},
+                "template": pod_template(cfg, args.placement, args.api_key_secret, args.pre_stop_s),
+            },
+            opts=child,
+        )
         self.service = k8s.core.v1.Service(
-            f"{name}-svc", metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-            spec={"type": "ClusterIP", "selector": sel,
-                  "ports": [{"name": "http", "port": CPU_TIER_PORT, "targetPort": "http", "protocol": "TCP",
-                             "appProtocol": "http"}]},
-            opts=child)
+            f"{name}-svc",
+            metadata={"name": cfg.name, "namespace": ns, "labels": meta},
+            spec={
+                "type": "ClusterIP",
+                "selector": sel,
+                "ports": [
+                    {
+                        "name": "http",
+                        "port": CPU_TIER_PORT,
+                        "targetPort": "http",
+                        "protocol": "TCP",
+                        "appProtocol": "http",
+                    }
+                ],
+            },
+            opts=child,
+        )
         self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress", metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-            spec=ingress_policy_spec(sel, args.clients, CPU_TIER_PORT), opts=child)
+            f"{name}-ingress",
+            metadata={"name": cfg.name, "namespace": ns, "labels": meta},
+            spec=ingress_policy_spec(sel, args.clients, CPU_TIER_PORT),
+            opts=child,
+        )
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if cfg.replicas > 1:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": sel}}, opts=child)
+                f"{name}-pdb",
+                metadata={"name": cfg.name, "namespace": ns, "labels": meta},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": sel}},
+                opts=child,
+            )
         self.service_name = cfg.name
         self.base_url = f"http://{cfg.name}.{ns}.svc.cluster.local:{CPU_TIER_PORT}/v1"
         self.register_outputs({"serviceName": self.service_name, "baseUrl": self.base_url})

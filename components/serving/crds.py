@@ -28,10 +28,8 @@ class InferenceCrds:
 
 def install_inference_crds(name: str, opts: pulumi.ResourceOptions) -> InferenceCrds:
     """The Gateway API (standard channel) and InferencePool CRDs from their release manifests."""
-    gateway_api = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=versions.GATEWAY_API_CRDS,
-                                         opts=opts)
-    pool = k8s.yaml.v2.ConfigFile(f"{name}-inference-pool-crds", file=versions.INFERENCE_POOL_CRDS,
-                                  opts=opts)
+    gateway_api = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=versions.GATEWAY_API_CRDS, opts=opts)
+    pool = k8s.yaml.v2.ConfigFile(f"{name}-inference-pool-crds", file=versions.INFERENCE_POOL_CRDS, opts=opts)
     return InferenceCrds(gateway_api=[gateway_api], inference_pool=[pool])
 
 
@@ -40,8 +38,7 @@ def managed_inference_crds(cluster_ready: list[pulumi.Resource]) -> InferenceCrd
     return InferenceCrds(gateway_api=list(cluster_ready), inference_pool=list(cluster_ready))
 
 
-def install_keda(name: str, placement_selector: dict[str, str],
-                 opts: pulumi.ResourceOptions) -> pulumi.Resource:
+def install_keda(name: str, placement_selector: dict[str, str], opts: pulumi.ResourceOptions) -> pulumi.Resource:
     """KEDA's operator, metrics server and admission webhook on the system pool; the release waits until all
     are ready (atomic), so ScaledObjects that depend on it meet registered CRDs and a serving webhook."""
     values = {"nodeSelector": dict(placement_selector), "webhooks": {"enabled": True}}

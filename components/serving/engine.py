@@ -75,10 +75,11 @@ def model_source(model: ModelConfig, quantized: pulumi.Input[str] | None = None)
         claim, path = parse_pvc_uri(uri)
         mount = f"{MODEL_VOLUME_ROOT}/{claim}"
         return ModelSource(
-            kind="volume", model_arg=f"{mount}/{path}" if path else mount,
-            volumes=[{"name": "model-volume",
-                      "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}],
-            mounts=[{"name": "model-volume", "mountPath": mount, "readOnly": True}])
+            kind="volume",
+            model_arg=f"{mount}/{path}" if path else mount,
+            volumes=[{"name": "model-volume", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}],
+            mounts=[{"name": "model-volume", "mountPath": mount, "readOnly": True}],
+        )
     raise ModelSourceError(f"artifactUri {uri!r} is not s3://, gs:// or pvc://")
 
 
@@ -86,10 +87,14 @@ def engine_args(model: ModelConfig) -> list[str]:
     """The engine flags of one model, in a stable order (the model argument and source flags excluded)."""
     e = model.engine
     args = [
-        "--served-model-name", model.name,
-        "--max-model-len", str(model.max_context),
-        "--gpu-memory-utilization", str(e.gpu_memory_utilization),
-        "--max-num-seqs", str(e.max_num_seqs),
+        "--served-model-name",
+        model.name,
+        "--max-model-len",
+        str(model.max_context),
+        "--gpu-memory-utilization",
+        str(e.gpu_memory_utilization),
+        "--max-num-seqs",
+        str(e.max_num_seqs),
     ]
     if e.max_num_batched_tokens is not None:
         args += ["--max-num-batched-tokens", str(e.max_num_batched_tokens)]
@@ -102,12 +107,20 @@ def engine_args(model: ModelConfig) -> list[str]:
     return args
 
 
-def vllm_command(model: ModelConfig, quantized: pulumi.Input[str] | None = None
-                 ) -> tuple[list[str], list[pulumi.Input[str]]]:
+def vllm_command(
+    model: ModelConfig, quantized: pulumi.Input[str] | None = None
+) -> tuple[list[str], list[pulumi.Input[str]]]:
     """(command, args) of the vLLM container: `vllm serve <model> <flags>`."""
     source = model_source(model, quantized)
-    args: list[pulumi.Input[str]] = [source.model_arg, "--host", "0.0.0.0", "--port", str(HTTP_PORT),
-            *engine_args(model), *source.args]
+    args: list[pulumi.Input[str]] = [
+        source.model_arg,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(HTTP_PORT),
+        *engine_args(model),
+        *source.args,
+    ]
     return ["vllm", "serve"], args
 
 

@@ -28,8 +28,11 @@ METRICS_PORT = 9090
 CONFIG_FILE = "plugins.yaml"
 POOL_GROUP = "inference.networking.k8s.io"
 
-_SCORERS = {"prefix_cache": "prefix-cache-scorer", "queue": "queue-scorer",
-            "kv_cache_utilization": "kv-cache-utilization-scorer"}
+_SCORERS = {
+    "prefix_cache": "prefix-cache-scorer",
+    "queue": "queue-scorer",
+    "kv_cache_utilization": "kv-cache-utilization-scorer",
+}
 
 
 def plugins_config(weights: ScorerWeights) -> dict[str, Any]:
@@ -41,23 +44,39 @@ def plugins_config(weights: ScorerWeights) -> dict[str, Any]:
     return {
         "apiVersion": "llm-d.ai/v1alpha1",
         "kind": "EndpointPickerConfig",
-        "plugins": [{"type": t} for t, _ in scorers] + [
-            {"type": "metrics-data-source",
-             "parameters": {"scheme": "http", "path": "/metrics", "insecureSkipVerify": True}},
+        "plugins": [{"type": t} for t, _ in scorers]
+        + [
+            {
+                "type": "metrics-data-source",
+                "parameters": {"scheme": "http", "path": "/metrics", "insecureSkipVerify": True},
+            },
             {"type": "core-metrics-extractor"},
         ],
-        "schedulingProfiles": [{"name": "default",
-                                "plugins": [{"pluginRef": t, "weight": w} for t, w in scorers]}],
+        "schedulingProfiles": [{"name": "default", "plugins": [{"pluginRef": t, "weight": w} for t, w in scorers]}],
     }
 
 
 def epp_args(pool: str, namespace: str, replicas: int) -> list[str]:
-    args = ["--pool-name", pool, "--pool-namespace", namespace, "--pool-group", POOL_GROUP,
-            "--zap-encoder", "json", "--config-file", f"/config/{CONFIG_FILE}",
-            "--grpc-port", str(EXT_PROC_PORT), "--grpc-health-port", str(HEALTH_PORT),
-            "--metrics-port", str(METRICS_PORT),
-            "--metrics-endpoint-auth=false",  # Prometheus scrapes without a token (the KEDA wake-up signal)
-            "--tracing=false"]
+    args = [
+        "--pool-name",
+        pool,
+        "--pool-namespace",
+        namespace,
+        "--pool-group",
+        POOL_GROUP,
+        "--zap-encoder",
+        "json",
+        "--config-file",
+        f"/config/{CONFIG_FILE}",
+        "--grpc-port",
+        str(EXT_PROC_PORT),
+        "--grpc-health-port",
+        str(HEALTH_PORT),
+        "--metrics-port",
+        str(METRICS_PORT),
+        "--metrics-endpoint-auth=false",  # Prometheus scrapes without a token (the KEDA wake-up signal)
+        "--tracing=false",
+    ]
     if replicas > 1:
         args.append("--ha-enable-leader-election")
     return args
@@ -68,13 +87,21 @@ def role_rules(replicas: int) -> list[dict[str, Any]]:
     rules = [
         {"apiGroups": [""], "resources": ["pods"], "verbs": read},
         {"apiGroups": [POOL_GROUP], "resources": ["inferencepools"], "verbs": read},
-        {"apiGroups": ["llm-d.ai", "inference.networking.x-k8s.io"],
-         "resources": ["inferenceobjectives", "inferencemodelrewrites"], "verbs": read},
+        {
+            "apiGroups": ["llm-d.ai", "inference.networking.x-k8s.io"],
+            "resources": ["inferenceobjectives", "inferencemodelrewrites"],
+            "verbs": read,
+        },
     ]
     if replicas > 1:
-        rules += [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                   "verbs": [*read, "create", "update", "patch", "delete"]},
-                  {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
+        rules += [
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": [*read, "create", "update", "patch", "delete"],
+            },
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        ]
     return rules
 
 
@@ -88,11 +115,15 @@ def pod_template(name: str, pool: str, namespace: str, replicas: int, placement:
         "name": "epp",
         "image": versions.LLM_D_EPP_IMAGE,
         "args": epp_args(pool, namespace, replicas),
-        "ports": [{"name": "grpc", "containerPort": EXT_PROC_PORT},
-                  {"name": "grpc-health", "containerPort": HEALTH_PORT},
-                  {"name": "metrics", "containerPort": METRICS_PORT}],
-        "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "ports": [
+            {"name": "grpc", "containerPort": EXT_PROC_PORT},
+            {"name": "grpc-health", "containerPort": HEALTH_PORT},
+            {"name": "metrics", "containerPort": METRICS_PORT},
+        ],
+        "env": [
+            {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ],
         "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
         "livenessProbe": grpc_probe("inference-extension" if single else "liveness", 10),
         "readinessProbe": grpc_probe("inference-extension" if single else "readiness", 2),
@@ -136,25 +167,46 @@ class EndpointPicker(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta, opts=child)
         role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta, rules=role_rules(args.replicas), opts=child)
         binding = k8s.rbac.v1.RoleBinding(
-            f"{name}-binding", metadata=meta,
+            f"{name}-binding",
+            metadata=meta,
             subjects=[{"kind": "ServiceAccount", "name": epp, "namespace": ns}],
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": epp},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
+        )
         config = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=meta,
-            data={CONFIG_FILE: yaml.safe_dump(plugins_config(args.weights), sort_keys=False)}, opts=child)
+            f"{name}-config",
+            metadata=meta,
+            data={CONFIG_FILE: yaml.safe_dump(plugins_config(args.weights), sort_keys=False)},
+            opts=child,
+        )
         self.deployment = k8s.apps.v1.Deployment(
-            name, metadata=meta,
-            spec={"replicas": args.replicas, "selector": {"matchLabels": selector(epp, ENDPOINT_PICKER)},
-                  "template": pod_template(epp, args.pool, ns, args.replicas, args.placement)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding, config]))
+            name,
+            metadata=meta,
+            spec={
+                "replicas": args.replicas,
+                "selector": {"matchLabels": selector(epp, ENDPOINT_PICKER)},
+                "template": pod_template(epp, args.pool, ns, args.replicas, args.placement),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding, config]),
+        )
         self.service = k8s.core.v1.Service(
-            f"{name}-svc", metadata=meta,
-            spec={"type": "ClusterIP", "selector": selector(epp, ENDPOINT_PICKER), "ports": [
-                {"name": "grpc-ext-proc", "port": EXT_PROC_PORT, "targetPort": EXT_PROC_PORT,
-                 "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"},
-                {"name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT,
-                 "protocol": "TCP"}]},
-            opts=child)
+            f"{name}-svc",
+            metadata=meta,
+            spec={
+                "type": "ClusterIP",
+                "selector": selector(epp, ENDPOINT_PICKER),
+                "ports": [
+                    {
+                        "name": "grpc-ext-proc",
+                        "port": EXT_PROC_PORT,
+                        "targetPort": EXT_PROC_PORT,
+                        "protocol": "TCP",
+                        "appProtocol": "kubernetes.io/h2c",
+                    },
+                    {"name": "http-metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP"},
+                ],
+            },
+            opts=child,
+        )
         self.service_name = epp
         self.register_outputs({"serviceName": epp})

@@ -44,9 +44,12 @@ def is_gke_class(class_name: str) -> bool:
 def gateway_spec(class_name: str, address: str) -> dict[str, Any]:
     """One HTTP listener for routes of the same namespace. On GKE the internal load balancer takes the given
     IP, so the URL is known before it exists; other implementations expose the Gateway through a Service."""
-    spec: dict[str, Any] = {"gatewayClassName": class_name,
-                            "listeners": [{"name": "http", "port": 80, "protocol": "HTTP",
-                                           "allowedRoutes": {"namespaces": {"from": "Same"}}}]}
+    spec: dict[str, Any] = {
+        "gatewayClassName": class_name,
+        "listeners": [
+            {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "Same"}}}
+        ],
+    }
     if is_gke_class(class_name):
         spec["addresses"] = [{"type": "IPAddress", "value": address}]
     return spec
@@ -58,14 +61,20 @@ def gateway_base_url(address: str) -> str:
 
 def route_spec(model: str, backend: dict[str, Any], gke: bool, timeout_s: int) -> dict[str, Any]:
     rule: dict[str, Any] = {
-        "matches": [{"path": {"type": "PathPrefix", "value": "/"},
-                     "headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model}]}],
+        "matches": [
+            {
+                "path": {"type": "PathPrefix", "value": "/"},
+                "headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model}],
+            }
+        ],
         "backendRefs": [backend],
     }
     if not gke:  # GKE takes the timeout from the GCPBackendPolicy
         rule["timeouts"] = {"request": f"{timeout_s}s"}
-    return {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}],
-            "rules": [rule]}
+    return {
+        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}],
+        "rules": [rule],
+    }
 
 
 def pool_backend(pool: str) -> dict[str, Any]:
@@ -81,16 +90,25 @@ def inference_pool_spec(model: str, epp_service: str) -> dict[str, Any]:
         "selector": {"matchLabels": selector(model, MODEL_SERVER)},
         "targetPorts": [{"number": HTTP_PORT}],
         "appProtocol": "http",
-        "endpointPickerRef": {"kind": "Service", "name": epp_service, "port": {"number": EXT_PROC_PORT},
-                              "failureMode": "FailOpen"},
+        "endpointPickerRef": {
+            "kind": "Service",
+            "name": epp_service,
+            "port": {"number": EXT_PROC_PORT},
+            "failureMode": "FailOpen",
+        },
     }
 
 
 def health_check_policy_spec(target: dict[str, str], port: int, config_type: str = "HTTP") -> dict[str, Any]:
-    check = ({"httpHealthCheck": {"requestPath": "/health", "port": port}} if config_type == "HTTP"
-             else {"grpcHealthCheck": {"port": port, "portSpecification": "USE_FIXED_PORT"}})
-    return {"targetRef": target,
-            "default": {"timeoutSec": 2, "checkIntervalSec": 5, "config": {"type": config_type, **check}}}
+    check = (
+        {"httpHealthCheck": {"requestPath": "/health", "port": port}}
+        if config_type == "HTTP"
+        else {"grpcHealthCheck": {"port": port, "portSpecification": "USE_FIXED_PORT"}}
+    )
+    return {
+        "targetRef": target,
+        "default": {"timeoutSec": 2, "checkIntervalSec": 5, "config": {"type": config_type, **check}},
+    }
 
 
 def backend_policy_spec(target: dict[str, str], timeout_s: int) -> dict[str, Any]:
@@ -103,8 +121,14 @@ def pool_target(pool: str) -> dict[str, str]:
 
 def bbr_args() -> list[str]:
     extractor = {"fieldName": "model", "headerName": MODEL_HEADER}
-    return ["--streaming", "--v", "3",
-            "--plugin", f"body-field-to-header:model-extractor:{json.dumps(extractor)}", "--tracing=false"]
+    return [
+        "--streaming",
+        "--v",
+        "3",
+        "--plugin",
+        f"body-field-to-header:model-extractor:{json.dumps(extractor)}",
+        "--tracing=false",
+    ]
 
 
 def bbr_pod_template(placement: Placement) -> dict[str, Any]:
@@ -113,16 +137,22 @@ def bbr_pod_template(placement: Placement) -> dict[str, Any]:
         "metadata": {"labels": labels(BBR_NAME, BODY_ROUTER)},
         "spec": {
             "serviceAccountName": BBR_NAME,
-            "containers": [{
-                "name": "bbr", "image": versions.BBR_IMAGE, "args": bbr_args(),
-                "ports": [{"name": "grpc", "containerPort": BBR_PORT},
-                          {"name": "grpc-health", "containerPort": BBR_HEALTH_PORT}],
-                "env": [{"name": "NAMESPACE",
-                         "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
-                "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                "readinessProbe": probe, "livenessProbe": {**probe, "periodSeconds": 10},
-                "securityContext": restricted_container_security(read_only_root=True),
-            }],
+            "containers": [
+                {
+                    "name": "bbr",
+                    "image": versions.BBR_IMAGE,
+                    "args": bbr_args(),
+                    "ports": [
+                        {"name": "grpc", "containerPort": BBR_PORT},
+                        {"name": "grpc-health", "containerPort": BBR_HEALTH_PORT},
+                    ],
+                    "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+                    "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                    "readinessProbe": probe,
+                    "livenessProbe": {**probe, "periodSeconds": 10},
+                    "securityContext": restricted_container_security(read_only_root=True),
+                }
+            ],
             "nodeSelector": dict(placement.node_selector),
             "securityContext": restricted_pod_security(),
         },
@@ -148,50 +178,98 @@ class InferenceGateway(pulumi.ComponentResource):
         super().__init__("leanrag:serving:InferenceGateway", name, None, opts)
         ns, gke = args.namespace, is_gke_class(args.class_name)
         self.gateway = k8s.apiextensions.CustomResource(
-            f"{name}-gateway", api_version="gateway.networking.k8s.io/v1", kind="Gateway",
-            metadata={"name": GATEWAY_NAME, "namespace": ns, "labels": labels(GATEWAY_NAME, "gateway"),
-                      "annotations": WAIT_PROGRAMMED},
+            f"{name}-gateway",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="Gateway",
+            metadata={
+                "name": GATEWAY_NAME,
+                "namespace": ns,
+                "labels": labels(GATEWAY_NAME, "gateway"),
+                "annotations": WAIT_PROGRAMMED,
+            },
             spec=gateway_spec(args.class_name, args.address),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.gateway_api, *args.depends_on]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.gateway_api, *args.depends_on]),
+        )
         meta = {"name": BBR_NAME, "namespace": ns, "labels": labels(BBR_NAME, BODY_ROUTER)}
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         account = k8s.core.v1.ServiceAccount(f"{name}-bbr-sa", metadata=meta, opts=child)
-        role = k8s.rbac.v1.Role(f"{name}-bbr-role", metadata=meta, rules=[
-            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}], opts=child)
+        role = k8s.rbac.v1.Role(
+            f"{name}-bbr-role",
+            metadata=meta,
+            rules=[{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
+            opts=child,
+        )
         binding = k8s.rbac.v1.RoleBinding(
-            f"{name}-bbr-binding", metadata=meta,
+            f"{name}-bbr-binding",
+            metadata=meta,
             subjects=[{"kind": "ServiceAccount", "name": BBR_NAME, "namespace": ns}],
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": BBR_NAME},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
+        )
         self.bbr = k8s.apps.v1.Deployment(
-            f"{name}-bbr", metadata=meta,
-            spec={"replicas": 1, "selector": {"matchLabels": selector(BBR_NAME, BODY_ROUTER)},
-                  "template": bbr_pod_template(args.placement)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding]))
+            f"{name}-bbr",
+            metadata=meta,
+            spec={
+                "replicas": 1,
+                "selector": {"matchLabels": selector(BBR_NAME, BODY_ROUTER)},
+                "template": bbr_pod_template(args.placement),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding]),
+        )
         bbr_service = k8s.core.v1.Service(
-            f"{name}-bbr-svc", metadata=meta,
-            spec={"type": "ClusterIP", "selector": selector(BBR_NAME, BODY_ROUTER), "ports": [
-                {"name": "grpc", "port": BBR_PORT, "targetPort": BBR_PORT, "protocol": "TCP",
-                 "appProtocol": "HTTP2"}]},
-            opts=child)
+            f"{name}-bbr-svc",
+            metadata=meta,
+            spec={
+                "type": "ClusterIP",
+                "selector": selector(BBR_NAME, BODY_ROUTER),
+                "ports": [
+                    {
+                        "name": "grpc",
+                        "port": BBR_PORT,
+                        "targetPort": BBR_PORT,
+                        "protocol": "TCP",
+                        "appProtocol": "HTTP2",
+                    }
+                ],
+            },
+            opts=child,
+        )
         if gke:
             service_ref = {"group": "", "kind": "Service", "name": BBR_NAME}
             after = pulumi.ResourceOptions(parent=self, depends_on=[self.gateway, bbr_service])
             k8s.apiextensions.CustomResource(
-                f"{name}-bbr-extension", api_version="networking.gke.io/v1", kind="GCPRoutingExtension",
-                metadata=meta, spec={
-                    "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
-                                    "name": GATEWAY_NAME}],
-                    "extensionChains": [{"name": "model-name", "extensions": [{
-                        "name": "body-based-router", "authority": "bbr.internal", "timeout": "1s",
-                        "supportedEvents": ["RequestHeaders", "RequestBody", "RequestTrailers"],
-                        "requestBodySendMode": "FullDuplexStreamed",
-                        "backendRef": {**service_ref, "port": BBR_PORT}}]}]},
-                opts=after)
+                f"{name}-bbr-extension",
+                api_version="networking.gke.io/v1",
+                kind="GCPRoutingExtension",
+                metadata=meta,
+                spec={
+                    "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}],
+                    "extensionChains": [
+                        {
+                            "name": "model-name",
+                            "extensions": [
+                                {
+                                    "name": "body-based-router",
+                                    "authority": "bbr.internal",
+                                    "timeout": "1s",
+                                    "supportedEvents": ["RequestHeaders", "RequestBody", "RequestTrailers"],
+                                    "requestBodySendMode": "FullDuplexStreamed",
+                                    "backendRef": {**service_ref, "port": BBR_PORT},
+                                }
+                            ],
+                        }
+                    ],
+                },
+                opts=after,
+            )
             k8s.apiextensions.CustomResource(
-                f"{name}-bbr-health", api_version="networking.gke.io/v1", kind="HealthCheckPolicy",
-                metadata=meta, spec=health_check_policy_spec(service_ref, BBR_HEALTH_PORT, "GRPC"),
-                opts=after)
+                f"{name}-bbr-health",
+                api_version="networking.gke.io/v1",
+                kind="HealthCheckPolicy",
+                metadata=meta,
+                spec=health_check_policy_spec(service_ref, BBR_HEALTH_PORT, "GRPC"),
+                opts=after,
+            )
         self.base_url = gateway_base_url(args.address)
         self.register_outputs({"gateway": GATEWAY_NAME, "baseUrl": self.base_url})
 
@@ -227,32 +305,64 @@ class ModelRoute(pulumi.ComponentResource):
         if args.weights is not None:
             epp_service = f"{model}-epp"
             self.pool = k8s.apiextensions.CustomResource(
-                f"{name}-pool", api_version="inference.networking.k8s.io/v1", kind="InferencePool",
-                metadata=meta, spec=inference_pool_spec(model, epp_service),
-                opts=pulumi.ResourceOptions(parent=self,
-                                            depends_on=[*args.crds.inference_pool, *args.depends_on]))
-            self.endpoint_picker = EndpointPicker(f"{name}-epp", EndpointPickerArgs(
-                pool=model, namespace=ns, weights=args.weights, replicas=args.epp_replicas,
-                placement=args.placement, depends_on=[self.pool, *args.depends_on]),
-                opts=pulumi.ResourceOptions(parent=self))
+                f"{name}-pool",
+                api_version="inference.networking.k8s.io/v1",
+                kind="InferencePool",
+                metadata=meta,
+                spec=inference_pool_spec(model, epp_service),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.inference_pool, *args.depends_on]),
+            )
+            self.endpoint_picker = EndpointPicker(
+                f"{name}-epp",
+                EndpointPickerArgs(
+                    pool=model,
+                    namespace=ns,
+                    weights=args.weights,
+                    replicas=args.epp_replicas,
+                    placement=args.placement,
+                    depends_on=[self.pool, *args.depends_on],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             backend, target = pool_backend(model), pool_target(model)
             after_route = [self.pool]
         else:
             backend = service_backend(model, args.service_port)
             target = {"group": "", "kind": "Service", "name": model}
         self.route = k8s.apiextensions.CustomResource(
-            f"{name}-route", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute", metadata=meta,
+            f"{name}-route",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata=meta,
             spec=route_spec(model, backend, gke, args.request_timeout_s),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[
-                *args.crds.gateway_api, *args.crds.inference_pool, args.gateway.gateway, *after_route,
-                *args.depends_on]))
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    *args.crds.gateway_api,
+                    *args.crds.inference_pool,
+                    args.gateway.gateway,
+                    *after_route,
+                    *args.depends_on,
+                ],
+            ),
+        )
         if gke:
             after_pool = pulumi.ResourceOptions(parent=self, depends_on=[*after_route, *args.depends_on])
             k8s.apiextensions.CustomResource(
-                f"{name}-health", api_version="networking.gke.io/v1", kind="HealthCheckPolicy", metadata=meta,
-                spec=health_check_policy_spec(target, args.service_port), opts=after_pool)
+                f"{name}-health",
+                api_version="networking.gke.io/v1",
+                kind="HealthCheckPolicy",
+                metadata=meta,
+                spec=health_check_policy_spec(target, args.service_port),
+                opts=after_pool,
+            )
             k8s.apiextensions.CustomResource(
-                f"{name}-backend", api_version="networking.gke.io/v1", kind="GCPBackendPolicy", metadata=meta,
-                spec=backend_policy_spec(target, args.request_timeout_s), opts=after_pool)
+                f"{name}-backend",
+                api_version="networking.gke.io/v1",
+                kind="GCPBackendPolicy",
+                metadata=meta,
+                spec=backend_policy_spec(target, args.request_timeout_s),
+                opts=after_pool,
+            )
         self.route_name = model
         self.register_outputs({"route": model, "pool": model if self.pool else None})

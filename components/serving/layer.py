@@ -55,15 +55,15 @@ class ModelServing(pulumi.ComponentResource):
         ns_ready: list[pulumi.Resource] = [args.namespaces.namespaces["serving"], *args.depends_on]
         child = pulumi.ResourceOptions(parent=self, depends_on=ns_ready)
 
-        key = random.RandomPassword(f"{name}-api-key", length=48, special=False,
-                                    opts=pulumi.ResourceOptions(parent=self))
+        key = random.RandomPassword(
+            f"{name}-api-key", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.api_key: pulumi.Output[str] = pulumi.Output.secret(key.result)
         key_secret = self._secret(f"{name}-api-key", API_KEY_SECRET, ns, {API_KEY_KEY: key.result}, child)
         pod_deps: list[pulumi.Resource] = [*ns_ready, key_secret]
         hf_secret_name: str | None = None
         if args.hf_token is not None and resolve.needs_hf_token(cfg):
-            pod_deps.append(self._secret(f"{name}-hf-token", HF_TOKEN_SECRET, ns,
-                                         {HF_TOKEN_KEY: args.hf_token}, child))
+            pod_deps.append(self._secret(f"{name}-hf-token", HF_TOKEN_SECRET, ns, {HF_TOKEN_KEY: args.hf_token}, child))
             hf_secret_name = HF_TOKEN_SECRET
         store_account = args.namespaces.model_store_accounts.get("serving")
         if store_account is not None:
@@ -71,8 +71,13 @@ class ModelServing(pulumi.ComponentResource):
 
         keda_ready: list[pulumi.Resource] = []
         if serving.autoscaling.enabled and serving.autoscaling.install_keda and serving.models:
-            keda_ready = [crds.install_keda(name, args.cluster.system.node_selector,
-                                            pulumi.ResourceOptions(parent=self, depends_on=args.depends_on))]
+            keda_ready = [
+                crds.install_keda(
+                    name,
+                    args.cluster.system.node_selector,
+                    pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+                )
+            ]
         monitors = resolve.service_monitors_on(cfg)
         monitor_labels = dict(serving.monitoring.service_monitor_labels)
 
@@ -85,23 +90,48 @@ class ModelServing(pulumi.ComponentResource):
             on_s3 = uri.startswith("s3://") or (quantized is not None and cfg.cloud == "aws")
             extra_env = {"AWS_REGION": cfg.region} if on_s3 else {}
             quantize_job = [args.quantize_jobs[model.name]] if model.name in args.quantize_jobs else []
-            self.servers[model.name] = VllmServer(f"{name}-{model.name}", VllmServerArgs(
-                pod=VllmPodSpec(model=model, placement=r.placement, cpu=r.cpu, memory=r.memory,
-                                weights_gb=r.weights_gb, pre_stop_s=serving.pre_stop_s,
-                                api_key_secret=API_KEY_SECRET, hf_token_secret=hf_secret_name,
-                                service_account=MODEL_STORE_SERVICE_ACCOUNT if bucket else None,
-                                extra_env=extra_env, quantized=quantized),
-                namespace=ns, clients=resolve.clients(cfg), autoscaling=serving.autoscaling,
-                service_monitor=monitors, service_monitor_labels=monitor_labels, keda_ready=keda_ready,
-                depends_on=[*pod_deps, *quantize_job]), opts=pulumi.ResourceOptions(parent=self))
+            self.servers[model.name] = VllmServer(
+                f"{name}-{model.name}",
+                VllmServerArgs(
+                    pod=VllmPodSpec(
+                        model=model,
+                        placement=r.placement,
+                        cpu=r.cpu,
+                        memory=r.memory,
+                        weights_gb=r.weights_gb,
+                        pre_stop_s=serving.pre_stop_s,
+                        api_key_secret=API_KEY_SECRET,
+                        hf_token_secret=hf_secret_name,
+                        service_account=MODEL_STORE_SERVICE_ACCOUNT if bucket else None,
+                        extra_env=extra_env,
+                        quantized=quantized,
+                    ),
+                    namespace=ns,
+                    clients=resolve.clients(cfg),
+                    autoscaling=serving.autoscaling,
+                    service_monitor=monitors,
+                    service_monitor_labels=monitor_labels,
+                    keda_ready=keda_ready,
+                    depends_on=[*pod_deps, *quantize_job],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self.cpu_tier: LlamaCppServer | None = None
         if serving.cpu_tier.enabled:
-            self.cpu_tier = LlamaCppServer(f"{name}-{serving.cpu_tier.name}", CpuTierArgs(
-                config=serving.cpu_tier, namespace=ns, placement=args.cluster.system,
-                api_key_secret=API_KEY_SECRET, clients=resolve.clients(cfg), pre_stop_s=serving.pre_stop_s,
-                depends_on=pod_deps),
-                opts=pulumi.ResourceOptions(parent=self))
+            self.cpu_tier = LlamaCppServer(
+                f"{name}-{serving.cpu_tier.name}",
+                CpuTierArgs(
+                    config=serving.cpu_tier,
+                    namespace=ns,
+                    placement=args.cluster.system,
+                    api_key_secret=API_KEY_SECRET,
+                    clients=resolve.clients(cfg),
+                    pre_stop_s=serving.pre_stop_s,
+                    depends_on=pod_deps,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         urls: dict[str, str] = {m: s.base_url for m, s in self.servers.items()}
         if self.cpu_tier is not None:
@@ -115,54 +145,100 @@ class ModelServing(pulumi.ComponentResource):
         if serving.grafana_dashboard:
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard",
-                metadata={"name": DASHBOARD_CONFIGMAP, "namespace": ns, "labels": {**PART_OF,
-                                                                                   **dashboard.SIDECAR_LABEL}},
-                data={"vllm.json": dashboard.dashboard_json(ns)}, opts=child)
+                metadata={
+                    "name": DASHBOARD_CONFIGMAP,
+                    "namespace": ns,
+                    "labels": {**PART_OF, **dashboard.SIDECAR_LABEL},
+                },
+                data={"vllm.json": dashboard.dashboard_json(ns)},
+                opts=child,
+            )
 
         self.served_models = list(urls)
         self.openai_base_urls = urls
         self.openai_base_url = urls[self._primary(cfg)] if urls else None
         self.fallbacks = resolve.fallbacks(cfg)
-        self.register_outputs({"openaiBaseUrl": self.openai_base_url, "openaiBaseUrls": self.openai_base_urls,
-                               "servedModels": self.served_models, "apiKey": self.api_key,
-                               "fallbacks": self.fallbacks})
+        self.register_outputs(
+            {
+                "openaiBaseUrl": self.openai_base_url,
+                "openaiBaseUrls": self.openai_base_urls,
+                "servedModels": self.served_models,
+                "apiKey": self.api_key,
+                "fallbacks": self.fallbacks,
+            }
+        )
 
-    def _llm_d(self, name: str, args: ModelServingArgs, monitors: bool,
-               monitor_labels: dict[str, str]) -> str:
+    def _llm_d(self, name: str, args: ModelServingArgs, monitors: bool, monitor_labels: dict[str, str]) -> str:
         cfg = args.config
         serving, gw = cfg.serving, cfg.serving.inference_gateway
         klass = resolve.gateway_class(cfg)
         if klass is None:  # preflight reports it with the key and the fix
             raise ValueError("serving.inferenceGateway.className is required in llm-d mode outside GKE")
         opts = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        crd_set = (crds.install_inference_crds(name, opts) if resolve.install_inference_crds(cfg)
-                   else crds.managed_inference_crds(args.cluster.ready))
+        crd_set = (
+            crds.install_inference_crds(name, opts)
+            if resolve.install_inference_crds(cfg)
+            else crds.managed_inference_crds(args.cluster.ready)
+        )
         ready = [args.namespaces.namespaces["serving"], *args.depends_on]
-        self.gateway = InferenceGateway(f"{name}-gateway", InferenceGatewayArgs(
-            namespace=serving.namespace, class_name=klass, address=resolve.gateway_address(cfg, klass),
-            placement=args.cluster.system, crds=crd_set, depends_on=ready),
-            opts=pulumi.ResourceOptions(parent=self))
+        self.gateway = InferenceGateway(
+            f"{name}-gateway",
+            InferenceGatewayArgs(
+                namespace=serving.namespace,
+                class_name=klass,
+                address=resolve.gateway_address(cfg, klass),
+                placement=args.cluster.system,
+                crds=crd_set,
+                depends_on=ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         for model in serving.models:
-            self.routes[model.name] = ModelRoute(f"{name}-{model.name}-route", ModelRouteArgs(
-                model=model.name, namespace=serving.namespace, gateway=self.gateway, class_name=klass,
-                crds=crd_set, request_timeout_s=gw.request_timeout_s, placement=args.cluster.system,
-                weights=gw.scorer_weights, epp_replicas=gw.epp_replicas,
-                depends_on=[*ready, self.servers[model.name].service]),
-                opts=pulumi.ResourceOptions(parent=self))
+            self.routes[model.name] = ModelRoute(
+                f"{name}-{model.name}-route",
+                ModelRouteArgs(
+                    model=model.name,
+                    namespace=serving.namespace,
+                    gateway=self.gateway,
+                    class_name=klass,
+                    crds=crd_set,
+                    request_timeout_s=gw.request_timeout_s,
+                    placement=args.cluster.system,
+                    weights=gw.scorer_weights,
+                    epp_replicas=gw.epp_replicas,
+                    depends_on=[*ready, self.servers[model.name].service],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             if monitors:  # the endpoint picker's request counter wakes a model scaled to zero
                 epp = f"{model.name}-epp"
                 monitoring.service_monitor(
-                    f"{name}-{model.name}-epp-metrics", epp, serving.namespace,
+                    f"{name}-{model.name}-epp-metrics",
+                    epp,
+                    serving.namespace,
                     {NAME: epp, COMPONENT: ENDPOINT_PICKER},
-                    {**PART_OF, **monitor_labels}, pulumi.ResourceOptions(parent=self, depends_on=ready),
-                    port="http-metrics")
+                    {**PART_OF, **monitor_labels},
+                    pulumi.ResourceOptions(parent=self, depends_on=ready),
+                    port="http-metrics",
+                )
         if self.cpu_tier is not None:
             cpu = serving.cpu_tier.name
-            self.routes[cpu] = ModelRoute(f"{name}-{cpu}-route", ModelRouteArgs(
-                model=cpu, namespace=serving.namespace, gateway=self.gateway, class_name=klass, crds=crd_set,
-                request_timeout_s=gw.request_timeout_s, placement=args.cluster.system, weights=None,
-                service_port=CPU_TIER_PORT, depends_on=[*ready, self.cpu_tier.service]),
-                opts=pulumi.ResourceOptions(parent=self))
+            self.routes[cpu] = ModelRoute(
+                f"{name}-{cpu}-route",
+                ModelRouteArgs(
+                    model=cpu,
+                    namespace=serving.namespace,
+                    gateway=self.gateway,
+                    class_name=klass,
+                    crds=crd_set,
+                    request_timeout_s=gw.request_timeout_s,
+                    placement=args.cluster.system,
+                    weights=None,
+                    service_port=CPU_TIER_PORT,
+                    depends_on=[*ready, self.cpu_tier.service],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         return self.gateway.base_url
 
     @staticmethod
@@ -176,25 +252,49 @@ class ModelServing(pulumi.ComponentResource):
         return cfg.serving.models[0].name
 
     @staticmethod
-    def _secret(resource_name: str, name: str, namespace: str, data: dict[str, pulumi.Input[str]],
-                opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+    def _secret(
+        resource_name: str, name: str, namespace: str, data: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions
+    ) -> k8s.core.v1.Secret:
         return k8s.core.v1.Secret(
-            resource_name, metadata={"name": name, "namespace": namespace, "labels": PART_OF}, type="Opaque",
-            string_data={k: pulumi.Output.secret(v) for k, v in data.items()}, opts=opts)
+            resource_name,
+            metadata={"name": name, "namespace": namespace, "labels": PART_OF},
+            type="Opaque",
+            string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
+            opts=opts,
+        )
 
 
-def build_serving_layer(name: str, cfg: StackConfig, secrets: StackSecrets, cluster: ClusterOutputs,
-                        namespaces: Namespaces, opts: pulumi.ResourceOptions,
-                        quantized: dict[str, pulumi.Input[str]] | None = None,
-                        quantize_jobs: dict[str, pulumi.Resource] | None = None) -> ModelServing:
-    return ModelServing(name, ModelServingArgs(config=cfg, cluster=cluster, namespaces=namespaces,
-                                               hf_token=secrets.hf_token, depends_on=list(cluster.ready),
-                                               quantized=quantized or {}, quantize_jobs=quantize_jobs or {}),
-                        opts=opts)
+def build_serving_layer(
+    name: str,
+    cfg: StackConfig,
+    secrets: StackSecrets,
+    cluster: ClusterOutputs,
+    namespaces: Namespaces,
+    opts: pulumi.ResourceOptions,
+    quantized: dict[str, pulumi.Input[str]] | None = None,
+    quantize_jobs: dict[str, pulumi.Resource] | None = None,
+) -> ModelServing:
+    return ModelServing(
+        name,
+        ModelServingArgs(
+            config=cfg,
+            cluster=cluster,
+            namespaces=namespaces,
+            hf_token=secrets.hf_token,
+            depends_on=list(cluster.ready),
+            quantized=quantized or {},
+            quantize_jobs=quantize_jobs or {},
+        ),
+        opts=opts,
+    )
 
 
 def stack_outputs(serving: ModelServing) -> dict[str, Any]:
     """The stack outputs of the serving layer (apiKey is a secret output)."""
-    return {"openaiBaseUrl": serving.openai_base_url, "openaiBaseUrls": serving.openai_base_urls,
-            "servedModels": serving.served_models, "apiKey": serving.api_key,
-            "servingFallbacks": serving.fallbacks}
+    return {
+        "openaiBaseUrl": serving.openai_base_url,
+        "openaiBaseUrls": serving.openai_base_urls,
+        "servedModels": serving.served_models,
+        "apiKey": serving.api_key,
+        "servingFallbacks": serving.fallbacks,
+    }

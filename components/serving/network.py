@@ -25,8 +25,10 @@ class Peer:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def rule(self) -> dict[str, Any]:
-        return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME: self.namespace}},
-                "podSelector": {"matchLabels": dict(self.labels)}}
+        return {
+            "namespaceSelector": {"matchLabels": {NAMESPACE_NAME: self.namespace}},
+            "podSelector": {"matchLabels": dict(self.labels)},
+        }
 
 
 @dataclass(frozen=True)

@@ -30,21 +30,30 @@ DEFAULT_CPU, DEFAULT_MEMORY = "4", "16Gi"
 
 
 def restricted_pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
-            "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def restricted_container_security(read_only_root: bool) -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": read_only_root, "runAsNonRoot": True}
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": read_only_root,
+        "runAsNonRoot": True,
+    }
 
 
 def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def default_requests(vcpus: int, memory_gb: float, gpus_per_node: int,
-                     tensor_parallel: int) -> tuple[str, str]:
+def default_requests(vcpus: int, memory_gb: float, gpus_per_node: int, tensor_parallel: int) -> tuple[str, str]:
     """CPU and memory for a replica using `tensor_parallel` of the node's GPUs: its share of the node, less
     one vCPU and 20% of memory (+2 GB) for the kubelet, system daemons and the GPU add-ons."""
     share = tensor_parallel / max(gpus_per_node, 1)
@@ -94,9 +103,15 @@ def startup_budget(spec: VllmPodSpec) -> int:
 def vllm_env(spec: VllmPodSpec) -> list[dict[str, Any]]:
     c = engine.CACHE_DIR
     plain = {
-        "HOME": f"{c}/home", "USER": "vllm", "XDG_CACHE_HOME": f"{c}/xdg", "HF_HOME": f"{c}/huggingface",
-        "VLLM_CACHE_ROOT": f"{c}/vllm", "TRITON_CACHE_DIR": f"{c}/triton",
-        "TORCHINDUCTOR_CACHE_DIR": f"{c}/inductor", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+        "HOME": f"{c}/home",
+        "USER": "vllm",
+        "XDG_CACHE_HOME": f"{c}/xdg",
+        "HF_HOME": f"{c}/huggingface",
+        "VLLM_CACHE_ROOT": f"{c}/vllm",
+        "TRITON_CACHE_DIR": f"{c}/triton",
+        "TORCHINDUCTOR_CACHE_DIR": f"{c}/inductor",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
         **spec.extra_env,
     }
     env = [{"name": k, "value": v} for k, v in plain.items()]
@@ -108,8 +123,10 @@ def vllm_env(spec: VllmPodSpec) -> list[dict[str, Any]]:
 
 def gpu_resources(spec: VllmPodSpec) -> dict[str, Any]:
     gpus = str(spec.model.tensor_parallel)
-    return {"requests": {"cpu": spec.cpu, "memory": spec.memory, GPU_RESOURCE: gpus},
-            "limits": {"memory": spec.memory, GPU_RESOURCE: gpus}}
+    return {
+        "requests": {"cpu": spec.cpu, "memory": spec.memory, GPU_RESOURCE: gpus},
+        "limits": {"memory": spec.memory, GPU_RESOURCE: gpus},
+    }
 
 
 def vllm_volumes(spec: VllmPodSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -118,8 +135,10 @@ def vllm_volumes(spec: VllmPodSpec) -> tuple[list[dict[str, Any]], list[dict[str
         {"name": "cache", "emptyDir": {"sizeLimit": f"{cache_size_gi(spec.weights_gb, source.kind)}Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
     ]
-    mounts: list[dict[str, Any]] = [{"name": "cache", "mountPath": engine.CACHE_DIR},
-                                    {"name": "tmp", "mountPath": "/tmp"}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "cache", "mountPath": engine.CACHE_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
     if spec.model.tensor_parallel > 1:
         size = f"{shm_size_gi(spec.model.tensor_parallel)}Gi"
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": size}})
@@ -130,8 +149,13 @@ def vllm_volumes(spec: VllmPodSpec) -> tuple[list[dict[str, Any]], list[dict[str
 def topology_spread(selector: dict[str, str]) -> list[dict[str, Any]]:
     """Spread replicas over zones and nodes when possible, without blocking scheduling when not."""
     return [
-        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
-         "labelSelector": {"matchLabels": dict(selector)}, "matchLabelKeys": ["pod-template-hash"]}
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
 
@@ -161,8 +185,7 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
         "nodeSelector": dict(spec.placement.node_selector),
         "tolerations": [dict(t) for t in spec.placement.tolerations],
         "securityContext": restricted_pod_security(),
-        "terminationGracePeriodSeconds": probes.termination_grace_s(spec.pre_stop_s,
-                                                                    model.engine.shutdown_timeout_s),
+        "terminationGracePeriodSeconds": probes.termination_grace_s(spec.pre_stop_s, model.engine.shutdown_timeout_s),
         "automountServiceAccountToken": False,
         # a Service named vllm would inject VLLM_PORT=tcp://..., which vLLM rejects
         "enableServiceLinks": False,
@@ -171,9 +194,13 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
         pod["serviceAccountName"] = spec.service_account
     if model.max_replicas > 1:
         pod["topologySpreadConstraints"] = topology_spread(labels_of(model))
-    return {"metadata": {"labels": labels(model.name, MODEL_SERVER, **{TIER: "gpu"}),
-                         "annotations": prometheus_annotations(HTTP_PORT)},
-            "spec": pod}
+    return {
+        "metadata": {
+            "labels": labels(model.name, MODEL_SERVER, **{TIER: "gpu"}),
+            "annotations": prometheus_annotations(HTTP_PORT),
+        },
+        "spec": pod,
+    }
 
 
 def labels_of(model: ModelConfig) -> dict[str, str]:

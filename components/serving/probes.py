@@ -34,8 +34,12 @@ def http_get(path: str, port: str) -> dict[str, Any]:
 
 
 def startup_probe(budget_s: int, port: str = "http", path: str = "/health") -> dict[str, Any]:
-    return {"httpGet": http_get(path, port), "periodSeconds": STARTUP_PERIOD_S, "timeoutSeconds": 5,
-            "failureThreshold": math.ceil(budget_s / STARTUP_PERIOD_S)}
+    return {
+        "httpGet": http_get(path, port),
+        "periodSeconds": STARTUP_PERIOD_S,
+        "timeoutSeconds": 5,
+        "failureThreshold": math.ceil(budget_s / STARTUP_PERIOD_S),
+    }
 
 
 def liveness_probe(port: str = "http", path: str = "/health") -> dict[str, Any]:

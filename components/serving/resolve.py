@@ -49,11 +49,14 @@ def requests_for(cfg: StackConfig, model: ModelConfig) -> tuple[str, str]:
 
 def resolve_model(cfg: StackConfig, model: ModelConfig, gpu_pools: dict[str, Placement]) -> ResolvedModel:
     if model.pool not in gpu_pools:
-        raise KeyError(f"serving model {model.name!r}: pool {model.pool!r} is not a GPU pool of the cluster "
-                       f"({', '.join(gpu_pools) or 'none'})")
+        raise KeyError(
+            f"serving model {model.name!r}: pool {model.pool!r} is not a GPU pool of the cluster "
+            f"({', '.join(gpu_pools) or 'none'})"
+        )
     cpu, mem = requests_for(cfg, model)
-    return ResolvedModel(config=model, placement=gpu_pools[model.pool], cpu=cpu, memory=mem,
-                         weights_gb=weights_gb(model))
+    return ResolvedModel(
+        config=model, placement=gpu_pools[model.pool], cpu=cpu, memory=mem, weights_gb=weights_gb(model)
+    )
 
 
 def gateway_class(cfg: StackConfig) -> str | None:
@@ -92,9 +95,13 @@ def clients(cfg: StackConfig) -> Clients:
     klass = gateway_class(cfg)
     if s.mode == "llm-d" and klass is not None and gateway.is_gke_class(klass):
         cidrs = (s.inference_gateway.proxy_subnet_cidr, *GKE_HEALTH_CHECK_CIDRS)
-    return Clients(app_namespace=cfg.platform.namespace, jobs_namespace=cfg.jobs.namespace,
-                   serving_namespace=s.namespace, prometheus_namespace=s.monitoring.prometheus_namespace,
-                   gateway_cidrs=cidrs)
+    return Clients(
+        app_namespace=cfg.platform.namespace,
+        jobs_namespace=cfg.jobs.namespace,
+        serving_namespace=s.namespace,
+        prometheus_namespace=s.monitoring.prometheus_namespace,
+        gateway_cidrs=cidrs,
+    )
 
 
 def needs_hf_token(cfg: StackConfig) -> bool:

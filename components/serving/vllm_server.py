@@ -53,37 +53,61 @@ class VllmServer(pulumi.ComponentResource):
         meta_labels = labels(model.name, MODEL_SERVER, **{TIER: "gpu"})
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         self.deployment = k8s.apps.v1.Deployment(
-            name, metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-            spec=deployment_spec(args), opts=child)
+            name,
+            metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+            spec=deployment_spec(args),
+            opts=child,
+        )
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-            spec={"type": "ClusterIP", "selector": selector(model.name, MODEL_SERVER),
-                  "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP",
-                             "appProtocol": "http"}]},
-            opts=child)
+            spec={
+                "type": "ClusterIP",
+                "selector": selector(model.name, MODEL_SERVER),
+                "ports": [
+                    {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
+                ],
+            },
+            opts=child,
+        )
         self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress", metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-            spec=ingress_policy_spec(selector(model.name, MODEL_SERVER), args.clients, HTTP_PORT), opts=child)
+            f"{name}-ingress",
+            metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+            spec=ingress_policy_spec(selector(model.name, MODEL_SERVER), args.clients, HTTP_PORT),
+            opts=child,
+        )
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if model.max_replicas > 1:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(model.name, MODEL_SERVER)},
-                      "unhealthyPodEvictionPolicy": "AlwaysAllow"},
-                opts=child)
+                f"{name}-pdb",
+                metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
+                spec={
+                    "maxUnavailable": 1,
+                    "selector": {"matchLabels": selector(model.name, MODEL_SERVER)},
+                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                },
+                opts=child,
+            )
         self.scaled_object: k8s.apiextensions.CustomResource | None = None
         if args.autoscaling.enabled:
             self.scaled_object = k8s.apiextensions.CustomResource(
-                f"{name}-scaler", api_version="keda.sh/v1alpha1", kind="ScaledObject",
+                f"{name}-scaler",
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
                 metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
                 spec=autoscaling.scaled_object_spec(model.name, model, ns, args.autoscaling),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.keda_ready, self.deployment]))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.keda_ready, self.deployment]),
+            )
         self.service_monitor: k8s.apiextensions.CustomResource | None = None
         if args.service_monitor:
             self.service_monitor = monitoring.service_monitor(
-                f"{name}-metrics", model.name, ns, selector(model.name, MODEL_SERVER),
-                {**meta_labels, **args.service_monitor_labels}, pulumi.ResourceOptions(parent=self))
+                f"{name}-metrics",
+                model.name,
+                ns,
+                selector(model.name, MODEL_SERVER),
+                {**meta_labels, **args.service_monitor_labels},
+                pulumi.ResourceOptions(parent=self),
+            )
         self.service_name = model.name
         self.base_url = f"http://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}/v1"
         self.register_outputs({"serviceName": self.service_name, "baseUrl": self.base_url})

@@ -31,15 +31,31 @@ KUBERNETES_VERSION = "1.33.0"
 
 REGISTRY: list[tuple[str, str, str, str]] = [
     # (npm package, version, module path in the package, apiVersion/kind)
-    ("@kubernetes-models/gateway-api", "0.5.1", "gateway.networking.k8s.io/v1/Gateway.js",
-     "gateway.networking.k8s.io/v1/Gateway"),
-    ("@kubernetes-models/gateway-api", "0.5.1", "gateway.networking.k8s.io/v1/HTTPRoute.js",
-     "gateway.networking.k8s.io/v1/HTTPRoute"),
+    (
+        "@kubernetes-models/gateway-api",
+        "0.5.1",
+        "gateway.networking.k8s.io/v1/Gateway.js",
+        "gateway.networking.k8s.io/v1/Gateway",
+    ),
+    (
+        "@kubernetes-models/gateway-api",
+        "0.5.1",
+        "gateway.networking.k8s.io/v1/HTTPRoute.js",
+        "gateway.networking.k8s.io/v1/HTTPRoute",
+    ),
     ("@kubernetes-models/keda", "0.3.2", "keda.sh/v1alpha1/ScaledObject.js", "keda.sh/v1alpha1/ScaledObject"),
-    ("@kubernetes-models/prometheus-operator", "4.0.0", "monitoring.coreos.com/v1/ServiceMonitor.js",
-     "monitoring.coreos.com/v1/ServiceMonitor"),
-    ("@kubernetes-models/prometheus-operator", "4.0.0", "monitoring.coreos.com/v1/PodMonitor.js",
-     "monitoring.coreos.com/v1/PodMonitor"),
+    (
+        "@kubernetes-models/prometheus-operator",
+        "4.0.0",
+        "monitoring.coreos.com/v1/ServiceMonitor.js",
+        "monitoring.coreos.com/v1/ServiceMonitor",
+    ),
+    (
+        "@kubernetes-models/prometheus-operator",
+        "4.0.0",
+        "monitoring.coreos.com/v1/PodMonitor.js",
+        "monitoring.coreos.com/v1/PodMonitor",
+    ),
 ]
 OBJECT_META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta#"
 _SCHEMA_LITERAL = re.compile(r"^const schema = (\{.*?^\});$", re.S | re.M)
@@ -96,8 +112,7 @@ def strict(node: Any) -> Any:
     return out
 
 
-def from_npm_module(source: str, api_version: str, kind: str, meta: dict[str, Any],
-                    provenance: str) -> dict[str, Any]:
+def from_npm_module(source: str, api_version: str, kind: str, meta: dict[str, Any], provenance: str) -> dict[str, Any]:
     match = _SCHEMA_LITERAL.search(source)
     if match is None:
         raise SystemExit(f"{provenance}: no embedded schema literal (a compiled-validator release?)")
@@ -108,13 +123,25 @@ def from_npm_module(source: str, api_version: str, kind: str, meta: dict[str, An
         raise SystemExit(f"{provenance}: schema is not {api_version}/{kind}")
     if OBJECT_META_REF in json.dumps(schema):
         raise SystemExit(f"{provenance}: ObjectMeta referenced below the top level")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$comment": provenance, **schema,
-            "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": provenance,
+        **schema,
+        "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]},
+    }
 
 
 def npm_pack(package: str, version: str, into: Path) -> Path:
-    out = subprocess.run(["npm", "pack", f"{package}@{version}", "--silent", "--pack-destination", str(into)],
-                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            ["npm", "pack", f"{package}@{version}", "--silent", "--pack-destination", str(into)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     folder = into / out.removesuffix(".tgz")
     with tarfile.open(into / out) as tar:
         tar.extractall(folder, filter="data")
@@ -136,17 +163,23 @@ _LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 _TARGET_REF = _obj(["kind", "name"], group=_STR, kind=_NAME, name=_NAME, namespace=_STR)
 
 
-def _resource(api_version: str, kind: str, spec: dict[str, Any], meta: dict[str, Any],
-              reference: str) -> dict[str, Any]:
+def _resource(
+    api_version: str, kind: str, spec: dict[str, Any], meta: dict[str, Any], reference: str
+) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$comment": f"structural schema written for this project from {reference}; no package registry ships "
-                    "this CRD (see README.md)",
-        "type": "object", "additionalProperties": False,
+        "this CRD (see README.md)",
+        "type": "object",
+        "additionalProperties": False,
         "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {"apiVersion": {"const": api_version}, "kind": {"const": kind},
-                       "metadata": {"$ref": "#/$defs/ObjectMeta"}, "spec": spec,
-                       "status": {"type": "object"}},
+        "properties": {
+            "apiVersion": {"const": api_version},
+            "kind": {"const": kind},
+            "metadata": {"$ref": "#/$defs/ObjectMeta"},
+            "spec": spec,
+            "status": {"type": "object"},
+        },
         "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]},
     }
 
@@ -157,51 +190,109 @@ def structural(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
         selector=_obj(["matchLabels"], matchLabels={**_LABELS, "minProperties": 1, "maxProperties": 64}),
         targetPorts={"type": "array", "minItems": 1, "maxItems": 8, "items": _obj(["number"], number=_PORT)},
         appProtocol={"enum": ["http", "kubernetes.io/h2c"]},
-        endpointPickerRef=_obj(["name", "port"], group=_STR, kind={"type": "string", "minLength": 1},
-                               name=_NAME, port=_obj(["number"], number=_PORT),
-                               failureMode={"enum": ["FailOpen", "FailClose"]}),
+        endpointPickerRef=_obj(
+            ["name", "port"],
+            group=_STR,
+            kind={"type": "string", "minLength": 1},
+            name=_NAME,
+            port=_obj(["number"], number=_PORT),
+            failureMode={"enum": ["FailOpen", "FailClose"]},
+        ),
     )
-    http_check = _obj(None, requestPath={"type": "string", "pattern": "^/"}, port=_PORT, host=_STR,
-                      portSpecification={"enum": ["USE_FIXED_PORT", "USE_NAMED_PORT", "USE_SERVING_PORT"]})
-    grpc_check = _obj(None, port=_PORT, grpcServiceName=_STR,
-                      portSpecification={"enum": ["USE_FIXED_PORT", "USE_NAMED_PORT", "USE_SERVING_PORT"]})
-    health_spec = _obj(["default", "targetRef"], targetRef=_TARGET_REF, default=_obj(
-        ["config"], timeoutSec={"type": "integer", "minimum": 1, "maximum": 300},
-        checkIntervalSec={"type": "integer", "minimum": 1, "maximum": 300},
-        healthyThreshold={"type": "integer", "minimum": 1, "maximum": 10},
-        unhealthyThreshold={"type": "integer", "minimum": 1, "maximum": 10},
-        logConfig=_obj(None, enabled={"type": "boolean"}),
-        config=_obj(["type"], type={"enum": ["TCP", "HTTP", "HTTPS", "HTTP2", "GRPC"]},
-                    httpHealthCheck=http_check, http2HealthCheck=http_check, httpsHealthCheck=http_check,
-                    grpcHealthCheck=grpc_check)))
-    backend_spec = _obj(["default", "targetRef"], targetRef=_TARGET_REF, default=_obj(
-        None, timeoutSec={"type": "integer", "minimum": 1, "maximum": 86400},
-        logging=_obj(None, enabled={"type": "boolean"},
-                     sampleRate={"type": "integer", "minimum": 0, "maximum": 1000000})))
-    extension = _obj(["name", "backendRef"], name=_NAME, authority=_STR,
-                     timeout={"type": "string", "pattern": r"^[0-9]+(ms|s)$"},
-                     supportedEvents={"type": "array", "items": {"enum": [
-                         "RequestHeaders", "RequestBody", "RequestTrailers", "ResponseHeaders",
-                         "ResponseBody", "ResponseTrailers"]}},
-                     requestBodySendMode={"enum": ["Streamed", "FullDuplexStreamed"]},
-                     backendRef=_obj(["name", "port"], group=_STR, kind=_STR, name=_NAME, port=_PORT))
-    routing_spec = _obj(["targetRefs", "extensionChains"],
-                        targetRefs={"type": "array", "minItems": 1, "items": _TARGET_REF},
-                        extensionChains={"type": "array", "minItems": 1, "items": _obj(
-                            ["name", "extensions"], name=_NAME,
-                            matchCondition=_obj(None, celExpressions={"type": "array"}),
-                            extensions={"type": "array", "minItems": 1, "items": extension})})
+    http_check = _obj(
+        None,
+        requestPath={"type": "string", "pattern": "^/"},
+        port=_PORT,
+        host=_STR,
+        portSpecification={"enum": ["USE_FIXED_PORT", "USE_NAMED_PORT", "USE_SERVING_PORT"]},
+    )
+    grpc_check = _obj(
+        None,
+        port=_PORT,
+        grpcServiceName=_STR,
+        portSpecification={"enum": ["USE_FIXED_PORT", "USE_NAMED_PORT", "USE_SERVING_PORT"]},
+    )
+    health_spec = _obj(
+        ["default", "targetRef"],
+        targetRef=_TARGET_REF,
+        default=_obj(
+            ["config"],
+            timeoutSec={"type": "integer", "minimum": 1, "maximum": 300},
+            checkIntervalSec={"type": "integer", "minimum": 1, "maximum": 300},
+            healthyThreshold={"type": "integer", "minimum": 1, "maximum": 10},
+            unhealthyThreshold={"type": "integer", "minimum": 1, "maximum": 10},
+            logConfig=_obj(None, enabled={"type": "boolean"}),
+            config=_obj(
+                ["type"],
+                type={"enum": ["TCP", "HTTP", "HTTPS", "HTTP2", "GRPC"]},
+                httpHealthCheck=http_check,
+                http2HealthCheck=http_check,
+                httpsHealthCheck=http_check,
+                grpcHealthCheck=grpc_check,
+            ),
+        ),
+    )
+    backend_spec = _obj(
+        ["default", "targetRef"],
+        targetRef=_TARGET_REF,
+        default=_obj(
+            None,
+            timeoutSec={"type": "integer", "minimum": 1, "maximum": 86400},
+            logging=_obj(
+                None, enabled={"type": "boolean"}, sampleRate={"type": "integer", "minimum": 0, "maximum": 1000000}
+            ),
+        ),
+    )
+    extension = _obj(
+        ["name", "backendRef"],
+        name=_NAME,
+        authority=_STR,
+        timeout={"type": "string", "pattern": r"^[0-9]+(ms|s)$"},
+        supportedEvents={
+            "type": "array",
+            "items": {
+                "enum": [
+                    "RequestHeaders",
+                    "RequestBody",
+                    "RequestTrailers",
+                    "ResponseHeaders",
+                    "ResponseBody",
+                    "ResponseTrailers",
+                ]
+            },
+        },
+        requestBodySendMode={"enum": ["Streamed", "FullDuplexStreamed"]},
+        backendRef=_obj(["name", "port"], group=_STR, kind=_STR, name=_NAME, port=_PORT),
+    )
+    routing_spec = _obj(
+        ["targetRefs", "extensionChains"],
+        targetRefs={"type": "array", "minItems": 1, "items": _TARGET_REF},
+        extensionChains={
+            "type": "array",
+            "minItems": 1,
+            "items": _obj(
+                ["name", "extensions"],
+                name=_NAME,
+                matchCondition=_obj(None, celExpressions={"type": "array"}),
+                extensions={"type": "array", "minItems": 1, "items": extension},
+            ),
+        },
+    )
     gie = "the InferencePool v1 API (sigs.k8s.io/gateway-api-inference-extension v1.5.0, api/v1)"
     gke = "the GKE Gateway API reference (networking.gke.io/v1)"
     return {
         file_name("inference.networking.k8s.io/v1", "InferencePool"): _resource(
-            "inference.networking.k8s.io/v1", "InferencePool", pool_spec, meta, gie),
+            "inference.networking.k8s.io/v1", "InferencePool", pool_spec, meta, gie
+        ),
         file_name("networking.gke.io/v1", "HealthCheckPolicy"): _resource(
-            "networking.gke.io/v1", "HealthCheckPolicy", health_spec, meta, gke),
+            "networking.gke.io/v1", "HealthCheckPolicy", health_spec, meta, gke
+        ),
         file_name("networking.gke.io/v1", "GCPBackendPolicy"): _resource(
-            "networking.gke.io/v1", "GCPBackendPolicy", backend_spec, meta, gke),
+            "networking.gke.io/v1", "GCPBackendPolicy", backend_spec, meta, gke
+        ),
         file_name("networking.gke.io/v1", "GCPRoutingExtension"): _resource(
-            "networking.gke.io/v1", "GCPRoutingExtension", routing_spec, meta, gke),
+            "networking.gke.io/v1", "GCPRoutingExtension", routing_spec, meta, gke
+        ),
     }
 
 

@@ -78,11 +78,9 @@ class ModelConfig(ConfigModel):
     @model_validator(mode="after")
     def _replicas(self) -> ModelConfig:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas "
-                             f"({self.max_replicas})")
+            raise ValueError(f"minReplicas ({self.min_replicas}) is larger than maxReplicas ({self.max_replicas})")
         if self.artifact_uri and self.quantize_from:
-            raise ValueError("set either artifactUri (an existing artifact) or quantizeFrom (make one), "
-                             "not both")
+            raise ValueError("set either artifactUri (an existing artifact) or quantizeFrom (make one), not both")
         return self
 
 

@@ -27,9 +27,7 @@ def local_settings(
 ) -> RagAppSettings:
     """Local development: Milvus Lite and SQLite under `base`, no auth, 127.0.0.1."""
     return RagAppSettings(
-        inference=InferenceSettings(
-            base_url=upstream_url, model_ids=[chat_model], api_key_env=inference_key_env
-        ),
+        inference=InferenceSettings(base_url=upstream_url, model_ids=[chat_model], api_key_env=inference_key_env),
         embeddings=EmbeddingSettings(base_url=upstream_url, model_id="tiny-embed", dimension=384),
         vector_store=MilvusLite(db_path=str(base / "milvus.db")),
         storage=SqliteStorage(dir=str(base)),
@@ -53,11 +51,8 @@ def cluster_settings(
         embeddings=EmbeddingSettings(
             base_url=gateway, model_id="tiny-embed", dimension=384, api_key_env="GATEWAY_API_KEY"
         ),
-        vector_store=milvus
-        or MilvusRemote(uri="http://milvus.rag.svc.cluster.local:19530", token_env="MILVUS_TOKEN"),
-        storage=RedisStorage(
-            host=redis_host, port=redis_port, password_env="REDIS_PASSWORD", sql_dir=sql_dir
-        ),
+        vector_store=milvus or MilvusRemote(uri="http://milvus.rag.svc.cluster.local:19530", token_env="MILVUS_TOKEN"),
+        storage=RedisStorage(host=redis_host, port=redis_port, password_env="REDIS_PASSWORD", sql_dir=sql_dir),
         auth=AuthSettings(api_key_env="OGX_API_KEY"),
         shield=ShieldSettings(
             moderation_url="http://llama-guard.rag.svc.cluster.local:8000/v1/moderations",

@@ -74,9 +74,7 @@ def test_routing_fallback_rate_limits_and_secrets() -> None:
 
 
 def test_guardrails_on_the_request_path_and_off_per_stack() -> None:
-    guards = {
-        g["guardrail_name"]: g["litellm_params"] for g in build_gateway_config(settings()).data["guardrails"]
-    }
+    guards = {g["guardrail_name"]: g["litellm_params"] for g in build_gateway_config(settings()).data["guardrails"]}
     assert set(guards) == {"pii-input", "prompt-injection"}
     for params in guards.values():
         assert params["guardrail"] == "litellm_content_filter"

@@ -21,9 +21,7 @@ MASTER = "sk-test-master-key"
 DELAY_MS = 300
 
 
-def gateway_settings(
-    upstream: str, redis: svc.Redis, corpus: str, primary: str | None = None
-) -> GatewaySettings:
+def gateway_settings(upstream: str, redis: svc.Redis, corpus: str, primary: str | None = None) -> GatewaySettings:
     return GatewaySettings(
         upstreams=[
             Upstream(
@@ -34,9 +32,7 @@ def gateway_settings(
                 fallback="chat-cpu",
                 timeout_s=10,
             ),
-            Upstream(
-                name="chat-cpu", base_url=upstream, served_model="tiny-chat", api_key_env="UPSTREAM_KEY"
-            ),
+            Upstream(name="chat-cpu", base_url=upstream, served_model="tiny-chat", api_key_env="UPSTREAM_KEY"),
             Upstream(name="embed", base_url=upstream, served_model="tiny-embed", kind="embedding"),
         ],
         redis=RedisSettings(host="127.0.0.1", port=redis.port, password_env="REDIS_PASSWORD"),

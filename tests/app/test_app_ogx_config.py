@@ -76,9 +76,7 @@ def test_cluster_config_refers_to_every_secret_by_env_var() -> None:
         "host": ":${env.REDIS_PASSWORD}@redis.rag.svc.cluster.local",
         "port": 6379,
     }
-    assert data["server"]["auth"] == {
-        "provider_config": {"type": "local_api_key", "api_keys": ["${env.OGX_API_KEY}"]}
-    }
+    assert data["server"]["auth"] == {"provider_config": {"type": "local_api_key", "api_keys": ["${env.OGX_API_KEY}"]}}
     assert data["server"]["host"] == "0.0.0.0"
     responses = _providers(data, "responses")["builtin"]["config"]
     assert responses["moderation_endpoint"] == "http://llama-guard.rag.svc.cluster.local:8000/v1/moderations"
@@ -96,9 +94,7 @@ def test_cluster_config_refers_to_every_secret_by_env_var() -> None:
 
 
 def test_no_redis_password_means_plain_host() -> None:
-    settings = cluster_settings().model_copy(
-        update={"storage": RedisStorage(host="redis", port=6380, sql_dir="/data")}
-    )
+    settings = cluster_settings().model_copy(update={"storage": RedisStorage(host="redis", port=6380, sql_dir="/data")})
     kv = build_ogx_run_config(settings).data["storage"]["backends"]["kv_default"]
     assert kv == {"type": "kv_redis", "host": "redis", "port": 6380}
 

@@ -69,9 +69,7 @@ def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> N
             _, store, _ = svc.http_json("POST", f"{base}/v1/vector_stores", {"name": "docs"})
             assert store["metadata"]["embedding_dimension"] == "384"
             doc = tmp_path / "doc.txt"
-            doc.write_text(
-                "Milvus is a vector database.\n\nRedis is an in-memory key value store for caching.\n"
-            )
+            doc.write_text("Milvus is a vector database.\n\nRedis is an in-memory key value store for caching.\n")
             file_id = _upload(base, doc)
             status, attached, _ = svc.http_json(
                 "POST", f"{base}/v1/vector_stores/{store['id']}/files", {"file_id": file_id}
@@ -87,9 +85,7 @@ def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> N
         assert (tmp_path / "data" / "milvus.db").exists()
 
 
-def test_cluster_style_stack_uses_redis_auth_and_moderation(
-    ogx_python: Path, tmp_path: Path, redis: svc.Redis
-) -> None:
+def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tmp_path: Path, redis: svc.Redis) -> None:
     """Redis kv store (password), API-key auth and the moderation shield, on 127.0.0.1; Milvus Lite stands
     in for the remote Milvus, which cannot run here."""
     (tmp_path / "data").mkdir()  # in the pod: the mounted volume (OGX does not create a SQL store's folder)
@@ -144,9 +140,7 @@ def test_cluster_style_stack_uses_redis_auth_and_moderation(
             assert up.stats().get("moderations", 0) >= 2
 
 
-def test_missing_embedding_dimension_stops_the_server_with_ogx_error(
-    ogx_python: Path, tmp_path: Path
-) -> None:
+def test_missing_embedding_dimension_stops_the_server_with_ogx_error(ogx_python: Path, tmp_path: Path) -> None:
     port = svc.free_port()
     data = copy.deepcopy(build_ogx_run_config(local_settings(tmp_path / "data", port=port)).data)
     for model in data["registered_resources"]["models"]:
@@ -161,9 +155,7 @@ def test_missing_embedding_dimension_stops_the_server_with_ogx_error(
 
 def test_chat_through_ogx_with_llama_cpp(ogx_python: Path, tmp_path: Path) -> None:
     if not (svc.ROOT / ".venvs" / "llm-server" / "bin" / "python").exists():
-        pytest.skip(
-            "needs .venvs/llm-server: scripts/mkvenv .venvs/llm-server 3.11 local/requirements-llm-server.txt"
-        )
+        pytest.skip("needs .venvs/llm-server: scripts/mkvenv .venvs/llm-server 3.11 local/requirements-llm-server.txt")
     from local.llm_server import LlmServer
 
     with LlmServer(log_path=tmp_path / "llm.log") as llm, svc.tiny_upstream([], ["tiny-embed"]) as up:

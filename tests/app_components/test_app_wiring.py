@@ -13,22 +13,33 @@ from stacks.config.platform import GuardrailsConfig
 
 BASE = {
     "cloud": "existing",
-    "cluster": {"systemPool": {"name": "system", "instanceType": "kind-node"},
-                "gpuPools": [{"name": "gpu", "instanceType": "x", "gpu": "L4", "gpuCount": 1}]},
+    "cluster": {
+        "systemPool": {"name": "system", "instanceType": "kind-node"},
+        "gpuPools": [{"name": "gpu", "instanceType": "x", "gpu": "L4", "gpuCount": 1}],
+    },
     "serving": {
         "models": [
             {"name": "chat", "id": "Qwen/Qwen2.5-1.5B-Instruct", "pool": "gpu"},
-            {"name": "guard", "id": "meta-llama/Llama-Guard-3-1B", "pool": "gpu", "role": "safety",
-             "artifactUri": "pvc://models/guard"},
-            {"name": "minilm", "id": "sentence-transformers/all-MiniLM-L6-v2", "pool": "gpu",
-             "role": "embedding"},
+            {
+                "name": "guard",
+                "id": "meta-llama/Llama-Guard-3-1B",
+                "pool": "gpu",
+                "role": "safety",
+                "artifactUri": "pvc://models/guard",
+            },
+            {"name": "minilm", "id": "sentence-transformers/all-MiniLM-L6-v2", "pool": "gpu", "role": "embedding"},
             {"name": "bge", "id": "BAAI/bge-small-en-v1.5", "pool": "gpu", "role": "embedding"},
         ],
         "cpuTier": {"enabled": True, "fallbackFor": ["chat"]},
     },
 }
-URLS = {"chat": "http://chat.serving.svc.cluster.local:8000/v1", "guard": "http://guard:8000/v1",
-        "minilm": "http://minilm:8000/v1", "bge": "http://bge:8000/v1", "smollm2-cpu": "http://cpu:8080/v1"}
+URLS = {
+    "chat": "http://chat.serving.svc.cluster.local:8000/v1",
+    "guard": "http://guard:8000/v1",
+    "minilm": "http://minilm:8000/v1",
+    "bge": "http://bge:8000/v1",
+    "smollm2-cpu": "http://cpu:8080/v1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +59,13 @@ def test_upstreams_route_chat_and_embeddings_with_cpu_fallback_and_skip_safety(c
 
 def test_the_app_embeds_with_the_served_model_matching_its_configured_id(cfg):
     assert layer.embedding_model(cfg, ["chat", "minilm", "bge"]) == "minilm"
-    other = cfg.model_copy(update={"platform": cfg.platform.model_copy(update={
-        "app": cfg.platform.app.model_copy(update={"embedding_model": "BAAI/bge-small-en-v1.5"})})})
+    other = cfg.model_copy(
+        update={
+            "platform": cfg.platform.model_copy(
+                update={"app": cfg.platform.app.model_copy(update={"embedding_model": "BAAI/bge-small-en-v1.5"})}
+            )
+        }
+    )
     assert layer.embedding_model(other, ["chat", "minilm", "bge"]) == "bge"
     assert layer.embedding_model(cfg, ["chat", "bge"]) == "bge"  # the first one served
     assert layer.embedding_model(cfg, ["chat"]) == "sentence-transformers/all-MiniLM-L6-v2"  # none served

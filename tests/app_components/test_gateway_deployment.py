@@ -30,16 +30,21 @@ def deployment(run) -> dict:
 def guarded_off():
     """dev with guardrails and the cache switched off, and 3 replicas."""
     values = stack_values("dev")
-    values["platform"]["gateway"] = {"replicas": 3, "cache": {"enabled": False},
-                                     "guardrails": {"pii": "off", "promptInjection": False}}
+    values["platform"]["gateway"] = {
+        "replicas": 3,
+        "cache": {"enabled": False},
+        "guardrails": {"pii": "off", "promptInjection": False},
+    }
     return run_values(values, stack="quiet")
 
 
 @pytest.fixture(scope="module")
 def blocking():
     values = stack_values("local")
-    values["platform"]["gateway"] = {"guardrails": {"pii": "block", "promptInjection": False},
-                                     "cache": {"corpusVersion": "2026-11-23", "responseTtlS": 60}}
+    values["platform"]["gateway"] = {
+        "guardrails": {"pii": "block", "promptInjection": False},
+        "cache": {"corpusVersion": "2026-11-23", "responseTtlS": 60},
+    }
     return run_values(values, stack="blocking")
 
 
@@ -96,8 +101,7 @@ def test_every_secret_the_config_names_comes_from_a_secret(stack):
     run = run_stack(stack)
     text = rk.find(run, "ConfigMap", "gateway-config", "rag")["data"]["config.yaml"]
     env = rk.env_of(deployment(run)["spec"]["template"]["spec"]["containers"][0])
-    named = {part.split("os.environ/")[1].split()[0].strip("'\"") for part in text.split("\n")
-             if "os.environ/" in part}
+    named = {part.split("os.environ/")[1].split()[0].strip("'\"") for part in text.split("\n") if "os.environ/" in part}
     assert named == {"SERVING_API_KEY", "REDIS_PASSWORD", "LITELLM_MASTER_KEY"}
     for var in named:
         assert "secretKeyRef" in env[var], var
@@ -149,8 +153,11 @@ def test_network_policy_admits_the_app_and_the_benchmark_job_only():
 @pytest.mark.parametrize("stack", ["dev", "prod", "local"])
 def test_gateway_objects_validate_strictly(stack):
     run = run_stack(stack)
-    ours = [m for m in rk.manifests(run) if m["metadata"]["name"].startswith(("gateway", "serving-api-key"))
-            and m["metadata"].get("namespace") == "rag"]
+    ours = [
+        m
+        for m in rk.manifests(run)
+        if m["metadata"]["name"].startswith(("gateway", "serving-api-key")) and m["metadata"].get("namespace") == "rag"
+    ]
     assert {m["kind"] for m in ours} >= {"Deployment", "ConfigMap", "Secret", "Service", "NetworkPolicy"}
     assert {f"{m['kind']}/{m['metadata']['name']}": validate(m) for m in ours if validate(m)} == {}
 
@@ -166,7 +173,8 @@ def test_prod_routes_the_chat_model_through_the_inference_gateway_and_has_a_pdb(
     cfg = config(run)
     # llm-d: every model's URL is the inference Gateway's; the safety model is not routed for chat
     assert [(m["model_name"], m["litellm_params"]["api_base"]) for m in cfg["model_list"]] == [
-        ("llama-3-1-8b", run.outputs["openaiBaseUrls"]["llama-3-1-8b"])]
+        ("llama-3-1-8b", run.outputs["openaiBaseUrls"]["llama-3-1-8b"])
+    ]
     assert "fallbacks" not in cfg["router_settings"]  # prod has no CPU tier
     assert rk.find(run, "PodDisruptionBudget", "gateway", "rag")["spec"]["minAvailable"] == 1
     spec = deployment(run)["spec"]

@@ -37,8 +37,11 @@ def pod(run) -> dict:
 def scaled():
     """dev with auth on, two replicas and its own resources."""
     values = stack_values("dev")
-    values["platform"]["app"] = {"auth": True, "replicas": 2,
-                                 "resources": {"cpu": "1", "memory": "2Gi", "memoryLimit": "3Gi"}}
+    values["platform"]["app"] = {
+        "auth": True,
+        "replicas": 2,
+        "resources": {"cpu": "1", "memory": "2Gi", "memoryLimit": "3Gi"},
+    }
     return run_values(values, stack="scaled")
 
 
@@ -47,8 +50,7 @@ def test_image_and_command_run_the_mounted_config():
     assert container["image"] == versions.OGX_IMAGE and container["image"].endswith(":1.5.0")
     assert container["command"] == ["ogx", "run", "/etc/ogx/run.yaml"]
     mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
-    assert mount == {"name": "config", "mountPath": "/etc/ogx/run.yaml", "subPath": "run.yaml",
-                     "readOnly": True}
+    assert mount == {"name": "config", "mountPath": "/etc/ogx/run.yaml", "subPath": "run.yaml", "readOnly": True}
 
 
 def test_inference_and_embeddings_go_through_the_gateway_to_the_served_models():
@@ -58,8 +60,11 @@ def test_inference_and_embeddings_go_through_the_gateway_to_the_served_models():
         assert provider["config"]["base_url"] == "http://gateway.rag.svc.cluster.local:4000/v1"
         assert provider["config"]["api_token"] == "${env.GATEWAY_API_KEY}"
     models = {m["model_id"]: m["model_type"] for m in cfg["registered_resources"]["models"]}
-    assert models == {"llama-3-1-8b": "llm", "smollm2-cpu": "llm",
-                      "sentence-transformers/all-MiniLM-L6-v2": "embedding"}
+    assert models == {
+        "llama-3-1-8b": "llm",
+        "smollm2-cpu": "llm",
+        "sentence-transformers/all-MiniLM-L6-v2": "embedding",
+    }
 
 
 def test_vectors_in_milvus_and_key_value_state_in_redis():
@@ -92,8 +97,7 @@ def test_auth_off_in_dev_on_in_prod_like_config_with_a_generated_key(scaled):
     assert "auth" not in run_config(run_stack("dev"))["server"]
     assert run_stack("dev").outputs["ragAppApiKey"] is None
     cfg = run_config(scaled)
-    assert cfg["server"]["auth"]["provider_config"] == {"type": "local_api_key",
-                                                         "api_keys": ["${env.OGX_API_KEY}"]}
+    assert cfg["server"]["auth"]["provider_config"] == {"type": "local_api_key", "api_keys": ["${env.OGX_API_KEY}"]}
     env = rk.env_of(pod(scaled)["containers"][0])
     assert env["OGX_API_KEY"]["secretKeyRef"] == {"name": "rag-app-api-key", "key": "api-key"}
     held = rk.secret_data(scaled, "rag-app-api-key", "rag")
@@ -127,7 +131,9 @@ def test_several_replicas_get_a_pdb_a_rolling_update_and_their_resources(scaled)
     claims = rk.of_kind(scaled, "PersistentVolumeClaim", "rag")
     assert not [c for c in claims if c["metadata"]["name"] == "rag-app-data"]
     assert deploy["template"]["spec"]["containers"][0]["resources"] == {
-        "requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}}
+        "requests": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"memory": "3Gi"},
+    }
 
 
 def test_probes_use_the_public_health_route_and_pods_are_restricted():
@@ -143,8 +149,10 @@ def test_probes_use_the_public_health_route_and_pods_are_restricted():
 def test_config_changes_roll_the_pods():
     deploy = rk.find(run_stack("dev"), "Deployment", "rag-app", "rag")
     text = rk.find(run_stack("dev"), "ConfigMap", "rag-app-config", "rag")["data"]["run.yaml"]
-    assert deploy["spec"]["template"]["metadata"]["annotations"]["leanrag.dev/config-sha256"] == \
-        hashlib.sha256(text.encode()).hexdigest()
+    assert (
+        deploy["spec"]["template"]["metadata"]["annotations"]["leanrag.dev/config-sha256"]
+        == hashlib.sha256(text.encode()).hexdigest()
+    )
 
 
 def test_service_and_output_url():
@@ -174,11 +182,19 @@ def test_app_objects_validate_strictly(stack):
 
 def test_a_config_secret_without_a_source_is_refused():
     args = rag.RagAppArgs(
-        config=AppConfig(), namespace="rag", placement=cpu_placement("system"),
-        gateway_url="http://gateway.rag.svc.cluster.local:4000/v1", gateway_key=SecretRef("g", "k"),
-        chat_models=["chat"], embedding_model="minilm", milvus_uri="http://milvus:19530",
-        milvus_token=SecretRef("m", "t"), redis_host="redis", redis_port=6379,
-        redis_password=SecretRef("r", "p"))
+        config=AppConfig(),
+        namespace="rag",
+        placement=cpu_placement("system"),
+        gateway_url="http://gateway.rag.svc.cluster.local:4000/v1",
+        gateway_key=SecretRef("g", "k"),
+        chat_models=["chat"],
+        embedding_model="minilm",
+        milvus_uri="http://milvus:19530",
+        milvus_token=SecretRef("m", "t"),
+        redis_host="redis",
+        redis_port=6379,
+        redis_password=SecretRef("r", "p"),
+    )
     rendered = RenderedConfig(data={}, secret_env=("GATEWAY_API_KEY", "SOMETHING_ELSE"))
     with pytest.raises(ValueError, match=r"needs env vars \['SOMETHING_ELSE'\]"):
         rag.pod_spec(args, rendered)

@@ -24,8 +24,14 @@ def ogx_python():
 
 def ogx_check(python, text: str, env: dict[str, str]) -> tuple[int, dict]:
     base = {k: v for k, v in os.environ.items() if not re.fullmatch(r"[A-Z_]+_(KEY|TOKEN|PASSWORD)", k)}
-    proc = subprocess.run([str(python), str(ROOT / "app_env" / "ogx_validate.py")], input=text,
-                          capture_output=True, text=True, env={**base, **env}, timeout=180)
+    proc = subprocess.run(
+        [str(python), str(ROOT / "app_env" / "ogx_validate.py")],
+        input=text,
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=180,
+    )
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
 

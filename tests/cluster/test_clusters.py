@@ -24,8 +24,11 @@ def test_eks_control_plane_is_private_encrypted_and_logged(dev):
     eks = dev.one("aws:eks/cluster:Cluster").inputs
     assert eks["vpcConfig"]["endpointPrivateAccess"] is True
     assert eks["vpcConfig"]["endpointPublicAccess"] is False
-    assert eks["vpcConfig"]["subnetIds"] == ["subnet-priv-us-east-1a", "subnet-priv-us-east-1b",
-                                             "subnet-priv-us-east-1c"]
+    assert eks["vpcConfig"]["subnetIds"] == [
+        "subnet-priv-us-east-1a",
+        "subnet-priv-us-east-1b",
+        "subnet-priv-us-east-1c",
+    ]
     assert eks["encryptionConfig"]["resources"] == ["secrets"]
     assert eks["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms")
     assert eks["enabledClusterLogTypes"] == CONTROL_PLANE_LOGS
@@ -70,19 +73,30 @@ def test_gpu_node_group_scales_from_zero_on_spot_with_taint_and_nvidia_ami(dev):
 
 
 def test_node_role_has_exactly_the_three_worker_policies(dev):
-    attached = {a.inputs["policyArn"] for a in dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                if a.name.startswith("leanrag-dev-node-")}
+    attached = {
+        a.inputs["policyArn"]
+        for a in dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith("leanrag-dev-node-")
+    }
     assert attached == set(WORKER_NODE_POLICIES)
 
 
 def test_workloads_reach_the_bucket_through_pod_identity_with_least_privilege(dev):
-    associations = {(a.inputs["namespace"], a.inputs["serviceAccount"])
-                    for a in dev.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    associations = {
+        (a.inputs["namespace"], a.inputs["serviceAccount"])
+        for a in dev.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
     assert {("serving", "model-store"), ("jobs", "model-store"), ("kube-system", "cluster-autoscaler")} == associations
     policy = json.loads(dev.one("aws:iam/rolePolicy:RolePolicy", "leanrag-dev-model-store-policy").inputs["policy"])
     actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert actions == {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "kms:Decrypt",
-                       "kms:GenerateDataKey"}
+    assert actions == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
     assert all(s["Resource"] != "*" for s in policy["Statement"])
 
 
@@ -107,8 +121,11 @@ def test_volumes_bind_on_eks_through_the_ebs_csi_driver_and_an_encrypted_default
 def test_gpu_addons_and_autoscaler_are_pinned_helm_releases(dev):
     cluster = dev.one("leanrag:cluster:AwsGpuCluster")
     releases = {r.name: r.inputs for r in dev.of_type("kubernetes:helm.sh/v3:Release") if r.parent == cluster.urn}
-    assert set(releases) == {"leanrag-dev-nvidia-device-plugin", "leanrag-dev-dcgm-exporter",
-                             "leanrag-dev-cluster-autoscaler"}
+    assert set(releases) == {
+        "leanrag-dev-nvidia-device-plugin",
+        "leanrag-dev-dcgm-exporter",
+        "leanrag-dev-cluster-autoscaler",
+    }
     for release in releases.values():
         assert release["version"] and release["atomic"] is True
     plugin = releases["leanrag-dev-nvidia-device-plugin"]["values"]
@@ -160,17 +177,22 @@ def test_gke_workloads_reach_the_bucket_with_workload_identity(prod):
     bucket = prod.one("gcp:storage/bucket:Bucket").inputs
     assert bucket["versioning"]["enabled"] is True and bucket["publicAccessPrevention"] == "enforced"
     members = {m.inputs["member"] for m in prod.of_type("gcp:serviceaccount/iAMMember:IAMMember")}
-    assert members == {"serviceAccount:my-gcp-project.svc.id.goog[serving/model-store]",
-                       "serviceAccount:my-gcp-project.svc.id.goog[jobs/model-store]"}
-    accounts = [a for a in prod.of_type("kubernetes:core/v1:ServiceAccount")
-                if a.inputs["metadata"]["name"] == "model-store"]
-    assert accounts and all(a.inputs["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
-                            == "leanrag-prod-model-store@my-gcp-project.iam.gserviceaccount.com" for a in accounts)
+    assert members == {
+        "serviceAccount:my-gcp-project.svc.id.goog[serving/model-store]",
+        "serviceAccount:my-gcp-project.svc.id.goog[jobs/model-store]",
+    }
+    accounts = [
+        a for a in prod.of_type("kubernetes:core/v1:ServiceAccount") if a.inputs["metadata"]["name"] == "model-store"
+    ]
+    assert accounts and all(
+        a.inputs["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        == "leanrag-prod-model-store@my-gcp-project.iam.gserviceaccount.com"
+        for a in accounts
+    )
 
 
 def test_outputs_have_the_same_shape_on_every_cloud():
     fields = set(ClusterOutputs.__dataclass_fields__)
-    assert {"kubeconfig", "provider", "model_store_uri", "service_account_annotations", "system",
-            "gpu_pools"} <= fields
+    assert {"kubeconfig", "provider", "model_store_uri", "service_account_annotations", "system", "gpu_pools"} <= fields
     keys = [set(run_stack(s).outputs) for s in ("dev", "prod", "local")]
     assert keys[0] == keys[1] == keys[2]

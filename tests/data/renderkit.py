@@ -33,21 +33,32 @@ def manifests(run: ProgramRun) -> list[dict[str, Any]]:
 
 
 def find(run: ProgramRun, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-    found = [m for m in manifests(run) if m["kind"] == kind and m["metadata"]["name"] == name
-             and (namespace is None or m["metadata"].get("namespace") == namespace)]
+    found = [
+        m
+        for m in manifests(run)
+        if m["kind"] == kind
+        and m["metadata"]["name"] == name
+        and (namespace is None or m["metadata"].get("namespace") == namespace)
+    ]
     assert len(found) == 1, f"expected one {kind} {namespace}/{name}, found {len(found)}"
     return found[0]
 
 
 def of_kind(run: ProgramRun, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-    return [m for m in manifests(run) if m["kind"] == kind
-            and (namespace is None or m["metadata"].get("namespace") == namespace)]
+    return [
+        m
+        for m in manifests(run)
+        if m["kind"] == kind and (namespace is None or m["metadata"].get("namespace") == namespace)
+    ]
 
 
 def secret_data(run: ProgramRun, name: str, namespace: str) -> dict[str, str]:
     """What a Secret really holds (unwrapped), after checking its values are marked secret."""
-    raw = [r for r in run.of_type("kubernetes:core/v1:Secret")
-           if r.inputs["metadata"]["name"] == name and r.inputs["metadata"]["namespace"] == namespace]
+    raw = [
+        r
+        for r in run.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"]["name"] == name and r.inputs["metadata"]["namespace"] == namespace
+    ]
     assert len(raw) == 1, f"expected one Secret {namespace}/{name}"
     string_data = raw[0].inputs["stringData"]
     assert rpc.is_rpc_secret(string_data) or all(rpc.is_rpc_secret(v) for v in string_data.values())
@@ -95,6 +106,7 @@ def env_of(container: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- Pod Security Standards: restricted -----------------------------------------------------------------
 
+
 def restricted_violations(pod_spec: Mapping[str, Any]) -> list[str]:
     """The Pod Security `restricted` rules a pod spec breaks (subset the platform relies on)."""
     out = []
@@ -126,6 +138,7 @@ def restricted_violations(pod_spec: Mapping[str, Any]) -> list[str]:
 
 # --- NetworkPolicy semantics ----------------------------------------------------------------------------
 
+
 def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     if selector is None:
         return False
@@ -134,16 +147,18 @@ def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> b
             return False
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr["key"], expr["operator"], expr.get("values", [])
-        ok = {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
-              "Exists": key in labels, "DoesNotExist": key not in labels}[op]
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
         if not ok:
             return False
     return True
 
 
-def _peer_matches(
-    peer: Mapping[str, Any], policy_ns: str, src_ns: str, src_labels: Mapping[str, str]
-) -> bool:
+def _peer_matches(peer: Mapping[str, Any], policy_ns: str, src_ns: str, src_labels: Mapping[str, str]) -> bool:
     if "ipBlock" in peer:
         return False  # pods are matched by selectors in these tests
     ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
@@ -158,14 +173,19 @@ def _port_matches(ports: list[dict[str, Any]] | None, port: int) -> bool:
     return any(p.get("port") in (None, port) and p.get("protocol", "TCP") == "TCP" for p in ports)
 
 
-def admits(policies: list[dict[str, Any]], src: tuple[str, Mapping[str, str]],
-           dst: tuple[str, Mapping[str, str]], port: int) -> bool:
+def admits(
+    policies: list[dict[str, Any]], src: tuple[str, Mapping[str, str]], dst: tuple[str, Mapping[str, str]], port: int
+) -> bool:
     """Would the NetworkPolicies let pod `src` (namespace, labels) open TCP `port` on pod `dst`? (Ingress.)"""
     dst_ns, dst_labels = dst
     src_ns, src_labels = src
-    selecting = [p for p in policies if p["metadata"]["namespace"] == dst_ns
-                 and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
-                 and _selects(p["spec"]["podSelector"], dst_labels)]
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == dst_ns
+        and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
+        and _selects(p["spec"]["podSelector"], dst_labels)
+    ]
     if not selecting:
         return True
     for policy in selecting:
@@ -180,7 +200,11 @@ def admits(policies: list[dict[str, Any]], src: tuple[str, Mapping[str, str]],
 def egress_open(policies: list[dict[str, Any]], pod: tuple[str, Mapping[str, str]]) -> bool:
     """Whether the pod may open any outgoing connection at all."""
     ns, labels = pod
-    selecting = [p for p in policies if p["metadata"]["namespace"] == ns
-                 and "Egress" in p["spec"].get("policyTypes", [])
-                 and _selects(p["spec"]["podSelector"], labels)]
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == ns
+        and "Egress" in p["spec"].get("policyTypes", [])
+        and _selects(p["spec"]["podSelector"], labels)
+    ]
     return not selecting or any(p["spec"].get("egress") for p in selecting)

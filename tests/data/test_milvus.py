@@ -29,7 +29,10 @@ def custom():
     """dev with other sizes, resources, an explicit namespace, and the ingest job off."""
     values = stack_values("dev")
     values["platform"]["milvus"] = {
-        "mode": "standalone", "namespace": "vectors", "storageGb": 77, "localDiskGb": 13,
+        "mode": "standalone",
+        "namespace": "vectors",
+        "storageGb": 77,
+        "localDiskGb": 13,
         "resources": {"cpu": "3", "memory": "6Gi", "memoryLimit": "8Gi"},
         "minioResources": {"cpu": "100m", "memory": "512Mi"},
     }
@@ -94,8 +97,10 @@ def test_minio_uses_generated_keys_from_an_existing_secret_never_the_defaults(st
     assert minio["existingSecret"] == milvus.MINIO_SECRET
     assert minio["accessKey"] == minio["secretKey"] == ""  # the chart would put these in its ConfigMap
     held = rk.secret_data(run, milvus.MINIO_SECRET, "milvus")
-    assert held == {"accesskey": mock_secret(f"leanrag-{stack}-milvus-minio-access-key"),
-                    "secretkey": mock_secret(f"leanrag-{stack}-milvus-minio-secret-key")}
+    assert held == {
+        "accesskey": mock_secret(f"leanrag-{stack}-milvus-minio-access-key"),
+        "secretkey": mock_secret(f"leanrag-{stack}-milvus-minio-secret-key"),
+    }
     assert "minioadmin" not in held.values()
     for component in components_of(values):
         env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in values[component]["extraEnv"]}
@@ -106,8 +111,7 @@ def test_minio_uses_generated_keys_from_an_existing_secret_never_the_defaults(st
 def test_sizes_resources_and_namespace_come_from_config(custom):
     values = rk.helm_values(custom, "milvus")
     assert rk.release(custom, "milvus").inputs["namespace"] == "vectors"
-    assert values["standalone"]["resources"] == {"requests": {"cpu": "3", "memory": "6Gi"},
-                                                 "limits": {"memory": "8Gi"}}
+    assert values["standalone"]["resources"] == {"requests": {"cpu": "3", "memory": "6Gi"}, "limits": {"memory": "8Gi"}}
     assert values["standalone"]["persistence"]["persistentVolumeClaim"]["size"] == "13Gi"
     assert values["minio"]["persistence"]["size"] == "77Gi"
     assert values["minio"]["resources"]["requests"] == {"cpu": "100m", "memory": "512Mi"}
@@ -143,8 +147,7 @@ def test_milvus_namespace_enforces_baseline_and_warns_on_restricted():
     assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     values = rk.helm_values(run_stack("dev"), "milvus")
-    assert values["containerSecurityContext"] == {"allowPrivilegeEscalation": False,
-                                                  "capabilities": {"drop": ["ALL"]}}
+    assert values["containerSecurityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert values["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
@@ -176,8 +179,11 @@ def test_without_the_ingest_job_only_the_app_is_admitted_and_holds_credentials(c
     server = ("vectors", {**MILVUS_PODS, "component": "standalone"})
     assert rk.admits(policies, ("rag", APP_POD_LABELS), server, 19530)
     assert not rk.admits(policies, ("jobs", INGEST_JOB_POD_LABELS), server, 19530)
-    holders = {s["metadata"]["namespace"] for s in rk.of_kind(custom, "Secret")
-               if s["metadata"]["name"] == milvus.CLIENT_SECRET}
+    holders = {
+        s["metadata"]["namespace"]
+        for s in rk.of_kind(custom, "Secret")
+        if s["metadata"]["name"] == milvus.CLIENT_SECRET
+    }
     assert holders == {"rag"}
 
 
@@ -187,8 +193,12 @@ def test_clients_get_uri_and_token_in_their_namespace(stack):
     password = mock_secret(f"leanrag-{stack}-milvus-root-password")
     for ns in ("rag", "jobs"):
         held = rk.secret_data(run, milvus.CLIENT_SECRET, ns)
-        assert held == {"uri": "http://milvus.milvus.svc.cluster.local:19530", "token": f"root:{password}",
-                        "username": "root", "password": password}
+        assert held == {
+            "uri": "http://milvus.milvus.svc.cluster.local:19530",
+            "token": f"root:{password}",
+            "username": "root",
+            "password": password,
+        }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "local"])
@@ -202,8 +212,11 @@ def test_outputs_uri_in_clear_and_token_as_secret(stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_milvus_objects_validate_strictly(stack):
     run = run_stack(stack)
-    ours = [m for m in rk.manifests(run) if m["metadata"].get("namespace") == "milvus"
-            or m["metadata"]["name"] in ("milvus", milvus.CLIENT_SECRET)]
+    ours = [
+        m
+        for m in rk.manifests(run)
+        if m["metadata"].get("namespace") == "milvus" or m["metadata"]["name"] in ("milvus", milvus.CLIENT_SECRET)
+    ]
     assert {m["kind"] for m in ours} >= {"Namespace", "Secret", "NetworkPolicy"}
     assert {f"{m['kind']}/{m['metadata']['name']}": validate(m) for m in ours if validate(m)} == {}
 

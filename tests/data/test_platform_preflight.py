@@ -43,13 +43,22 @@ def test_base_passes():
 
 
 def test_bad_quantities_are_reported_with_their_key():
-    found = problems({"redis": {"resources": {"cpu": "two", "memory": "1GB"}},
-                      "app": {"resources": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "512Mi"}}})
-    assert set(found) == {"platform.redis.resources.cpu", "platform.redis.resources.memory",
-                          "platform.app.resources.memoryLimit"}
+    found = problems(
+        {
+            "redis": {"resources": {"cpu": "two", "memory": "1GB"}},
+            "app": {"resources": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "512Mi"}},
+        }
+    )
+    assert set(found) == {
+        "platform.redis.resources.cpu",
+        "platform.redis.resources.memory",
+        "platform.app.resources.memoryLimit",
+    }
     assert "e.g. 2 or 500m" in found["platform.redis.resources.cpu"]
-    assert found["platform.redis.resources.memory"] == \
-        "'1GB' is not a Kubernetes memory quantity | use e.g. 512Mi, 1Gi or 2G"
+    assert (
+        found["platform.redis.resources.memory"]
+        == "'1GB' is not a Kubernetes memory quantity | use e.g. 512Mi, 1Gi or 2G"
+    )
     assert "below the request 1Gi" in found["platform.app.resources.memoryLimit"]
 
 

@@ -28,8 +28,11 @@ def pod_spec(run) -> dict:
 @pytest.fixture(scope="module")
 def custom():
     values = stack_values("local")
-    values["platform"]["redis"] = {"storageGb": 3, "maxmemoryPolicy": "allkeys-lru",
-                                   "resources": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "2Gi"}}
+    values["platform"]["redis"] = {
+        "storageGb": 3,
+        "maxmemoryPolicy": "allkeys-lru",
+        "resources": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "2Gi"},
+    }
     return run_values(values, stack="custom")
 
 
@@ -60,8 +63,7 @@ def test_eviction_policy_memory_and_volume_follow_config(custom):
     assert settings["maxmemory-policy"] == "allkeys-lru"
     assert int(settings["maxmemory"]) == int(2 * 2**30 * redis.MAXMEMORY_SHARE)  # of the 2Gi limit
     container = pod_spec(custom)["containers"][0]
-    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "512Mi"},
-                                      "limits": {"memory": "2Gi"}}
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
     claim = rk.find(custom, "StatefulSet", "redis", "rag")["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == "3Gi"
     assert claim["storageClassName"] == "standard"
@@ -85,8 +87,7 @@ def test_password_comes_from_a_secret_never_the_command_line_or_config_map(stack
     assert auth["secret"]["secretName"] == redis.SECRET_NAME
     assert auth["secret"]["items"] == [{"key": "auth.conf", "path": "auth.conf"}]
     assert {"name": "auth", "mountPath": "/etc/redis/auth", "readOnly": True} in container["volumeMounts"]
-    assert rk.env_of(container)["REDISCLI_AUTH"] == {"secretKeyRef": {"name": "redis-auth",
-                                                                       "key": "password"}}
+    assert rk.env_of(container)["REDISCLI_AUTH"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
 
 
 def test_probes_ping_without_a_password_on_the_command_line():
@@ -143,10 +144,17 @@ def test_redis_objects_validate_strictly(stack):
     assert {f"{m['kind']}/{m['metadata']['name']}": validate(m) for m in ours if validate(m)} == {}
 
 
-@pytest.mark.parametrize(("quantity", "expected"), [
-    ("1Gi", 2**30), ("512Mi", 512 * 2**20), ("1G", 10**9), ("1.5Gi", int(1.5 * 2**30)), ("1048576", 2**20),
-    ("128k", 128_000),
-])
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [
+        ("1Gi", 2**30),
+        ("512Mi", 512 * 2**20),
+        ("1G", 10**9),
+        ("1.5Gi", int(1.5 * 2**30)),
+        ("1048576", 2**20),
+        ("128k", 128_000),
+    ],
+)
 def test_memory_quantities(quantity, expected):
     assert kube.memory_bytes(quantity) == expected
 

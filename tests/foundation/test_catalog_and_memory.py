@@ -38,12 +38,15 @@ def test_a10g_is_offered_on_aws_only():
     assert catalog.clouds_offering("L4") == ["aws", "gcp"]
 
 
-@pytest.mark.parametrize(("precision", "low", "high"), [
-    ("bf16", 15.5, 16.5),      # 8B x 2 bytes: ~16 GB
-    ("w8a8-int8", 7.8, 9.0),   # ~8 GB (+16-bit embeddings)
-    ("fp8", 7.8, 9.0),
-    ("w4a16", 4.5, 5.0),       # 4.5-5 GB
-])
+@pytest.mark.parametrize(
+    ("precision", "low", "high"),
+    [
+        ("bf16", 15.5, 16.5),  # 8B x 2 bytes: ~16 GB
+        ("w8a8-int8", 7.8, 9.0),  # ~8 GB (+16-bit embeddings)
+        ("fp8", 7.8, 9.0),
+        ("w4a16", 4.5, 5.0),  # 4.5-5 GB
+    ],
+)
 def test_8b_weights_match_published_sizes(precision, low, high):
     assert low <= memory.weights_gb(LLAMA_8B, precision) <= high
 
@@ -55,10 +58,26 @@ def test_kv_cache_per_token_for_llama_8b():
 
 
 def test_estimate_splits_over_tensor_parallel_and_compares_to_budget():
-    one = memory.estimate(LLAMA_8B, precision="bf16", max_context=8192, concurrency=4, kv_cache_dtype="auto",
-                          tensor_parallel=1, gpu_memory_gb=24, gpu_memory_utilization=0.9)
-    two = memory.estimate(LLAMA_8B, precision="bf16", max_context=8192, concurrency=4, kv_cache_dtype="auto",
-                          tensor_parallel=2, gpu_memory_gb=24, gpu_memory_utilization=0.9)
+    one = memory.estimate(
+        LLAMA_8B,
+        precision="bf16",
+        max_context=8192,
+        concurrency=4,
+        kv_cache_dtype="auto",
+        tensor_parallel=1,
+        gpu_memory_gb=24,
+        gpu_memory_utilization=0.9,
+    )
+    two = memory.estimate(
+        LLAMA_8B,
+        precision="bf16",
+        max_context=8192,
+        concurrency=4,
+        kv_cache_dtype="auto",
+        tensor_parallel=2,
+        gpu_memory_gb=24,
+        gpu_memory_utilization=0.9,
+    )
     assert one.kv_cache_gb == pytest.approx(4.29, abs=0.01)
     assert one.per_gpu_budget_gb == pytest.approx(21.6)
     assert not one.fits and two.fits

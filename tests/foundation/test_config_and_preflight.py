@@ -14,8 +14,11 @@ BASE: dict[str, Any] = {
     "cloud": "aws",
     "region": "us-east-1",
     "cluster": {"gpuPools": [{"name": "gpu", "instanceType": "g6.xlarge", "maxNodes": 2}]},
-    "serving": {"models": [{"name": "chat", "id": "Qwen/Qwen2.5-7B-Instruct", "precision": "w4a16",
-                            "pool": "gpu", "maxContext": 8192}]},
+    "serving": {
+        "models": [
+            {"name": "chat", "id": "Qwen/Qwen2.5-7B-Instruct", "precision": "w4a16", "pool": "gpu", "maxContext": 8192}
+        ]
+    },
 }
 
 
@@ -50,8 +53,14 @@ def test_base_config_is_valid_and_typed():
 
 
 def test_schema_errors_are_reported_all_at_once_with_paths():
-    raw = config(**{"cloud": "azure", "serving.models.0.engine": {"maxNumSeqs": "many", "turbo": True},
-                    "cluster.gpuPools.0.minNodes": 3, "cluster.gpuPools.0.maxNodes": 1})
+    raw = config(
+        **{
+            "cloud": "azure",
+            "serving.models.0.engine": {"maxNumSeqs": "many", "turbo": True},
+            "cluster.gpuPools.0.minNodes": 3,
+            "cluster.gpuPools.0.maxNodes": 1,
+        }
+    )
     found = problems(raw)
     assert len(found) == 4, found
     joined = "\n".join(found)
@@ -65,49 +74,70 @@ def test_unknown_top_level_key_is_an_error():
     assert any(p.startswith("servng:") for p in problems({**BASE, "servng": {}}))
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"region": ""}, "region: a region is required for cloud aws"),
-    ({"cloud": "gcp", "region": "us-central1", "cluster.gpuPools.0.instanceType": "g2-standard-8"},
-     "cluster.gcp.project: a GCP project id is required"),
-    ({"cluster.privateEndpoint": False}, "cluster.publicAccessCidrs: the API endpoint is public but no CIDRs"),
-    ({"cluster.privateEndpoint": False, "cluster.publicAccessCidrs": ["0.0.0.0/0"]}, "open to the whole internet"),
-    ({"cluster.gpuPools.0.instanceType": "p9.mega"}, "unknown aws instance type 'p9.mega'"),
-    ({"cluster.gpuPools.0.instanceType": "m7i.xlarge"}, "m7i.xlarge has no GPU but is listed as a GPU pool"),
-    ({"serving.models.0.pool": "nope"}, "serving.models[0].pool: model 'chat' names pool 'nope'"),
-    ({"serving.models.0.tensorParallel": 2}, "tensor parallel 2 needs 2 GPUs per node"),
-    ({"serving.models.0.precision": "bf16", "serving.models.0.engine": {"concurrency": 16}},
-     "needs 24.3 GB per GPU"),
-    ({"serving.models.0.maxContext": 65536}, "65536 exceeds the model's context of 32768"),
-    ({"serving.models.0.id": "acme/secret-model"}, "not in the catalog, so its memory cannot be checked"),
-    ({"serving.models.0.id": "meta-llama/Llama-3.1-8B-Instruct"}, "gated on Hugging Face and the secret hfToken"),
-    ({"serving.models.0.minReplicas": 0}, "minReplicas 0 (scale to zero) needs autoscaling"),
-    ({"serving.models.0.maxReplicas": 3}, "maxReplicas 3 x 1 GPU(s) exceeds pool 'gpu'"),
-    ({"serving.cpuTier": {"enabled": True, "fallbackFor": ["ghost"]}}, "'ghost' is not a served model"),
-    ({"monthlyBudgetUsd": 500}, "over the budget of $500"),
-    ({"jobs": {"ingest": {"sourceUri": "gs://docs"}}}, "jobs.ingest.sourceUri: 'gs://docs' is not a s3:// URI"),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"region": ""}, "region: a region is required for cloud aws"),
+        (
+            {"cloud": "gcp", "region": "us-central1", "cluster.gpuPools.0.instanceType": "g2-standard-8"},
+            "cluster.gcp.project: a GCP project id is required",
+        ),
+        ({"cluster.privateEndpoint": False}, "cluster.publicAccessCidrs: the API endpoint is public but no CIDRs"),
+        ({"cluster.privateEndpoint": False, "cluster.publicAccessCidrs": ["0.0.0.0/0"]}, "open to the whole internet"),
+        ({"cluster.gpuPools.0.instanceType": "p9.mega"}, "unknown aws instance type 'p9.mega'"),
+        ({"cluster.gpuPools.0.instanceType": "m7i.xlarge"}, "m7i.xlarge has no GPU but is listed as a GPU pool"),
+        ({"serving.models.0.pool": "nope"}, "serving.models[0].pool: model 'chat' names pool 'nope'"),
+        ({"serving.models.0.tensorParallel": 2}, "tensor parallel 2 needs 2 GPUs per node"),
+        (
+            {"serving.models.0.precision": "bf16", "serving.models.0.engine": {"concurrency": 16}},
+            "needs 24.3 GB per GPU",
+        ),
+        ({"serving.models.0.maxContext": 65536}, "65536 exceeds the model's context of 32768"),
+        ({"serving.models.0.id": "acme/secret-model"}, "not in the catalog, so its memory cannot be checked"),
+        ({"serving.models.0.id": "meta-llama/Llama-3.1-8B-Instruct"}, "gated on Hugging Face and the secret hfToken"),
+        ({"serving.models.0.minReplicas": 0}, "minReplicas 0 (scale to zero) needs autoscaling"),
+        ({"serving.models.0.maxReplicas": 3}, "maxReplicas 3 x 1 GPU(s) exceeds pool 'gpu'"),
+        ({"serving.cpuTier": {"enabled": True, "fallbackFor": ["ghost"]}}, "'ghost' is not a served model"),
+        ({"monthlyBudgetUsd": 500}, "over the budget of $500"),
+        ({"jobs": {"ingest": {"sourceUri": "gs://docs"}}}, "jobs.ingest.sourceUri: 'gs://docs' is not a s3:// URI"),
+    ],
+)
 def test_each_rule_fails_on_its_case_and_names_the_key(changes, expected):
     found = problems(config(**changes))
     assert any(expected in p for p in found), found
 
 
 def test_fp8_on_a10g_is_rejected_for_weights_and_kv_cache():
-    raw = config(**{"cluster.gpuPools.0.instanceType": "g5.xlarge", "serving.models.0.precision": "fp8",
-                    "serving.models.0.engine": {"kvCacheDtype": "fp8"}})
+    raw = config(
+        **{
+            "cluster.gpuPools.0.instanceType": "g5.xlarge",
+            "serving.models.0.precision": "fp8",
+            "serving.models.0.engine": {"kvCacheDtype": "fp8"},
+        }
+    )
     found = problems(raw)
-    assert any(p.startswith("serving.models[0].precision: FP8 needs compute capability 8.9+; A10G has 8.6")
-               for p in found), found
+    assert any(
+        p.startswith("serving.models[0].precision: FP8 needs compute capability 8.9+; A10G has 8.6") for p in found
+    ), found
     assert any(p.startswith("serving.models[0].engine.kvCacheDtype: FP8") for p in found), found
 
 
 def test_fp8_on_l4_passes():
-    assert problems(config(**{"serving.models.0.precision": "fp8",
-                              "serving.models.0.engine": {"kvCacheDtype": "fp8"}})) == []
+    assert (
+        problems(config(**{"serving.models.0.precision": "fp8", "serving.models.0.engine": {"kvCacheDtype": "fp8"}}))
+        == []
+    )
 
 
 def test_gpu_not_offered_by_the_cloud():
-    raw = config(**{"cloud": "gcp", "region": "us-central1", "cluster.gcp": {"project": "p"},
-                    "cluster.gpuPools.0.instanceType": "g5.xlarge"})
+    raw = config(
+        **{
+            "cloud": "gcp",
+            "region": "us-central1",
+            "cluster.gcp": {"project": "p"},
+            "cluster.gpuPools.0.instanceType": "g5.xlarge",
+        }
+    )
     found = problems(raw)
     assert any("g5.xlarge is a aws type with GPU A10G, which gcp does not offer" in p for p in found), found
     raw = config(**{"cluster.gpuPools.0.gpu": "A10G"})
@@ -115,9 +145,14 @@ def test_gpu_not_offered_by_the_cloud():
 
 
 def test_70b_bf16_on_one_24gb_gpu_names_keys_and_fixes():
-    raw = config(**{"cluster.gpuPools.0.instanceType": "g6.12xlarge", "cluster.gpuPools.0.maxNodes": 1,
-                    "serving.models.0.id": "meta-llama/Llama-3.1-70B-Instruct",
-                    "serving.models.0.precision": "bf16"})
+    raw = config(
+        **{
+            "cluster.gpuPools.0.instanceType": "g6.12xlarge",
+            "cluster.gpuPools.0.maxNodes": 1,
+            "serving.models.0.id": "meta-llama/Llama-3.1-70B-Instruct",
+            "serving.models.0.precision": "bf16",
+        }
+    )
     found = problems(raw, frozenset({"hfToken"}))
     assert len(found) == 1, found
     assert found[0].startswith("serving.models[0].precision: meta-llama/Llama-3.1-70B-Instruct in bf16")
@@ -126,17 +161,34 @@ def test_70b_bf16_on_one_24gb_gpu_names_keys_and_fixes():
 
 
 def test_fit_suggests_tensor_parallel_or_lower_precision():
-    raw = config(**{"cluster.gpuPools.0.instanceType": "g6.12xlarge", "cluster.gpuPools.0.maxNodes": 1,
-                    "serving.models.0.precision": "bf16", "serving.models.0.engine": {"concurrency": 16}})
+    raw = config(
+        **{
+            "cluster.gpuPools.0.instanceType": "g6.12xlarge",
+            "cluster.gpuPools.0.maxNodes": 1,
+            "serving.models.0.precision": "bf16",
+            "serving.models.0.engine": {"concurrency": 16},
+        }
+    )
     (found,) = problems(raw)
     assert "try tensorParallel: 2; or precision: fp8" in found
 
 
 def test_quantizing_in_an_existing_cluster_is_rejected():
-    raw = {"cloud": "existing", "cluster": {"gpuPools": [{"name": "gpu", "instanceType": "x", "gpu": "L4",
-                                                          "gpuCount": 1}]},
-           "serving": {"models": [{"name": "m", "id": "Qwen/Qwen2.5-7B-Instruct", "precision": "w4a16",
-                                   "quantizeFrom": "Qwen/Qwen2.5-7B-Instruct", "pool": "gpu"}]}}
+    raw = {
+        "cloud": "existing",
+        "cluster": {"gpuPools": [{"name": "gpu", "instanceType": "x", "gpu": "L4", "gpuCount": 1}]},
+        "serving": {
+            "models": [
+                {
+                    "name": "m",
+                    "id": "Qwen/Qwen2.5-7B-Instruct",
+                    "precision": "w4a16",
+                    "quantizeFrom": "Qwen/Qwen2.5-7B-Instruct",
+                    "pool": "gpu",
+                }
+            ]
+        },
+    }
     assert any(p.startswith("serving.models[0].quantizeFrom: quantizing in the cluster") for p in problems(raw))
     raw["cloud"], raw["region"] = "aws", "us-east-1"
     raw["cluster"]["gpuPools"][0] = {"name": "gpu", "instanceType": "g6.xlarge"}

@@ -13,8 +13,11 @@ from infra.validate import validate
 from stacks.reference import main as reference_main
 from tests.stackrun import ROOT, STACKS, run_stack
 
-CLUSTER_TYPES = {"aws": "leanrag:cluster:AwsGpuCluster", "gcp": "leanrag:cluster:GcpGpuCluster",
-                 "existing": "leanrag:cluster:ExistingCluster"}
+CLUSTER_TYPES = {
+    "aws": "leanrag:cluster:AwsGpuCluster",
+    "gcp": "leanrag:cluster:GcpGpuCluster",
+    "existing": "leanrag:cluster:ExistingCluster",
+}
 
 
 def test_the_repo_has_the_three_stacks():
@@ -81,11 +84,17 @@ def test_pulumi_yaml_declares_only_types_pulumi_accepts():
 
 def test_plan_cli_writes_plan_and_manifests(tmp_path: Path):
     out = tmp_path / "plan"
-    proc = subprocess.run([sys.executable, "-m", "infra.plan", "prod", "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.plan", "prod", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"plan prod: \d+ resources \(\d+ Kubernetes objects, \d+ Helm releases\), 0 schema errors",
-                     proc.stdout)
+    assert re.search(
+        r"plan prod: \d+ resources \(\d+ Kubernetes objects, \d+ Helm releases\), 0 schema errors", proc.stdout
+    )
     assert "leanrag:cluster:GcpGpuCluster" in proc.stdout
     import json
 
@@ -102,9 +111,15 @@ def test_plan_cli_rejects_a_broken_stack_with_keys_and_fixes(tmp_path: Path):
         "config:\n  leanrag:cloud: aws\n  leanrag:region: us-east-1\n  leanrag:cluster:\n"
         "    gpuPools: [{name: gpu, instanceType: g6.xlarge, maxNodes: 1}]\n  leanrag:serving:\n"
         "    models: [{name: big, id: meta-llama/Llama-3.1-70B-Instruct, precision: bf16, pool: gpu}]\n"
-        "  leanrag:hfToken: {secure: v1:abc}\n")
-    proc = subprocess.run([sys.executable, "-m", "infra.plan", str(broken), "--out", str(tmp_path / "o")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+        "  leanrag:hfToken: {secure: v1:abc}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.plan", str(broken), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert "leanrag:serving.models[0].precision: meta-llama/Llama-3.1-70B-Instruct in bf16" in proc.stderr
     assert "fix: try" in proc.stderr

@@ -25,8 +25,11 @@ def jobs_by_name(run):
 
 def test_every_job_is_bounded_non_root_and_restricted(quantized):
     jobs = jobs_by_name(quantized)
-    assert set(jobs) == {"leanrag-dev-quantize-llama-3-1-8b", "leanrag-dev-ingest",
-                         "leanrag-dev-benchmark-llama-3-1-8b"}
+    assert set(jobs) == {
+        "leanrag-dev-quantize-llama-3-1-8b",
+        "leanrag-dev-ingest",
+        "leanrag-dev-benchmark-llama-3-1-8b",
+    }
     for job in jobs.values():
         spec = job.inputs["spec"]
         assert spec["backoffLimit"] >= 0 and spec["activeDeadlineSeconds"] > 0 and spec["ttlSecondsAfterFinished"] >= 0
@@ -48,7 +51,8 @@ def test_quantize_runs_on_the_gpu_pool_with_the_bucket_identity(quantized):
     assert args[args.index("--recipe") + 1] == "w4a16"
     assert args[args.index("--target-gpu") + 1] == "L4"
     assert args[args.index("--output") + 1].startswith("s3://leanrag-dev-models-") and args[
-        args.index("--output") + 1].endswith("/models/llama-3-1-8b/w4a16")
+        args.index("--output") + 1
+    ].endswith("/models/llama-3-1-8b/w4a16")
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert pod["nodeSelector"] == {"leanrag.dev/pool": "gpu-l4"}
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"

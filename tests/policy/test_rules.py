@@ -9,26 +9,58 @@ from policy import rules
 from policy.rules import Resource
 from tests.stackrun import run_stack
 
-EKS_OK = Resource(rules.EKS_CLUSTER, "eks", {
-    "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False},
-    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}},
-    "enabledClusterLogTypes": ["api", "audit", "authenticator", "scheduler"]})
-GKE_OK = Resource(rules.GKE_CLUSTER, "gke", {
-    "privateClusterConfig": {"enablePrivateNodes": True}, "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
-    "enableShieldedNodes": True, "releaseChannel": {"channel": "REGULAR"}, "datapathProvider": "ADVANCED_DATAPATH",
-    "databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"},
-    "nodeConfig": {"serviceAccount": "n@p.iam.gserviceaccount.com", "workloadMetadataConfig": {"mode": "GKE_METADATA"},
-                   "shieldedInstanceConfig": {"enableSecureBoot": True}}})
-POOL_OK = Resource(rules.GKE_NODE_POOL, "gpu", {
-    "nodeConfig": {**GKE_OK.props["nodeConfig"], "machineType": "g2-standard-8",
-                   "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
-                   "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]},
-    "autoscaling": {"totalMaxNodeCount": 2}})
-NODEGROUP_OK = Resource(rules.EKS_NODE_GROUP, "gpu", {
-    "instanceTypes": ["g6.xlarge"], "amiType": "AL2023_x86_64_NVIDIA", "scalingConfig": {"maxSize": 2},
-    "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]})
-LT_OK = Resource(rules.LAUNCH_TEMPLATE, "lt", {"metadataOptions": {"httpTokens": "required",
-                                                                   "httpPutResponseHopLimit": 1}})
+EKS_OK = Resource(
+    rules.EKS_CLUSTER,
+    "eks",
+    {
+        "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False},
+        "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}},
+        "enabledClusterLogTypes": ["api", "audit", "authenticator", "scheduler"],
+    },
+)
+GKE_OK = Resource(
+    rules.GKE_CLUSTER,
+    "gke",
+    {
+        "privateClusterConfig": {"enablePrivateNodes": True},
+        "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
+        "enableShieldedNodes": True,
+        "releaseChannel": {"channel": "REGULAR"},
+        "datapathProvider": "ADVANCED_DATAPATH",
+        "databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"},
+        "nodeConfig": {
+            "serviceAccount": "n@p.iam.gserviceaccount.com",
+            "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+            "shieldedInstanceConfig": {"enableSecureBoot": True},
+        },
+    },
+)
+POOL_OK = Resource(
+    rules.GKE_NODE_POOL,
+    "gpu",
+    {
+        "nodeConfig": {
+            **GKE_OK.props["nodeConfig"],
+            "machineType": "g2-standard-8",
+            "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}],
+        },
+        "autoscaling": {"totalMaxNodeCount": 2},
+    },
+)
+NODEGROUP_OK = Resource(
+    rules.EKS_NODE_GROUP,
+    "gpu",
+    {
+        "instanceTypes": ["g6.xlarge"],
+        "amiType": "AL2023_x86_64_NVIDIA",
+        "scalingConfig": {"maxSize": 2},
+        "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}],
+    },
+)
+LT_OK = Resource(
+    rules.LAUNCH_TEMPLATE, "lt", {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
+)
 
 
 def changed(resource: Resource, path: str, value) -> Resource:
@@ -52,8 +84,13 @@ CASES = [
     (rules.gke_private_nodes, GKE_OK, "privateClusterConfig.enablePrivateNodes", False, "public IPs"),
     (rules.gke_workload_identity, GKE_OK, "nodeConfig.workloadMetadataConfig.mode", "GCE_METADATA", "GKE_METADATA"),
     (rules.gke_workload_identity, GKE_OK, "workloadIdentityConfig", None, "Workload Identity is off"),
-    (rules.gke_no_default_service_account, POOL_OK, "nodeConfig.serviceAccount",
-     "123-compute@developer.gserviceaccount.com", "default service account"),
+    (
+        rules.gke_no_default_service_account,
+        POOL_OK,
+        "nodeConfig.serviceAccount",
+        "123-compute@developer.gserviceaccount.com",
+        "default service account",
+    ),
     (rules.gke_shielded_nodes, GKE_OK, "nodeConfig.shieldedInstanceConfig.enableSecureBoot", False, "secure boot"),
     (rules.gke_release_channel, GKE_OK, "releaseChannel.channel", "UNSPECIFIED", "release channel"),
     (rules.gke_network_policy, GKE_OK, "datapathProvider", "LEGACY_DATAPATH", "NetworkPolicies are not enforced"),
@@ -72,39 +109,68 @@ def test_rule_passes_good_and_catches_bad_with_name_and_fix(rule, good, path, va
 
 
 def test_public_endpoint_restricted_to_cidrs_passes():
-    ok = changed(changed(EKS_OK, "vpcConfig.endpointPublicAccess", True), "vpcConfig.publicAccessCidrs",
-                 ["198.51.100.0/24"])
+    ok = changed(
+        changed(EKS_OK, "vpcConfig.endpointPublicAccess", True), "vpcConfig.publicAccessCidrs", ["198.51.100.0/24"]
+    )
     assert rules.eks_endpoint_private(ok) == []
     assert rules.eks_endpoint_private(changed(ok, "vpcConfig.publicAccessCidrs", ["0.0.0.0/0"]))
 
 
-@pytest.mark.parametrize("resource", [
-    Resource(rules.SECURITY_GROUP, "sg", {"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp",
-                                                       "cidrBlocks": ["0.0.0.0/0"]}]}),
-    Resource(rules.SECURITY_GROUP_RULE, "r", {"type": "ingress", "fromPort": 0, "toPort": 65535,
-                                              "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}),
-    Resource(rules.SG_INGRESS_RULE, "i", {"fromPort": 22, "toPort": 22, "ipProtocol": "tcp", "cidrIpv4": "0.0.0.0/0"}),
-    Resource(rules.EKS_NODE_GROUP, "ng", {"remoteAccess": {"ec2SshKey": "k"}}),
-])
+@pytest.mark.parametrize(
+    "resource",
+    [
+        Resource(
+            rules.SECURITY_GROUP,
+            "sg",
+            {"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}]},
+        ),
+        Resource(
+            rules.SECURITY_GROUP_RULE,
+            "r",
+            {"type": "ingress", "fromPort": 0, "toPort": 65535, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]},
+        ),
+        Resource(
+            rules.SG_INGRESS_RULE, "i", {"fromPort": 22, "toPort": 22, "ipProtocol": "tcp", "cidrIpv4": "0.0.0.0/0"}
+        ),
+        Resource(rules.EKS_NODE_GROUP, "ng", {"remoteAccess": {"ec2SshKey": "k"}}),
+    ],
+)
 def test_ssh_from_the_world_is_caught(resource):
     assert "SSH" in rules.no_ssh_from_world(resource)[0]
 
 
 def test_ssh_from_a_private_range_passes():
-    sg = Resource(rules.SECURITY_GROUP, "sg", {"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp",
-                                                            "cidrBlocks": ["10.0.0.0/8"]}]})
+    sg = Resource(
+        rules.SECURITY_GROUP,
+        "sg",
+        {"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp", "cidrBlocks": ["10.0.0.0/8"]}]},
+    )
     assert rules.no_ssh_from_world(sg) == []
 
 
 def test_node_role_with_an_extra_policy_is_caught():
-    role = Resource(rules.IAM_ROLE, "node-role", {"name": "node-role", "assumeRolePolicy": (
-        '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
-        '"Action": "sts:AssumeRole"}]}')})
-    good = [role] + [Resource(rules.IAM_ATTACHMENT, f"a{i}", {"role": "node-role", "policyArn": arn})
-                     for i, arn in enumerate(sorted(rules.EKS_WORKER_POLICIES))]
+    role = Resource(
+        rules.IAM_ROLE,
+        "node-role",
+        {
+            "name": "node-role",
+            "assumeRolePolicy": (
+                '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
+                '"Action": "sts:AssumeRole"}]}'
+            ),
+        },
+    )
+    good = [role] + [
+        Resource(rules.IAM_ATTACHMENT, f"a{i}", {"role": "node-role", "policyArn": arn})
+        for i, arn in enumerate(sorted(rules.EKS_WORKER_POLICIES))
+    ]
     assert rules.node_role_least_privilege(good) == []
-    bad = [*good, Resource(rules.IAM_ATTACHMENT, "s3", {"role": "node-role",
-                                                        "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"})]
+    bad = [
+        *good,
+        Resource(
+            rules.IAM_ATTACHMENT, "s3", {"role": "node-role", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}
+        ),
+    ]
     (message,) = rules.node_role_least_privilege(bad)
     assert "AmazonS3FullAccess" in message and "node-role" in message
 
@@ -130,8 +196,13 @@ def test_the_rules_see_the_stack_resources_they_guard():
     # guards against rules that pass only because their resource types never appear
     dev_types = {r.type for r in _declared("dev")}
     prod_types = {r.type for r in _declared("prod")}
-    assert {rules.EKS_CLUSTER, rules.EKS_NODE_GROUP, rules.LAUNCH_TEMPLATE, rules.IAM_ROLE,
-            rules.IAM_ATTACHMENT} <= dev_types
+    assert {
+        rules.EKS_CLUSTER,
+        rules.EKS_NODE_GROUP,
+        rules.LAUNCH_TEMPLATE,
+        rules.IAM_ROLE,
+        rules.IAM_ATTACHMENT,
+    } <= dev_types
     assert {rules.GKE_CLUSTER, rules.GKE_NODE_POOL} <= prod_types
 
 

@@ -67,9 +67,7 @@ def test_an_existing_keda_is_used_without_installing_another():
     vals["serving"]["autoscaling"]["installKeda"] = False
     run = run_variant(vals, {"hfToken": "hf_test"})
     assert not [r for r in run.of_type("kubernetes:helm.sh/v3:Release") if r.name.endswith("-keda")]
-    assert depends_on(run, resource_named(run, "leanrag-test-llama-3-1-8b-scaler")) == {
-        "leanrag-test-llama-3-1-8b"
-    }
+    assert depends_on(run, resource_named(run, "leanrag-test-llama-3-1-8b-scaler")) == {"leanrag-test-llama-3-1-8b"}
 
 
 def test_scale_to_zero_in_llm_d_mode_wakes_on_the_endpoint_pickers_request_counter():
@@ -88,9 +86,7 @@ def test_scale_to_zero_without_a_gateway_is_a_preflight_error():
     vals = values("dev")
     vals["serving"]["autoscaling"] = {"enabled": True}
     vals["serving"]["models"][0]["minReplicas"] = 0
-    with pytest.raises(
-        PreflightError, match=r"serving.models\[0\].minReplicas: scale to zero needs a request"
-    ):
+    with pytest.raises(PreflightError, match=r"serving.models\[0\].minReplicas: scale to zero needs a request"):
         run_variant(vals)
 
 

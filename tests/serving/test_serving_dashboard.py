@@ -51,6 +51,4 @@ def test_the_dashboard_ships_as_a_sidecar_configmap():
 def test_the_dashboard_can_be_turned_off():
     vals = values("dev")
     vals["serving"]["grafanaDashboard"] = False
-    assert not [
-        c for c in objects_of(run_variant(vals), "ConfigMap") if c["metadata"]["name"] == "vllm-dashboard"
-    ]
+    assert not [c for c in objects_of(run_variant(vals), "ConfigMap") if c["metadata"]["name"] == "vllm-dashboard"]

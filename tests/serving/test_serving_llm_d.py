@@ -57,9 +57,7 @@ def existing_llm_d(class_name: str | None = "istio") -> dict:
 def test_installed_crds_come_from_the_pinned_release_manifests():
     run = prod_with(installCrds=True)
     assert resource_named(run, "leanrag-test-gateway-api-crds").inputs["file"] == versions.GATEWAY_API_CRDS
-    assert (
-        resource_named(run, "leanrag-test-inference-pool-crds").inputs["file"] == versions.INFERENCE_POOL_CRDS
-    )
+    assert resource_named(run, "leanrag-test-inference-pool-crds").inputs["file"] == versions.INFERENCE_POOL_CRDS
     assert "v1.5.1" in versions.GATEWAY_API_CRDS and "v1.5.0" in versions.INFERENCE_POOL_CRDS
 
 
@@ -133,18 +131,12 @@ def test_each_model_has_its_pool_picker_and_route_by_model_name(model):
     assert ref["port"]["number"] == epp_service["spec"]["ports"][0]["port"] == 9002
     assert ref["failureMode"] == "FailOpen"
     route = obj(run, "HTTPRoute", model)["spec"]
-    assert route["parentRefs"] == [
-        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}
-    ]
+    assert route["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}]
     [rule] = route["rules"]
     assert rule["matches"][0]["headers"] == [{"type": "Exact", "name": MODEL_HEADER, "value": model}]
-    assert rule["backendRefs"] == [
-        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": model}
-    ]
+    assert rule["backendRefs"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": model}]
     args = container(obj(run, "Deployment", f"{model}-epp"))["args"]
-    assert (
-        args[args.index("--pool-name") + 1] == model and args[args.index("--pool-namespace") + 1] == "serving"
-    )
+    assert args[args.index("--pool-name") + 1] == model and args[args.index("--pool-namespace") + 1] == "serving"
     assert container(obj(run, "Deployment", f"{model}-epp"))["image"] == versions.LLM_D_EPP_IMAGE
 
 
@@ -174,9 +166,7 @@ def test_body_based_router_turns_the_model_field_into_the_routing_header():
     args = container(obj(run, "Deployment", "body-based-router"))["args"]
     assert f'"headerName": "{MODEL_HEADER}"' in " ".join(args) and '"fieldName": "model"' in " ".join(args)
     ext = obj(run, "GCPRoutingExtension", "body-based-router")["spec"]
-    assert ext["targetRefs"] == [
-        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}
-    ]
+    assert ext["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}]
     backend = ext["extensionChains"][0]["extensions"][0]["backendRef"]
     assert backend == {"group": "", "kind": "Service", "name": "body-based-router", "port": 9004}
 
@@ -211,7 +201,5 @@ def test_clients_know_the_gateway_url_before_it_exists():
     assert "addresses" not in obj(run, "Gateway", GATEWAY_NAME)["spec"]
     assert run.outputs["openaiBaseUrl"] == "http://inference-gateway-istio.serving.svc.cluster.local/v1"
     assert prod_with(address="10.50.3.3").outputs["openaiBaseUrl"] == "http://10.50.3.3/v1"
-    with pytest.raises(
-        PreflightError, match=r"inferenceGateway.address: 10.9.9.9 is not an IP of the cluster"
-    ):
+    with pytest.raises(PreflightError, match=r"inferenceGateway.address: 10.9.9.9 is not an IP of the cluster"):
         prod_with(address="10.9.9.9")

@@ -51,9 +51,7 @@ def test_each_model_gets_its_own_server_service_and_settings(mode):
     assert flag_value(container(obj(run, "Deployment", "llama-guard-3-1b"))["args"], "--runner") is None
     if mode == "llm-d":
         assert {p["metadata"]["name"] for p in objects_of(run, "InferencePool")} == names
-        routed = {
-            r["spec"]["rules"][0]["matches"][0]["headers"][0]["value"] for r in objects_of(run, "HTTPRoute")
-        }
+        routed = {r["spec"]["rules"][0]["matches"][0]["headers"][0]["value"] for r in objects_of(run, "HTTPRoute")}
         assert routed == names
     else:
         assert objects_of(run, "InferencePool") == [] and objects_of(run, "HTTPRoute") == []
@@ -63,8 +61,7 @@ def test_each_model_gets_its_own_server_service_and_settings(mode):
 def test_vllm_mode_gives_each_model_its_service_url():
     urls = run_variant(three_models("vllm"), HF).outputs["openaiBaseUrls"]
     assert urls == {
-        m: f"http://{m}.serving.svc.cluster.local:8000/v1"
-        for m in ("llama-3-1-8b", "llama-guard-3-1b", "embedder")
+        m: f"http://{m}.serving.svc.cluster.local:8000/v1" for m in ("llama-3-1-8b", "llama-guard-3-1b", "embedder")
     }
 
 

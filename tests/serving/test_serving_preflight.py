@@ -94,9 +94,7 @@ def test_conflicting_engine_settings_are_rejected():
         "serving.models[0].engine.maxNumBatchedTokens",
     )
     assert "maxNumBatchedTokens >= maxNumSeqs" in msg
-    embed = dev_with(
-        role="embedding", maxContext=2048, engine={"maxNumBatchedTokens": 1024, "kvCacheDtype": "fp8"}
-    )
+    embed = dev_with(role="embedding", maxContext=2048, engine={"maxNumBatchedTokens": 1024, "kvCacheDtype": "fp8"})
     found = problems(embed)
     assert "no chunked prefill" in only(found, "serving.models[0].engine.maxNumBatchedTokens")
     assert "no KV cache" in only(found, "serving.models[0].engine.kvCacheDtype")

@@ -131,10 +131,7 @@ def test_pdb_and_topology_spread_only_for_models_that_can_have_several_replicas(
     run = prod()
     pdb = obj(run, "PodDisruptionBudget", "llama-3-1-8b")["spec"]
     assert pdb["maxUnavailable"] == 1
-    assert (
-        pdb["selector"]["matchLabels"]
-        == obj(run, "Deployment", "llama-3-1-8b")["spec"]["selector"]["matchLabels"]
-    )
+    assert pdb["selector"]["matchLabels"] == obj(run, "Deployment", "llama-3-1-8b")["spec"]["selector"]["matchLabels"]
     spread = pod_spec(obj(run, "Deployment", "llama-3-1-8b"))["topologySpreadConstraints"]
     assert {s["topologyKey"] for s in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
     assert all(s["whenUnsatisfiable"] == "ScheduleAnyway" for s in spread)
@@ -162,10 +159,7 @@ def test_network_policy_admits_only_the_app_the_benchmark_prometheus_and_pickers
     assert servers
     for name in servers:
         policy = obj(run, "NetworkPolicy", name)["spec"]
-        assert (
-            policy["podSelector"]["matchLabels"]
-            == obj(run, "Deployment", name)["spec"]["selector"]["matchLabels"]
-        )
+        assert policy["podSelector"]["matchLabels"] == obj(run, "Deployment", name)["spec"]["selector"]["matchLabels"]
         assert policy["policyTypes"] == ["Ingress"]
         [rule] = policy["ingress"]
         peers = rule["from"]
@@ -208,9 +202,7 @@ def test_restricted_check_catches_a_root_privileged_pod():
 
 
 def test_serving_namespace_enforces_restricted():
-    [ns] = [
-        r for r in prod().of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == "serving"
-    ]
+    [ns] = [r for r in prod().of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == "serving"]
     assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 

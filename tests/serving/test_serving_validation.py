@@ -33,9 +33,7 @@ def _variants():
     tp["serving"]["cpuTier"] = {"enabled": True}
     tp["serving"]["monitoring"] = {"serviceMonitorLabels": {"release": "kps"}}
     existing = copy.deepcopy(values("local"))
-    existing["cluster"]["gpuPools"] = [
-        {"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}
-    ]
+    existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}]
     existing["serving"] = {
         "mode": "llm-d",
         "inferenceGateway": {"className": "istio"},
@@ -153,9 +151,7 @@ def test_registry_schemas_are_strict_and_accept_null_where_the_crd_is_nullable()
         "properties": {"a": {"type": ["string", "null"]}},
         "additionalProperties": False,
     }
-    preserved = update.strict(
-        {"type": "object", "properties": {}, "x-kubernetes-preserve-unknown-fields": True}
-    )
+    preserved = update.strict({"type": "object", "properties": {}, "x-kubernetes-preserve-unknown-fields": True})
     assert "additionalProperties" not in preserved
 
 
@@ -163,8 +159,6 @@ def test_every_schema_file_is_named_as_validate_looks_it_up():
     for path in Path(CRD_SCHEMAS).glob("*.json"):
         schema = json.loads(path.read_text())
         kind = schema["properties"]["kind"].get("const") or schema["properties"]["kind"]["enum"][0]
-        version = (
-            schema["properties"]["apiVersion"].get("const") or schema["properties"]["apiVersion"]["enum"][0]
-        )
+        version = schema["properties"]["apiVersion"].get("const") or schema["properties"]["apiVersion"]["enum"][0]
         group, _, ver = version.rpartition("/")
         assert path.name == f"{group}_{ver}_{kind.lower()}.json"

@@ -112,9 +112,7 @@ def _file_texts(path: Path, text_column: str, tokenizer: Any) -> Iterator[str]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise QuantizeError(
-                f"--calibration-file {path}, line {number}: not valid JSON ({exc.msg})"
-            ) from None
+            raise QuantizeError(f"--calibration-file {path}, line {number}: not valid JSON ({exc.msg})") from None
         if not isinstance(row, dict):
             raise QuantizeError(f"--calibration-file {path}, line {number}: expected a JSON object per line")
         yield row_text(row, text_column, f"--calibration-file {path}, line {number}", tokenizer)
@@ -153,9 +151,7 @@ def load_texts(source: CalibrationSource, limit: int, tokenizer: Any = None) -> 
     if not texts:
         raise QuantizeError("the calibration source holds no text; check --calibration-file or --dataset")
     if len(texts) < limit:
-        log.info(
-            "calibration: %d samples available (fewer than --num-calibration-samples %d)", len(texts), limit
-        )
+        log.info("calibration: %d samples available (fewer than --num-calibration-samples %d)", len(texts), limit)
     return texts
 
 
@@ -167,10 +163,6 @@ def tokenize(texts: Sequence[str], tokenizer: Any, max_seq_length: int) -> Any:
 
     encoded = tokenizer(list(texts), truncation=True, max_length=max_seq_length)
     rows = [
-        (ids, mask)
-        for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"], strict=True)
-        if len(ids) > 0
+        (ids, mask) for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"], strict=True) if len(ids) > 0
     ]
-    return datasets.Dataset.from_dict(
-        {"input_ids": [r[0] for r in rows], "attention_mask": [r[1] for r in rows]}
-    )
+    return datasets.Dataset.from_dict({"input_ids": [r[0] for r in rows], "attention_mask": [r[1] for r in rows]})

@@ -35,8 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--group-size",
         type=int,
-        help="w4a16 group size; default: the largest of 128, 64, 32 "
-        "that divides every quantized layer's input size",
+        help="w4a16 group size; default: the largest of 128, 64, 32 that divides every quantized layer's input size",
     )
     data = p.add_argument_group("calibration (default: a small text set embedded in the package)")
     data.add_argument(
@@ -47,9 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=".txt (paragraphs split on blank lines) or .jsonl file, or a directory of them; repeatable",
     )
-    data.add_argument(
-        "--dataset", help="Hugging Face dataset name (needs network, or HF_HUB_OFFLINE=1 and a cache)"
-    )
+    data.add_argument("--dataset", help="Hugging Face dataset name (needs network, or HF_HUB_OFFLINE=1 and a cache)")
     data.add_argument("--dataset-config", help="dataset configuration name")
     data.add_argument("--dataset-split", default="train", help="dataset split (default: train)")
     data.add_argument(

@@ -46,9 +46,7 @@ def open_store(output: str) -> Store:
 
         return BucketStore(GcsBackend(bucket), prefix)
     if parsed.scheme and parsed.scheme != "file" and len(parsed.scheme) > 1:
-        raise QuantizeError(
-            f"--output {output}: unsupported scheme {parsed.scheme!r}; use a path, s3:// or gs://"
-        )
+        raise QuantizeError(f"--output {output}: unsupported scheme {parsed.scheme!r}; use a path, s3:// or gs://")
     from workloads.quantize.local_store import LocalStore
 
     return LocalStore(Path(parsed.path if parsed.scheme == "file" else output))

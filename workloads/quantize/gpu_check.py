@@ -17,11 +17,7 @@ def check_target_gpu(recipe: Recipe, target_gpu: str) -> str:
     cc = spec.compute_capability
     if (recipe.fp8 and not spec.fp8) or cc < recipe.min_compute_capability:
         able = sorted(n for n, g in catalog.items() if g.compute_capability >= recipe.min_compute_capability)
-        others = [
-            r.name
-            for r in RECIPES.values()
-            if cc >= r.min_compute_capability and not (r.fp8 and not spec.fp8)
-        ]
+        others = [r.name for r in RECIPES.values() if cc >= r.min_compute_capability and not (r.fp8 and not spec.fp8)]
         need = "FP8 support" if recipe.fp8 else "kernels for this format"
         raise QuantizeError(
             f"--recipe {recipe.name} needs compute capability {recipe.min_compute_capability} or higher "

@@ -101,9 +101,7 @@ def preflight(job: Job, store: Store) -> tuple[Recipe, Any, GroupSizeChoice | No
     if job.target_gpu:
         log.info("preflight: %s", check_target_gpu(recipe, job.target_gpu))
     else:
-        log.warning(
-            "preflight: no --target-gpu given; not checking that the serving GPU can run %s", recipe.name
-        )
+        log.warning("preflight: no --target-gpu given; not checking that the serving GPU can run %s", recipe.name)
     store.check(job.overwrite)
     config = _load_config(job)
     return recipe, config, _resolve_group_size(recipe, job, config)
@@ -132,9 +130,7 @@ def _recipe_record(recipe: Recipe, modifiers: list[Any], choice: GroupSizeChoice
     if recipe.name == "w8a8-int8":
         record["smoothing_strength"] = SMOOTHING_STRENGTH
     if choice is not None:
-        record.update(
-            group_size=choice.group_size, group_size_automatic=choice.automatic, group_size_note=choice.note
-        )
+        record.update(group_size=choice.group_size, group_size_automatic=choice.automatic, group_size_note=choice.note)
     return record
 
 

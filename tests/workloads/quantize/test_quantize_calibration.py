@@ -29,18 +29,14 @@ def test_txt_paragraphs_and_jsonl_records(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     (tmp_path / "ignored.csv").write_text("x,y\n")
     texts = load_texts(CalibrationSource(files=(tmp_path,)), 100)
-    assert sorted(texts) == sorted(
-        ["first paragraph\nstill first", "second paragraph", "from jsonl", "user: hi"]
-    )
+    assert sorted(texts) == sorted(["first paragraph\nstill first", "second paragraph", "from jsonl", "user: hi"])
 
 
 def test_jsonl_custom_text_column_and_missing_column(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"body": "the body"}) + "\n")
     assert load_texts(CalibrationSource(files=(data,), text_column="body"), 5) == ["the body"]
-    with pytest.raises(
-        QuantizeError, match=r"d.jsonl, line 1: no text in column 'text' \(keys: body\).*--text-column"
-    ):
+    with pytest.raises(QuantizeError, match=r"d.jsonl, line 1: no text in column 'text' \(keys: body\).*--text-column"):
         load_texts(CalibrationSource(files=(data,)), 5)
 
 

@@ -60,13 +60,9 @@ def test_hub_model_offline_fails_fast_without_leaking_the_token(
     monkeypatch.delenv("HTTPS_PROXY", raising=False)
     monkeypatch.delenv("https_proxy", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    code = main(
-        ["--model", "meta-llama/Llama-3.2-1B-Instruct", "--recipe", "w4a16", "--output", str(tmp_path / "o")]
-    )
+    code = main(["--model", "meta-llama/Llama-3.2-1B-Instruct", "--recipe", "w4a16", "--output", str(tmp_path / "o")])
     assert code == 2
-    assert (
-        "--model meta-llama/Llama-3.2-1B-Instruct must be downloaded from the Hugging Face Hub" in caplog.text
-    )
+    assert "--model meta-llama/Llama-3.2-1B-Instruct must be downloaded from the Hugging Face Hub" in caplog.text
     assert "HF_HUB_OFFLINE=1" in caplog.text
     assert token not in caplog.text
     assert redact(f"GET /x?token={token}") == "GET /x?token=***"

@@ -31,9 +31,7 @@ def _similarity(original: Path, quantized_logits: Any) -> float:
     import torch
 
     _, reference = generate(original, new_tokens=1)
-    value = float(
-        torch.nn.functional.cosine_similarity(reference.flatten(), quantized_logits.flatten(), dim=0)
-    )
+    value = float(torch.nn.functional.cosine_similarity(reference.flatten(), quantized_logits.flatten(), dim=0))
     print(f"logits cosine similarity to the original: {value:.4f}")
     return value
 
@@ -80,14 +78,10 @@ def test_w8a8_int8_then_refuse_then_overwrite_with_fp8(
     assert config["ignore"] == ["lm_head"]
     group = config["config_groups"]["group_0"]
     assert _subset(group["weights"], {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True})
-    assert _subset(
-        group["input_activations"], {"num_bits": 8, "type": "int", "strategy": "token", "dynamic": True}
-    )
+    assert _subset(group["input_activations"], {"num_bits": 8, "type": "int", "strategy": "token", "dynamic": True})
     record = _check_manifest(out, "w8a8-int8")
     assert record["recipe"]["modifiers"] == ["SmoothQuantModifier", "GPTQModifier"]
-    assert _subset(
-        record["calibration"], {"kind": "embedded-default", "num_samples": 16, "max_seq_length": 128}
-    )
+    assert _subset(record["calibration"], {"kind": "embedded-default", "num_samples": 16, "max_seq_length": 128})
     assert record["target_gpu"] == "T4"
 
     tokens, logits = generate(out)
@@ -162,15 +156,11 @@ def test_w4a16_small_hidden_size_to_s3_with_local_calibration_files(
     record = _check_manifest(out, "w4a16")
     assert record == result.manifest
     assert _subset(record["recipe"], {"group_size": 64, "group_size_automatic": True})
-    assert _subset(
-        record["calibration"], {"kind": "files", "files": ["calibration.jsonl"], "num_samples": 12}
-    )
+    assert _subset(record["calibration"], {"kind": "files", "files": ["calibration.jsonl"], "num_samples": 12})
     config = _quant_config(out)
     assert config["quant_method"] == "compressed-tensors" and config["format"] == "pack-quantized"
     weights = config["config_groups"]["group_0"]["weights"]
-    assert _subset(
-        weights, {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": True}
-    )
+    assert _subset(weights, {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 64, "symmetric": True})
     assert config["config_groups"]["group_0"]["input_activations"] is None
     assert record["scheme"]["config_groups"]["group_0"]["weights"]["group_size"] == 64
 

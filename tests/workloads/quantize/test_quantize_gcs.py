@@ -27,9 +27,7 @@ def _stage(root: Path, version: str) -> list[str]:
     return sorted(f"{PREFIX}/{n}" for n in [*files, "manifest.json"])
 
 
-def test_gcs_publish_failure_rerun_and_overwrite(
-    gcs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gcs_publish_failure_rerun_and_overwrite(gcs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = open_store(f"gs://{BUCKET}/{PREFIX}")
     assert isinstance(store, BucketStore) and isinstance(store.backend, GcsBackend)
     backend = store.backend

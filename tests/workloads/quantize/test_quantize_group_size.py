@@ -54,9 +54,7 @@ def test_non_positive_group_size_is_rejected(bad: int) -> None:
 
 
 def test_no_supported_size_fits() -> None:
-    with pytest.raises(
-        QuantizeError, match=r"no supported group size \(128, 64, 32\).*input size 100.*--group-size N"
-    ):
+    with pytest.raises(QuantizeError, match=r"no supported group size \(128, 64, 32\).*input size 100.*--group-size N"):
         resolve_group_size({"a": 100, "b": 128}, None)
 
 

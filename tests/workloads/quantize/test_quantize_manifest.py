@@ -36,9 +36,7 @@ QUANT_CONFIG = {
 
 def _staged(root: Path) -> Path:
     (root / "sub").mkdir(parents=True)
-    (root / "config.json").write_text(
-        json.dumps({"model_type": "llama", "quantization_config": QUANT_CONFIG})
-    )
+    (root / "config.json").write_text(json.dumps({"model_type": "llama", "quantization_config": QUANT_CONFIG}))
     (root / "model.safetensors").write_bytes(bytes(range(256)) * 4000)
     (root / "sub" / "extra.txt").write_text("hello")
     return root
