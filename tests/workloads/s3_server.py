@@ -9,6 +9,8 @@ Needs moto's server extra (flask, flask-cors: see workloads/quantize/requirement
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,10 +31,30 @@ class AccessKey:
     secret: str
 
 
+_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
+
+
+class _RequestLog(logging.Handler):
+    """Every request the server answered, from its access log (werkzeug): (method, path, status)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.requests: list[tuple[str, str, int]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _REQUEST_LINE.search(record.getMessage())
+        if match:
+            self.requests.append((match["method"], match["path"], int(match["status"])))
+
+
 class S3Server:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        self._log = _RequestLog()
+        access_log = logging.getLogger("werkzeug")
+        access_log.setLevel(logging.INFO)
+        access_log.addHandler(self._log)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -41,6 +63,24 @@ class S3Server:
 
     def stop(self) -> None:
         self._server.stop()
+        logging.getLogger("werkzeug").removeHandler(self._log)
+
+    def mark(self) -> int:
+        """A position in the request log, for `writes`."""
+        return len(self._log.requests)
+
+    def writes(self, since: int = 0, bucket: str = BUCKET) -> list[tuple[str, str]]:
+        """(method, key) of every successful PUT, POST and DELETE on `bucket` since `mark()`, as the server saw
+        them: a multipart upload shows as POST (create), PUT per part, POST (complete); DeleteObjects as
+        POST with an empty key."""
+        found = []
+        for method, path, status in self._log.requests[since:]:
+            if method not in ("PUT", "POST", "DELETE") or status >= 300:
+                continue
+            bucket_path = path.split("?", 1)[0]
+            if bucket_path == f"/{bucket}" or bucket_path.startswith(f"/{bucket}/"):
+                found.append((method, bucket_path[len(bucket) + 2 :]))
+        return found
 
     def client(self, service: str = "s3", key: AccessKey | None = None) -> Any:
         import boto3
@@ -82,7 +122,7 @@ class S3Server:
         self.admin = admin
         return admin
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def object_keys(self, prefix: str = "") -> list[str]:
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
@@ -125,3 +165,16 @@ def use_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: S3Server
     if key is not None:
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.key_id)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key.secret)
+
+
+@pytest.fixture(scope="session")
+def s3_server_session() -> Iterator[S3Server]:
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_server(s3_server_session: S3Server) -> S3Server:
+    """moto's S3 server on 127.0.0.1, reset, authentication off, with the bucket created."""
+    s3_server_session.reset()
+    return s3_server_session

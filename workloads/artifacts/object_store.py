@@ -104,17 +104,26 @@ class BucketStore:
 
     # --- before any long work --------------------------------------------------------------------------
 
+    def probe_read(self) -> None:
+        """Credentials first, then list the prefix: what a read-only check needs."""
+        self._probe(write=False)
+
     def probe_write(self) -> None:
         """Credentials first, then list, write and delete a probe object under the prefix."""
+        self._probe(write=True)
+        log.info("preflight: %s is writable (probe object written and deleted)", self.uri)
+
+    def _probe(self, write: bool) -> None:
         self.backend.check_credentials()
         probe = self.key(f"{PROBE_PREFIX}{uuid.uuid4().hex[:12]}")
         step = "list"
         try:
             self.backend.list_sizes(self._list_prefix)
-            step = "write"
-            self.backend.put_bytes(probe, b"write probe; deleted at once\n", "text/plain")
-            step = "delete"
-            self.backend.delete([probe])
+            if write:
+                step = "write"
+                self.backend.put_bytes(probe, b"write probe; deleted at once\n", "text/plain")
+                step = "delete"
+                self.backend.delete([probe])
         except UserError:
             raise
         except Exception as exc:
@@ -122,7 +131,6 @@ class BucketStore:
             if reason is None:
                 raise
             raise UserError(f"{self.flag} {self.uri}: cannot {step} there: {reason}") from None
-        log.info("preflight: %s is writable (probe object written and deleted)", self.uri)
 
     def fail(self, exc: BaseException, doing: str) -> TransferError | None:
         """A one-line TransferError for a storage exception raised while `doing` (None: not a storage error)."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from quantize_helpers import BUCKET, build_tiny_llama
 
-from tests.workloads.s3_server import S3Server, running
+from tests.workloads.s3_server import s3_server, s3_server_session  # noqa: F401 (fixtures)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -63,16 +63,3 @@ def gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="session")
-def s3_server_session() -> Iterator[S3Server]:
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def s3_server(s3_server_session: S3Server) -> S3Server:
-    """moto's S3 server on 127.0.0.1, reset, authentication off, with the bucket created."""
-    s3_server_session.reset()
-    return s3_server_session

@@ -61,7 +61,7 @@ def test_unwritable_staging_dir_for_a_bucket_output_fails_before_loading(
     code = _quantize(tiny_llama, f"s3://{BUCKET}/{PREFIX}", "--staging-dir", str(tmp_path / "file" / "staging"))
     assert code == 2
     assert "--staging-dir " in _one_line_error(caplog)
-    assert s3_server.keys() == []  # the bucket probe cleaned up after itself
+    assert s3_server.object_keys() == []  # the bucket probe cleaned up after itself
 
 
 def test_local_probe_leaves_nothing_behind_and_the_run_completes(
@@ -143,7 +143,7 @@ def test_s3_bad_credentials_or_permissions_fail_before_loading(
     if who == "read-only":
         assert "s3:PutObject and s3:DeleteObject on arn:aws:s3:::leanrag-models/*" in message
     assert key.secret not in caplog.text
-    assert s3_server.keys() == []
+    assert s3_server.object_keys() == []
 
 
 def test_s3_probe_writes_and_deletes_one_object(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +157,7 @@ def test_s3_probe_writes_and_deletes_one_object(s3_server: S3Server, monkeypatch
     BucketStore(S3Backend(BUCKET, client=client), PREFIX).probe_write()
     assert [c[0] for c in calls] == ["ListObjectsV2", "PutObject", "DeleteObjects"]
     assert calls[1][1].startswith(f"{PREFIX}/.write-probe-")
-    assert s3_server.keys() == []
+    assert s3_server.object_keys() == []
 
 
 # --- GCS: credentials ----------------------------------------------------------------------------------
