@@ -112,3 +112,13 @@ def test_hub_id_from_the_offline_cache_via_the_module_entry_point(
     assert "Traceback" not in missing.stderr
     for run in (first, second, check, missing):
         assert env["HF_TOKEN"] not in run.stderr + run.stdout
+
+
+def test_prefetch_pins_match_the_quantize_job_so_they_share_an_environment() -> None:
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return dict(line.split("==", 1) for line in lines if line)
+
+    prefetch = pins(ROOT / "workloads/prefetch/requirements.txt")
+    quantize = pins(ROOT / "workloads/quantize/requirements.txt")
+    assert prefetch == {name: quantize[name] for name in prefetch}
