@@ -15,7 +15,7 @@ import pytest
 from hub_server import HubServer
 from prefetch_helpers import DEFAULT_COPIED
 
-from tests.workloads.s3_server import BUCKET, S3Server, isolate_aws_env
+from tests.workloads.store_servers import BUCKET, S3Server, isolate_aws_env
 
 ROOT = Path(__file__).resolve().parents[3]
 REPO = "leanrag/tiny"

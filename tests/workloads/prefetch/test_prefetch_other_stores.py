@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prefetch_helpers import DEFAULT_COPIED, fake_hf_cache
 
-from tests.workloads.s3_server import BUCKET, S3Server, isolate_aws_env
+from tests.workloads.store_servers import BUCKET, S3Server, isolate_aws_env
 from workloads.artifacts.gcs_backend import GcsBackend
 from workloads.prefetch.cli import main
 

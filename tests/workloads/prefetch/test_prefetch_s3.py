@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from prefetch_helpers import DEFAULT_COPIED, LEFT_OUT
 
-from tests.workloads.s3_server import BUCKET, AccessKey, S3Server, use_server
+from tests.workloads.store_servers import BUCKET, AccessKey, S3Server, use_server
 from workloads.artifacts.manifest import parse
 from workloads.artifacts.s3_backend import S3Backend
 from workloads.prefetch.cli import main

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prefetch_helpers import DEFAULT_COPIED
 
-from tests.workloads.s3_server import BUCKET, S3Server, use_server
+from tests.workloads.store_servers import BUCKET, S3Server, use_server
 from workloads.prefetch.cli import main
 
 HERE = Path(__file__).resolve().parent

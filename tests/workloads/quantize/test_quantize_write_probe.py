@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workloads.s3_server import BUCKET, AccessKey, S3Server, isolate_aws_env, use_server
+from tests.workloads.store_servers import BUCKET, AccessKey, S3Server, isolate_aws_env, use_server
 from workloads.artifacts.object_store import BucketStore
 from workloads.artifacts.s3_backend import S3Backend
 from workloads.quantize.cli import main

@@ -1,4 +1,5 @@
-"""A real S3-compatible endpoint on 127.0.0.1 for the workload tests: moto's server (ThreadedMotoServer).
+"""Real object-store endpoints on 127.0.0.1 for the workload tests: moto's S3 server (ThreadedMotoServer) and
+a GCS emulator (gcp-storage-emulator), as pytest fixtures (`s3_server`, `gcs`) that conftests import.
 
 Jobs under test reach it the way they reach S3 in a cluster: boto3's default chain, pointed at the server by
 AWS_ENDPOINT_URL. `require_auth()` turns on moto's IAM authentication, so missing, wrong and under-privileged
@@ -178,3 +179,24 @@ def s3_server(s3_server_session: S3Server) -> S3Server:
     """moto's S3 server on 127.0.0.1, reset, authentication off, with the bucket created."""
     s3_server_session.reset()
     return s3_server_session
+
+
+@pytest.fixture
+def gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A GCS emulator (gcp-storage-emulator, in memory) on 127.0.0.1 with the bucket created; its URL."""
+    import socket
+
+    from gcp_storage_emulator.server import create_server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "leanrag-test")
+    try:
+        yield url
+    finally:
+        server.stop()
