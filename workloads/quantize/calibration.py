@@ -11,8 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from workloads.artifacts.hub import require_hub
 from workloads.quantize.errors import QuantizeError
-from workloads.quantize.hub import require_hub
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from workloads.artifacts.errors import TransferError, UserError
 from workloads.quantize.calibration import CalibrationSource
-from workloads.quantize.errors import QuantizeError
 from workloads.quantize.recipes import RECIPES
 
 log = logging.getLogger("workloads.quantize")
@@ -107,7 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             staging_dir=args.staging_dir,
         )
         result = run(job)
-    except QuantizeError as exc:
+    except TransferError as exc:
+        log.error("%s; nothing was marked finished, a re-run starts over", exc)
+        return 1
+    except UserError as exc:
         log.error("%s", exc)
         return 2
     except KeyboardInterrupt:

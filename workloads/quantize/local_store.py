@@ -9,8 +9,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from workloads.quantize.errors import QuantizeError
-from workloads.quantize.manifest import MANIFEST_NAME
+from workloads.artifacts.errors import UserError
+from workloads.artifacts.local_backend import probe_directory
+from workloads.artifacts.manifest import MANIFEST_NAME
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +32,26 @@ class LocalStore:
         if not path.exists():
             return
         if not path.is_dir():
-            raise QuantizeError(f"--output {path} exists and is not a directory; choose another --output")
+            raise UserError(f"--output {path} exists and is not a directory; choose another --output")
         if overwrite:
             return
         if (path / MANIFEST_NAME).is_file():
-            raise QuantizeError(
+            raise UserError(
                 f"--output {path} already holds a finished artifact ({MANIFEST_NAME} present); "
                 "pass --overwrite to replace it or choose another --output"
             )
         if any(path.iterdir()):
-            raise QuantizeError(
+            raise UserError(
                 f"--output {path} exists and is not empty (no {MANIFEST_NAME}, so not a finished artifact); "
                 "pass --overwrite to replace it or choose another --output"
             )
+
+    def probe_write(self) -> None:
+        """The checkpoint is staged beside --output and renamed into place: its parent must be writable."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"--output {self.path} exists and is not a directory; choose another --output")
+        probe_directory(self.path.parent, "--output", self.uri)
+        log.info("preflight: %s is writable (probe file written and deleted)", self.path.parent)
 
     def make_staging_dir(self, staging_root: Path | None = None) -> Path:
         # Beside the destination, so the final rename stays on one filesystem (atomic).

@@ -5,17 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workloads.artifacts.errors import UserError
+from workloads.artifacts.hub import redact, require_hub
+from workloads.artifacts.local_backend import probe_directory
+from workloads.artifacts.manifest import dumps
+from workloads.artifacts.object_store import BucketStore
 from workloads.quantize import calibration, manifest
 from workloads.quantize.calibration import CalibrationSource
 from workloads.quantize.destinations import Store, open_store
 from workloads.quantize.errors import QuantizeError
 from workloads.quantize.gpu_check import check_target_gpu
 from workloads.quantize.group_size import GroupSizeChoice, quantized_input_sizes, resolve_group_size
-from workloads.quantize.hub import redact, require_hub
 from workloads.quantize.phases import phase
 from workloads.quantize.recipes import (
     DEFAULT_GROUP_SIZE,
@@ -102,7 +107,12 @@ def preflight(job: Job, store: Store) -> tuple[Recipe, Any, GroupSizeChoice | No
         log.info("preflight: %s", check_target_gpu(recipe, job.target_gpu))
     else:
         log.warning("preflight: no --target-gpu given; not checking that the serving GPU can run %s", recipe.name)
+    # Prove the output can be written (credentials, permissions) now, not after hours of calibration.
+    store.probe_write()
     store.check(job.overwrite)
+    if isinstance(store, BucketStore):  # bucket outputs are staged on local disk first
+        staging = job.staging_dir or Path(tempfile.gettempdir())
+        probe_directory(staging, "--staging-dir")
     config = _load_config(job)
     return recipe, config, _resolve_group_size(recipe, job, config)
 
@@ -210,7 +220,15 @@ def run(job: Job, store: Store | None = None) -> Result:
             )
             log.info("save: %d files, %.1f MB", record["file_count"], record["total_size"] / 1e6)
         with phase("upload", timings, store.uri):
-            store.publish(staged, manifest.dumps(record), job.overwrite)
+            try:
+                store.publish(staged, dumps(record), job.overwrite)
+            except UserError:
+                raise
+            except Exception as exc:
+                failure = store.fail(exc, "upload") if isinstance(store, BucketStore) else None
+                if failure is None:
+                    raise
+                raise failure from None
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     log.info("finished %s in %.1fs: %s", recipe.name, sum(timings.values()), store.uri)

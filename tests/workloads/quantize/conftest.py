@@ -1,4 +1,4 @@
-"""Fixtures: tiny Llama checkpoints built offline from a config, and an in-process S3 (moto)."""
+"""Fixtures: tiny Llama checkpoints built offline from a config, an in-process S3 (moto), moto's S3 server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from quantize_helpers import BUCKET, build_tiny_llama
+
+from tests.workloads.store_servers import gcs, s3_server, s3_server_session  # noqa: F401 (fixtures)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -40,24 +42,3 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
         yield client
-
-
-@pytest.fixture
-def gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A GCS emulator (gcp-storage-emulator, in memory) on 127.0.0.1 with the bucket created; its URL."""
-    import socket
-
-    from gcp_storage_emulator.server import create_server
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "leanrag-test")
-    try:
-        yield url
-    finally:
-        server.stop()

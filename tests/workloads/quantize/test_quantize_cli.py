@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from workloads.artifacts.hub import redact
 from workloads.quantize.cli import main
-from workloads.quantize.hub import redact
 
 
 def test_list_recipes(capsys: pytest.CaptureFixture[str]) -> None:

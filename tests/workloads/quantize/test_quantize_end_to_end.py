@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from quantize_helpers import BUCKET, download_prefix, generate, s3_keys
 
-from workloads.quantize import manifest
+from workloads.artifacts import manifest
 from workloads.quantize.calibration import CalibrationSource, default_texts
 from workloads.quantize.cli import main
 from workloads.quantize.pipeline import Job, run

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from quantize_helpers import BUCKET
 
+from workloads.artifacts.errors import UserError
+from workloads.artifacts.gcs_backend import GcsBackend
+from workloads.artifacts.object_store import BucketStore
 from workloads.quantize.destinations import open_store
-from workloads.quantize.errors import QuantizeError
-from workloads.quantize.gcs_backend import GcsBackend
-from workloads.quantize.object_store import BucketStore
 
 PREFIX = "models/tiny-fp8"
 
@@ -39,11 +39,11 @@ def test_gcs_publish_failure_rerun_and_overwrite(gcs: str, tmp_path: Path, monke
     real_upload = GcsBackend.upload_file
     uploads: list[str] = []
 
-    def failing_upload(self: GcsBackend, path: Path, key: str) -> None:
+    def failing_upload(self: GcsBackend, path: Path, key: str, sha256: str | None = None) -> None:
         uploads.append(key)
         if len(uploads) == 2:
             raise ConnectionError("simulated network failure mid-upload")
-        real_upload(self, path, key)
+        real_upload(self, path, key, sha256)
 
     monkeypatch.setattr(GcsBackend, "upload_file", failing_upload)
     with pytest.raises(ConnectionError):
@@ -55,7 +55,7 @@ def test_gcs_publish_failure_rerun_and_overwrite(gcs: str, tmp_path: Path, monke
     store.publish(v1, b'{"v": "v1"}', overwrite=False)
     assert sorted(backend.list_keys(PREFIX + "/")) == expected_v1
 
-    with pytest.raises(QuantizeError, match=rf"gs://{BUCKET}/{PREFIX} already holds a finished artifact"):
+    with pytest.raises(UserError, match=rf"gs://{BUCKET}/{PREFIX} already holds a finished artifact"):
         store.check(overwrite=False)
     store.publish(v2, b'{"v": "v2"}', overwrite=True)
     assert sorted(backend.list_keys(PREFIX + "/")) == expected_v2

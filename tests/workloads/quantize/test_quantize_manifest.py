@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from workloads.artifacts import manifest as artifact_manifest
 from workloads.quantize import manifest
 
 QUANT_CONFIG = {
@@ -44,7 +45,7 @@ def _staged(root: Path) -> Path:
 
 def test_manifest_lists_every_file_with_size_and_sha256(tmp_path: Path) -> None:
     root = _staged(tmp_path / "ckpt")
-    (root / manifest.MANIFEST_NAME).write_text("{}")  # an older manifest is never listed in itself
+    (root / artifact_manifest.MANIFEST_NAME).write_text("{}")  # an older manifest is never listed in itself
     record = manifest.build_manifest(
         root,
         recipe={"name": "w4a16", "group_size": 64},
@@ -79,19 +80,19 @@ def test_manifest_lists_every_file_with_size_and_sha256(tmp_path: Path) -> None:
     assert record["scheme"]["ignore"] == ["lm_head"]
     versions = record["versions"]
     assert versions["llmcompressor"].startswith("0.14") and versions["compressed-tensors"]
-    assert json.loads(manifest.dumps(record)) == record
+    assert json.loads(artifact_manifest.dumps(record)) == record
 
 
 def test_verify_detects_changed_missing_and_extra_files(tmp_path: Path) -> None:
     root = _staged(tmp_path / "ckpt")
     record = manifest.build_manifest(root, recipe={}, source_model={}, calibration=None, target_gpu=None)
-    assert manifest.verify(root, record) == []
+    assert artifact_manifest.verify(root, record) == []
     data = bytearray((root / "model.safetensors").read_bytes())
     data[100] ^= 1  # same size, one bit flipped
     (root / "model.safetensors").write_bytes(bytes(data))
     (root / "sub" / "extra.txt").unlink()
     (root / "stray.bin").write_bytes(b"x")
-    assert manifest.verify(root, record) == [
+    assert artifact_manifest.verify(root, record) == [
         "model.safetensors: sha256 mismatch",
         "sub/extra.txt: missing",
         "stray.bin: not in the manifest",

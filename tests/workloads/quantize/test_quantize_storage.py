@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from quantize_helpers import BUCKET, s3_keys
 
+from workloads.artifacts.errors import UserError
+from workloads.artifacts.object_store import BucketStore
+from workloads.artifacts.s3_backend import S3Backend
 from workloads.quantize.destinations import open_store
-from workloads.quantize.errors import QuantizeError
 from workloads.quantize.local_store import LocalStore
-from workloads.quantize.object_store import BucketStore
-from workloads.quantize.s3_backend import S3Backend
 
 PREFIX = "models/tiny-w4a16"
 BIG = 9 * 1024 * 1024  # above boto3's 8 MiB multipart threshold
@@ -77,11 +77,11 @@ def test_local_refuses_to_overwrite_a_finished_artifact(tmp_path: Path) -> None:
     staged = store.make_staging_dir()
     _stage(staged, "v1")
     store.publish(staged, _manifest("v1"), overwrite=False)
-    with pytest.raises(QuantizeError, match=r"already holds a finished artifact .*pass --overwrite"):
+    with pytest.raises(UserError, match=r"already holds a finished artifact .*pass --overwrite"):
         store.check(overwrite=False)
     staged = store.make_staging_dir()
     _stage(staged, "v2")
-    with pytest.raises(QuantizeError, match="pass --overwrite"):
+    with pytest.raises(UserError, match="pass --overwrite"):
         store.publish(staged, _manifest("v2"), overwrite=False)
     assert (store.path / "manifest.json").read_bytes() == _manifest("v1")
     store.publish(staged, _manifest("v2"), overwrite=True)
@@ -93,7 +93,7 @@ def test_local_refuses_to_overwrite_a_finished_artifact(tmp_path: Path) -> None:
 def test_local_refuses_a_non_empty_unfinished_directory(tmp_path: Path) -> None:
     (tmp_path / "tiny").mkdir()
     (tmp_path / "tiny" / "notes.txt").write_text("mine")
-    with pytest.raises(QuantizeError, match=r"exists and is not empty .*pass --overwrite"):
+    with pytest.raises(UserError, match=r"exists and is not empty .*pass --overwrite"):
         LocalStore(tmp_path / "tiny").check(overwrite=False)
     LocalStore(tmp_path / "tiny").check(overwrite=True)
     (tmp_path / "empty").mkdir()
@@ -113,7 +113,7 @@ def test_local_refuses_a_non_empty_unfinished_directory(tmp_path: Path) -> None:
     ],
 )
 def test_bad_outputs(output: str, error: str) -> None:
-    with pytest.raises(QuantizeError, match=error):
+    with pytest.raises(UserError, match=error):
         open_store(output)
 
 
@@ -169,9 +169,9 @@ def test_s3_refuses_to_overwrite_then_replaces_with_manifest_deleted_first(s3: A
     _stage(v1, "v1")
     new_files = _stage(v2, "v2")
     store.publish(v1, _manifest("v1"), overwrite=False)
-    with pytest.raises(QuantizeError, match=rf"s3://{BUCKET}/{PREFIX} already holds a finished artifact"):
+    with pytest.raises(UserError, match=rf"s3://{BUCKET}/{PREFIX} already holds a finished artifact"):
         store.check(overwrite=False)
-    with pytest.raises(QuantizeError, match="pass --overwrite"):
+    with pytest.raises(UserError, match="pass --overwrite"):
         store.publish(v2, _manifest("v2"), overwrite=False)
     assert s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/manifest.json")["Body"].read() == _manifest("v1")
 

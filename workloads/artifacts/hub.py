@@ -11,7 +11,7 @@ import os
 import socket
 from urllib.parse import urlparse
 
-from workloads.quantize.errors import QuantizeError
+from workloads.artifacts.errors import UserError
 
 PROBE_TIMEOUT_S = 5.0
 
@@ -39,12 +39,12 @@ def hub_unreachable_reason() -> str | None:
 
 
 def require_hub(what: str, alternative: str) -> None:
-    """Raise QuantizeError naming `what` unless the hub can be used (reachable, or offline cache mode)."""
+    """Raise UserError naming `what` unless the hub can be used (reachable, or offline cache mode)."""
     if offline_mode():
         return
     reason = hub_unreachable_reason()
     if reason:
-        raise QuantizeError(
+        raise UserError(
             f"{what} must be downloaded from the Hugging Face Hub, but {reason}. "
             f"{alternative}, or set HF_HUB_OFFLINE=1 to use the local Hugging Face cache"
         )
