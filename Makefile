@@ -22,6 +22,11 @@ venv:
 venv-%:
 	@$(MKVENV) .venvs/$* 3.11 --torch workloads/$*/requirements.txt workloads/$*/requirements-test.txt requirements-test.txt
 
+# the prefetch job shares the quantize environment (same storage packages and pins)
+venv-quantize:
+	@$(MKVENV) .venvs/quantize 3.11 --torch workloads/quantize/requirements.txt workloads/quantize/requirements-test.txt \
+	  workloads/prefetch/requirements.txt workloads/prefetch/requirements-test.txt requirements-test.txt
+
 venv-benchmark:
 	@$(MKVENV) .venvs/benchmark 3.11 --torch workloads/benchmark/requirements.txt requirements-test.txt
 
@@ -57,7 +62,7 @@ test-core: venv
 
 test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)
-	.venvs/quantize/bin/python -m pytest tests/workloads/quantize $(PYTEST_ARGS)
+	.venvs/quantize/bin/python -m pytest tests/workloads/quantize tests/workloads/prefetch $(PYTEST_ARGS)
 	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
 
 test-app: venv venv-gateway venv-ogx venv-llm-server
