@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import versions
+from components import kube, versions
 from components.app.common import RenderedConfig
 from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import (
@@ -32,8 +32,7 @@ from components.app.ogx_settings import (
     ShieldSettings,
 )
 from components.cluster.base import Placement
-from components.data import kube
-from components.data.kube import APP_POD_LABELS, Peer, SecretRef
+from components.kube import APP_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import AppConfig
 
 NAME = "rag-app"
@@ -154,20 +153,18 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "nodeSelector": dict(args.placement.node_selector),
-        "tolerations": list(args.placement.tolerations),
-        "securityContext": kube.restricted_pod_security(UID, GID),
-        "terminationGracePeriodSeconds": 30,
-        "containers": [container],
-        "volumes": [
-            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-            data_volume(args),
-            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-        ],
-    }
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+        data_volume(args),
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    return kube.restricted_pod_spec(
+        [container],
+        volumes,
+        run_as=(UID, GID),
+        node_selector=args.placement.node_selector,
+        tolerations=args.placement.tolerations,
+    )
 
 
 class RagApp(pulumi.ComponentResource):
@@ -258,6 +255,6 @@ class RagApp(pulumi.ComponentResource):
             f"{name}-rag-app", ns, APP_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
         )
 
-        self.base_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}/v1"
+        self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
         outputs: Mapping[str, Any] = {"baseUrl": self.base_url, "apiKey": self.api_key}
         self.register_outputs(dict(outputs))

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import versions
+from components import kube, versions
 from components.app.common import RenderedConfig
 from components.app.gateway_config import GATEWAY_PLAIN_ENV, build_gateway_config
 from components.app.gateway_settings import (
@@ -27,8 +27,7 @@ from components.app.gateway_settings import (
     Upstream,
 )
 from components.cluster.base import Placement
-from components.data import kube
-from components.data.kube import GATEWAY_POD_LABELS, Peer, SecretRef
+from components.kube import GATEWAY_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import GatewayConfig, GuardrailsConfig
 
 NAME = "gateway"
@@ -137,7 +136,7 @@ def render(args: GatewayArgs, base_urls: Sequence[str | None]) -> RenderedConfig
 
 def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     refs = secret_refs(args)
-    plain_env = [{"name": k, "value": v} for k, v in {**GATEWAY_PLAIN_ENV, "HOME": "/tmp"}.items()]
+    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp"})
     container = {
         "name": NAME,
         "image": versions.LITELLM_IMAGE,
@@ -164,19 +163,17 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "nodeSelector": dict(args.placement.node_selector),
-        "tolerations": list(args.placement.tolerations),
-        "securityContext": kube.restricted_pod_security(UID, GID),
-        "terminationGracePeriodSeconds": 30,
-        "containers": [container],
-        "volumes": [
-            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-        ],
-    }
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+    ]
+    return kube.restricted_pod_spec(
+        [container],
+        volumes,
+        run_as=(UID, GID),
+        node_selector=args.placement.node_selector,
+        tolerations=args.placement.tolerations,
+    )
 
 
 class Gateway(pulumi.ComponentResource):
@@ -260,7 +257,7 @@ class Gateway(pulumi.ComponentResource):
             f"{name}-gateway", ns, GATEWAY_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
         )
 
-        self.base_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}/v1"
+        self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
         self.master_key_ref = MASTER_KEY_SECRET
         self.upstream_key_ref = UPSTREAM_KEY_SECRET if args.upstream_api_key is not None else None
         self.register_outputs({"baseUrl": self.base_url, "masterKey": self.master_key})

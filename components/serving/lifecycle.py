@@ -1,4 +1,4 @@
-"""Health probes and the shutdown sequence of a model server: pure functions.
+"""How a model server starts and stops: its probes and shutdown sequence (pure functions).
 
 - startup: vLLM opens /health only after the weights are loaded and the engine is warm, so the startup probe's
   budget grows with the weights (GB / load rate) plus a fixed engine warm-up margin, never below a minimum;
@@ -13,6 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from components import kube
+
+HEALTH_PATH = "/health"
 STARTUP_PERIOD_S = 10
 ENGINE_WARMUP_S = 240
 """torch.compile, CUDA graph capture and KV-cache profiling after the weights are in GPU memory: 1-3 minutes
@@ -29,32 +32,18 @@ def startup_budget_s(weights_gb: float, load_rate_gbps: float) -> int:
     return max(MIN_STARTUP_BUDGET_S, math.ceil(weights_gb / load_rate_gbps) + ENGINE_WARMUP_S)
 
 
-def http_get(path: str, port: str) -> dict[str, Any]:
-    return {"path": path, "port": port, "scheme": "HTTP"}
-
-
-def startup_probe(budget_s: int, port: str = "http", path: str = "/health") -> dict[str, Any]:
+def model_server_probes(startup_budget: int, pre_stop_s: int, port: str = "http") -> dict[str, Any]:
+    """The startup, liveness and readiness probes and the preStop lifecycle of a model server container:
+    startup within the budget; liveness restarts only on repeated failure (a restart reloads the whole model);
+    readiness leaves the Service endpoints quickly when the engine stops answering."""
     return {
-        "httpGet": http_get(path, port),
-        "periodSeconds": STARTUP_PERIOD_S,
-        "timeoutSeconds": 5,
-        "failureThreshold": math.ceil(budget_s / STARTUP_PERIOD_S),
+        "startupProbe": kube.http_probe(
+            HEALTH_PATH, port, STARTUP_PERIOD_S, math.ceil(startup_budget / STARTUP_PERIOD_S), timeout_s=5
+        ),
+        "livenessProbe": kube.http_probe(HEALTH_PATH, port, 10, 6, timeout_s=5),
+        "readinessProbe": kube.http_probe(HEALTH_PATH, port, 5, 2, timeout_s=3),
+        "lifecycle": kube.pre_stop_sleep(pre_stop_s),
     }
-
-
-def liveness_probe(port: str = "http", path: str = "/health") -> dict[str, Any]:
-    """Restart only on repeated failure: a restart reloads the whole model."""
-    return {"httpGet": http_get(path, port), "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6}
-
-
-def readiness_probe(port: str = "http", path: str = "/health") -> dict[str, Any]:
-    """Fast: leaves the Service endpoints quickly when the engine stops answering."""
-    return {"httpGet": http_get(path, port), "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 2}
-
-
-def pre_stop(seconds: int) -> dict[str, Any]:
-    """The kubelet's built-in sleep action: no shell needed in the image (on by default since 1.30)."""
-    return {"preStop": {"sleep": {"seconds": seconds}}}
 
 
 def termination_grace_s(pre_stop_s: int, shutdown_timeout_s: int) -> int:
