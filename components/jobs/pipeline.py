@@ -14,6 +14,7 @@ from components.data import MilvusOutputs
 from components.jobs.workload_job import SecretEnv, WorkloadJobArgs
 from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
 from stacks.models import ServedModel
+from stacks.uris import BucketUri
 
 BUNDLED_CORPUS = "/app/corpus/docs"
 CORPUS_DIR = "/work/corpus"
@@ -69,7 +70,7 @@ def quantize_args(
 
 def _corpus_download(source_uri: str) -> dict[str, Any]:
     """An init container that copies the documents from the bucket (workload identity, no keys)."""
-    if source_uri.startswith("s3://"):
+    if BucketUri(source_uri).scheme == "s3":
         image, command = versions.AWS_CLI_IMAGE, ["aws", "s3", "sync", source_uri, CORPUS_DIR]
     else:
         image, command = versions.GCLOUD_IMAGE, ["gcloud", "storage", "rsync", "-r", source_uri, CORPUS_DIR]
