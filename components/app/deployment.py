@@ -32,6 +32,7 @@ from components.app.ogx_settings import (
     ShieldSettings,
 )
 from components.cluster.base import Placement
+from components.data import MilvusOutputs, RedisOutputs
 from components.kube import APP_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import AppConfig
 
@@ -68,11 +69,10 @@ class RagAppArgs:
     chat_models: Sequence[str]
     embedding_model: str
     """Model id of the embeddings the gateway serves (the same model the ingest job embedded with)."""
-    milvus_uri: str
-    milvus_token: SecretRef
-    redis_host: str
-    redis_port: int
-    redis_password: SecretRef
+    milvus: MilvusOutputs
+    """The vector store: its URI and the token's Secret key in the platform namespace."""
+    redis: RedisOutputs
+    """The key-value store: host, port and the password's Secret key."""
     shield: Shield | None = None
     clients: Sequence[Peer] = field(default_factory=list)
     """Pods allowed to call the app on 8321 (e.g. the benchmark Job; add an ingress controller's pods here).
@@ -98,9 +98,9 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
             dimension=cfg.embedding_dimension,
             api_key_env=GATEWAY_KEY_ENV,
         ),
-        vector_store=MilvusRemote(uri=args.milvus_uri, token_env=MILVUS_TOKEN_ENV),
+        vector_store=MilvusRemote(uri=args.milvus.uri, token_env=MILVUS_TOKEN_ENV),
         storage=RedisStorage(
-            host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV, sql_dir=f"{DATA_DIR}/sql"
+            host=args.redis.host, port=args.redis.port, password_env=REDIS_PASSWORD_ENV, sql_dir=f"{DATA_DIR}/sql"
         ),
         auth=AuthSettings(api_key_env=APP_KEY_ENV) if cfg.auth else None,
         shield=shield,
@@ -112,8 +112,8 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
 def secret_refs(args: RagAppArgs) -> dict[str, SecretRef]:
     refs = {
         GATEWAY_KEY_ENV: args.gateway_key,
-        MILVUS_TOKEN_ENV: args.milvus_token,
-        REDIS_PASSWORD_ENV: args.redis_password,
+        MILVUS_TOKEN_ENV: args.milvus.token_ref,
+        REDIS_PASSWORD_ENV: args.redis.password_ref,
         APP_KEY_ENV: API_KEY_SECRET,
     }
     if args.shield and args.shield.key:

@@ -27,6 +27,7 @@ from components.app.gateway_settings import (
     Upstream,
 )
 from components.cluster.base import Placement
+from components.data import RedisOutputs
 from components.kube import GATEWAY_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import GatewayConfig, GuardrailsConfig
 
@@ -78,9 +79,8 @@ class GatewayArgs:
     """The model endpoints behind the gateway, with their fallbacks (see `components.app.layer`)."""
     upstream_api_key: pulumi.Input[str] | None
     """Secret: the Bearer key of the model servers (the serving layer's); None for servers without auth."""
-    redis_host: str
-    redis_port: int
-    redis_password: SecretRef
+    redis: RedisOutputs
+    """The caches' store: host, port and the password's Secret key in the platform namespace."""
     clients: Sequence[Peer]
     """Pods allowed to call the gateway on 4000."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -103,7 +103,7 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
     cache = args.config.cache
     return GatewaySettings(
         upstreams=list(upstreams),
-        redis=RedisSettings(host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV),
+        redis=RedisSettings(host=args.redis.host, port=args.redis.port, password_env=REDIS_PASSWORD_ENV),
         cache=CacheSettings(
             enabled=cache.enabled,
             corpus_version=cache.corpus_version,
@@ -117,7 +117,7 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
 
 def secret_refs(args: GatewayArgs) -> dict[str, SecretRef]:
     """Every env var the config may name -> the Secret key that fills it."""
-    refs = {MASTER_KEY_ENV: MASTER_KEY_SECRET, REDIS_PASSWORD_ENV: args.redis_password}
+    refs = {MASTER_KEY_ENV: MASTER_KEY_SECRET, REDIS_PASSWORD_ENV: args.redis.password_ref}
     if args.upstream_api_key is not None:
         refs[UPSTREAM_KEY_ENV] = UPSTREAM_KEY_SECRET
     return refs

@@ -118,7 +118,6 @@ class AppLayer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(
             parent=self, depends_on=list(args.cluster.ready), aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
         )
-        redis, milvus = args.data.redis, args.data.milvus
         benchmark = kube.Peer(args.jobs_namespace, kube.BENCHMARK_JOB_POD_LABELS)
         self.gateway = Gateway(
             name,
@@ -128,9 +127,7 @@ class AppLayer(pulumi.ComponentResource):
                 placement=args.cluster.system,
                 upstreams=routes,
                 upstream_api_key=args.serving.api_key,
-                redis_host=redis.host,
-                redis_port=redis.port,
-                redis_password=redis.password_ref,
+                redis=args.data.redis,
                 clients=[kube.Peer(ns, kube.APP_POD_LABELS), benchmark],
                 depends_on=waits,
             ),
@@ -147,11 +144,8 @@ class AppLayer(pulumi.ComponentResource):
                 gateway_key=self.gateway.master_key_ref,
                 chat_models=chat,
                 embedding_model=embedding_model(platform.app.embedding_model, args.serving, [u.name for u in routes]),
-                milvus_uri=milvus.uri,
-                milvus_token=milvus.token_ref,
-                redis_host=redis.host,
-                redis_port=redis.port,
-                redis_password=redis.password_ref,
+                milvus=args.data.milvus,
+                redis=args.data.redis,
                 shield=shield(args.moderation_url, self.gateway.upstream_key_ref),
                 clients=[benchmark],
                 storage_class=args.storage_class,

@@ -14,6 +14,7 @@ from components import versions
 from components.app import deployment as rag
 from components.app.common import RenderedConfig
 from components.cluster.base import cpu_placement
+from components.data import MilvusOutputs, RedisOutputs
 from components.kube import APP_POD_LABELS, GATEWAY_POD_LABELS, INGEST_JOB_POD_LABELS, SecretRef
 from components.kube import BENCHMARK_JOB_POD_LABELS as BENCHMARK_JOB_LABELS
 from infra.mocks import REDACTED, mock_secret
@@ -189,11 +190,8 @@ def test_a_config_secret_without_a_source_is_refused():
         gateway_key=SecretRef("g", "k"),
         chat_models=["chat"],
         embedding_model="minilm",
-        milvus_uri="http://milvus:19530",
-        milvus_token=SecretRef("m", "t"),
-        redis_host="redis",
-        redis_port=6379,
-        redis_password=SecretRef("r", "p"),
+        milvus=MilvusOutputs(uri="http://milvus:19530", token="t", token_ref=SecretRef("m", "t"), namespace="milvus"),
+        redis=RedisOutputs(url="redis://:p@redis:6379/0", host="redis", port=6379, password_ref=SecretRef("r", "p")),
     )
     rendered = RenderedConfig(data={}, secret_env=("GATEWAY_API_KEY", "SOMETHING_ELSE"))
     with pytest.raises(ValueError, match=r"needs env vars \['SOMETHING_ELSE'\]"):
