@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT
-
-PART_OF = {"app.kubernetes.io/part-of": "leanrag"}
 
 
 @dataclass
@@ -24,34 +23,31 @@ class NamespacesArgs:
 
 
 class Namespaces(pulumi.ComponentResource):
-    """Outputs: `namespaces` (role -> Namespace), `model_store_accounts` (role -> ServiceAccount)."""
+    """One namespace per role, and the model-store ServiceAccount in the roles that reach the bucket."""
+
+    namespaces: dict[str, k8s.core.v1.Namespace]
+    """Role -> Namespace: what a layer's objects in that namespace wait for."""
+    model_store_accounts: dict[str, k8s.core.v1.ServiceAccount]
+    """Role -> the model-store ServiceAccount of its namespace."""
 
     def __init__(self, name: str, args: NamespacesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:platform:Namespaces", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
-        for role, ns in args.names.items():
-            level = args.pod_security[role]
-            self.namespaces[role] = k8s.core.v1.Namespace(
+        self.namespaces = {
+            role: k8s.core.v1.Namespace(
                 f"{name}-{role}",
-                metadata={
-                    "name": ns,
-                    "labels": {
-                        **PART_OF,
-                        "pod-security.kubernetes.io/enforce": level,
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
-                    },
-                },
+                metadata={"name": ns, "labels": kube.namespace_labels(args.pod_security[role])},
                 opts=child,
             )
+            for role, ns in args.names.items()
+        }
         self.model_store_accounts = {
             role: k8s.core.v1.ServiceAccount(
                 f"{name}-{role}-model-store",
                 metadata={
                     "name": MODEL_STORE_SERVICE_ACCOUNT,
                     "namespace": args.names[role],
-                    "labels": PART_OF,
+                    "labels": kube.PART_OF,
                     "annotations": args.service_account_annotations,
                 },
                 automount_service_account_token=False,

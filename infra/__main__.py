@@ -7,8 +7,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # Pulumi runs t
 
 import pulumi
 
-from stacks.assemble import build_stack
-from stacks.load import from_pulumi
+from infra.assemble import build_stack
+from infra.config import from_pulumi
 
 config, secrets = from_pulumi()
 stack = build_stack(config, secrets, pulumi.get_stack())

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
@@ -46,6 +47,9 @@ class Registered:
     """As the engine would receive them; secret values still wrapped (see `redact`)."""
     dependencies: list[str] = field(default_factory=list)
     """URNs of the resources it waits for (depends_on, components expanded to their resources)."""
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """Former identities the engine would match it to (alias specs, e.g. {"noParent": True}), so a resource
+    that moved under a new parent is kept rather than replaced."""
 
 
 @dataclass
@@ -136,6 +140,7 @@ class _RecordingMonitor(sdk_mocks.MockMonitor):
                     custom=bool(request.custom),
                     inputs=rpc.deserialize_properties(request.object),
                     dependencies=list(request.dependencies),
+                    aliases=[json_format.MessageToDict(alias.spec) for alias in request.aliases],
                 )
             )
         return response

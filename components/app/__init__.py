@@ -1,7 +1,10 @@
-"""Generated configuration of the RAG app (OGX 1.5.0) and of its caching/guardrail gateway (LiteLLM proxy).
+"""The app layer: the RAG app (OGX 1.5.0) and its caching/guardrail gateway (LiteLLM proxy).
 
-Pure, typed generator functions; the Kubernetes components mount ``RenderedConfig.yaml`` and fill every
-env var in ``RenderedConfig.secret_env`` from a Secret.
+This package's public names are the pure, typed config generators: the Kubernetes components mount
+``RenderedConfig.yaml`` and fill every env var in ``RenderedConfig.secret_env`` from a Secret, and the local
+harness runs the same generators in environments without Pulumi, so importing this package must not import
+Pulumi. The layer's ComponentResource (``AppLayer``, ``AppLayerArgs``, ``AppOutputs``) is in
+``components.app.layer``, which only the composition root (infra/) imports.
 """
 
 from components.app.common import EnvVarName, RenderedConfig

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import versions
+from components import kube, versions
 from components.app.common import RenderedConfig
 from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import (
@@ -32,8 +32,8 @@ from components.app.ogx_settings import (
     ShieldSettings,
 )
 from components.cluster.base import Placement
-from components.data import kube
-from components.data.kube import APP_POD_LABELS, Peer, SecretRef
+from components.data import MilvusOutputs, RedisOutputs
+from components.kube import APP_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import AppConfig
 
 NAME = "rag-app"
@@ -69,11 +69,10 @@ class RagAppArgs:
     chat_models: Sequence[str]
     embedding_model: str
     """Model id of the embeddings the gateway serves (the same model the ingest job embedded with)."""
-    milvus_uri: str
-    milvus_token: SecretRef
-    redis_host: str
-    redis_port: int
-    redis_password: SecretRef
+    milvus: MilvusOutputs
+    """The vector store: its URI and the token's Secret key in the platform namespace."""
+    redis: RedisOutputs
+    """The key-value store: host, port and the password's Secret key."""
     shield: Shield | None = None
     clients: Sequence[Peer] = field(default_factory=list)
     """Pods allowed to call the app on 8321 (e.g. the benchmark Job; add an ingress controller's pods here).
@@ -99,9 +98,9 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
             dimension=cfg.embedding_dimension,
             api_key_env=GATEWAY_KEY_ENV,
         ),
-        vector_store=MilvusRemote(uri=args.milvus_uri, token_env=MILVUS_TOKEN_ENV),
+        vector_store=MilvusRemote(uri=args.milvus.uri, token_env=MILVUS_TOKEN_ENV),
         storage=RedisStorage(
-            host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV, sql_dir=f"{DATA_DIR}/sql"
+            host=args.redis.host, port=args.redis.port, password_env=REDIS_PASSWORD_ENV, sql_dir=f"{DATA_DIR}/sql"
         ),
         auth=AuthSettings(api_key_env=APP_KEY_ENV) if cfg.auth else None,
         shield=shield,
@@ -113,8 +112,8 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
 def secret_refs(args: RagAppArgs) -> dict[str, SecretRef]:
     refs = {
         GATEWAY_KEY_ENV: args.gateway_key,
-        MILVUS_TOKEN_ENV: args.milvus_token,
-        REDIS_PASSWORD_ENV: args.redis_password,
+        MILVUS_TOKEN_ENV: args.milvus.token_ref,
+        REDIS_PASSWORD_ENV: args.redis.password_ref,
         APP_KEY_ENV: API_KEY_SECRET,
     }
     if args.shield and args.shield.key:
@@ -154,20 +153,18 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "nodeSelector": dict(args.placement.node_selector),
-        "tolerations": list(args.placement.tolerations),
-        "securityContext": kube.restricted_pod_security(UID, GID),
-        "terminationGracePeriodSeconds": 30,
-        "containers": [container],
-        "volumes": [
-            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-            data_volume(args),
-            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-        ],
-    }
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+        data_volume(args),
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    return kube.restricted_pod_spec(
+        [container],
+        volumes,
+        run_as=(UID, GID),
+        node_selector=args.placement.node_selector,
+        tolerations=args.placement.tolerations,
+    )
 
 
 class RagApp(pulumi.ComponentResource):
@@ -258,6 +255,6 @@ class RagApp(pulumi.ComponentResource):
             f"{name}-rag-app", ns, APP_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
         )
 
-        self.base_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}/v1"
+        self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
         outputs: Mapping[str, Any] = {"baseUrl": self.base_url, "apiKey": self.api_key}
         self.register_outputs(dict(outputs))

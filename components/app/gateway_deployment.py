@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import versions
+from components import kube, versions
 from components.app.common import RenderedConfig
 from components.app.gateway_config import GATEWAY_PLAIN_ENV, build_gateway_config
 from components.app.gateway_settings import (
@@ -27,8 +27,8 @@ from components.app.gateway_settings import (
     Upstream,
 )
 from components.cluster.base import Placement
-from components.data import kube
-from components.data.kube import GATEWAY_POD_LABELS, Peer, SecretRef
+from components.data import RedisOutputs
+from components.kube import GATEWAY_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import GatewayConfig, GuardrailsConfig
 
 NAME = "gateway"
@@ -79,9 +79,8 @@ class GatewayArgs:
     """The model endpoints behind the gateway, with their fallbacks (see `components.app.layer`)."""
     upstream_api_key: pulumi.Input[str] | None
     """Secret: the Bearer key of the model servers (the serving layer's); None for servers without auth."""
-    redis_host: str
-    redis_port: int
-    redis_password: SecretRef
+    redis: RedisOutputs
+    """The caches' store: host, port and the password's Secret key in the platform namespace."""
     clients: Sequence[Peer]
     """Pods allowed to call the gateway on 4000."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -104,7 +103,7 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
     cache = args.config.cache
     return GatewaySettings(
         upstreams=list(upstreams),
-        redis=RedisSettings(host=args.redis_host, port=args.redis_port, password_env=REDIS_PASSWORD_ENV),
+        redis=RedisSettings(host=args.redis.host, port=args.redis.port, password_env=REDIS_PASSWORD_ENV),
         cache=CacheSettings(
             enabled=cache.enabled,
             corpus_version=cache.corpus_version,
@@ -118,7 +117,7 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
 
 def secret_refs(args: GatewayArgs) -> dict[str, SecretRef]:
     """Every env var the config may name -> the Secret key that fills it."""
-    refs = {MASTER_KEY_ENV: MASTER_KEY_SECRET, REDIS_PASSWORD_ENV: args.redis_password}
+    refs = {MASTER_KEY_ENV: MASTER_KEY_SECRET, REDIS_PASSWORD_ENV: args.redis.password_ref}
     if args.upstream_api_key is not None:
         refs[UPSTREAM_KEY_ENV] = UPSTREAM_KEY_SECRET
     return refs
@@ -137,7 +136,7 @@ def render(args: GatewayArgs, base_urls: Sequence[str | None]) -> RenderedConfig
 
 def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     refs = secret_refs(args)
-    plain_env = [{"name": k, "value": v} for k, v in {**GATEWAY_PLAIN_ENV, "HOME": "/tmp"}.items()]
+    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp"})
     container = {
         "name": NAME,
         "image": versions.LITELLM_IMAGE,
@@ -164,19 +163,17 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "nodeSelector": dict(args.placement.node_selector),
-        "tolerations": list(args.placement.tolerations),
-        "securityContext": kube.restricted_pod_security(UID, GID),
-        "terminationGracePeriodSeconds": 30,
-        "containers": [container],
-        "volumes": [
-            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-        ],
-    }
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+    ]
+    return kube.restricted_pod_spec(
+        [container],
+        volumes,
+        run_as=(UID, GID),
+        node_selector=args.placement.node_selector,
+        tolerations=args.placement.tolerations,
+    )
 
 
 class Gateway(pulumi.ComponentResource):
@@ -260,7 +257,7 @@ class Gateway(pulumi.ComponentResource):
             f"{name}-gateway", ns, GATEWAY_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
         )
 
-        self.base_url = f"http://{NAME}.{ns}.svc.cluster.local:{PORT}/v1"
+        self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
         self.master_key_ref = MASTER_KEY_SECRET
         self.upstream_key_ref = UPSTREAM_KEY_SECRET if args.upstream_api_key is not None else None
         self.register_outputs({"baseUrl": self.base_url, "masterKey": self.master_key})

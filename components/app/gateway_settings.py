@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from components.app.common import EnvVarName
+from stacks.config.platform import CORPUS_VERSION
 
 
 class _Strict(BaseModel):
@@ -60,7 +60,7 @@ class CacheSettings(_Strict):
     @field_validator("corpus_version")
     @classmethod
     def _version(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", v):
+        if not CORPUS_VERSION.fullmatch(v):
             raise ValueError(
                 f"must be 1-64 letters, digits, '.', '_' or '-' (got {v!r}); use the ingest job's corpus version"
             )

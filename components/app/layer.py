@@ -1,89 +1,70 @@
-"""Wire the app layer of a stack: the LiteLLM gateway in front of the served models, and the RAG app.
+"""The app layer of a stack: the LiteLLM gateway in front of the served models, and the RAG app behind it.
 
-Inputs are the serving layer's contract (`ServingEndpoints`: its stack outputs `openaiBaseUrls`,
-`servingFallbacks` and `apiKey`, see components.serving.layer.stack_outputs) and the data layer. The gateway
-routes every chat and embedding model (GPU models fall back to the CPU tier where cpuTier.fallbackFor says
-so) and caches in Redis; the app reaches models only through the gateway.
+Inputs are the typed outputs of the layers below (`ServingOutputs`, `DataOutputs`). The gateway routes every
+chat and embedding model (GPU models fall back to the CPU tier where cpuTier.fallbackFor says so) and caches in
+Redis; the app reaches models only through the gateway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
+from components import kube
 from components.app.deployment import RagApp, RagAppArgs, Shield
 from components.app.gateway_deployment import Gateway, GatewayArgs, UpstreamSpec
 from components.cluster.base import ClusterOutputs
-from components.data.kube import APP_POD_LABELS, Peer, SecretRef
-from components.data.layer import DataLayer, storage_class
-from components.serving.labels import BENCHMARK_JOB_LABELS
-from stacks.config import StackConfig
+from components.data import DataOutputs
+from components.kube import SecretRef
+from components.serving import ServingOutputs
+from stacks.config.platform import PlatformConfig
 
 
 @dataclass(frozen=True)
-class ServingEndpoints:
-    """What the app layer needs from the serving layer."""
+class AppOutputs:
+    """Where clients reach the gateway and the app, and the keys they need (secrets)."""
 
-    base_urls: Mapping[str, pulumi.Input[str | None]]
-    """Served model name -> OpenAI-compatible base URL (llm-d: the inference gateway's, once assigned)."""
-    fallbacks: Mapping[str, str]
-    """Served model name -> the CPU-tier model its requests fall back to."""
-    api_key: pulumi.Input[str]
-    """Secret: the Bearer key every model server expects."""
+    gateway_base_url: str
+    gateway_master_key: pulumi.Output[str]
+    """Secret: the gateway's master key (sk-...)."""
+    rag_app_url: str
+    rag_app_api_key: pulumi.Output[str] | None
+    """Secret: the Bearer token of the app's API; None when platform.app.auth is off."""
 
-    @classmethod
-    def from_outputs(cls, outputs: Mapping[str, Any]) -> ServingEndpoints:
-        """From the serving layer's stack outputs (components.serving.layer.stack_outputs)."""
-        missing = [k for k in ("openaiBaseUrls", "servingFallbacks", "apiKey") if k not in outputs]
-        if missing:
-            raise KeyError(f"the serving layer's outputs lack {missing}: build the serving layer first")
-        return cls(
-            base_urls=outputs["openaiBaseUrls"], fallbacks=outputs["servingFallbacks"], api_key=outputs["apiKey"]
-        )
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "gatewayBaseUrl": self.gateway_base_url,
+            "gatewayMasterKey": self.gateway_master_key,
+            "ragAppUrl": self.rag_app_url,
+            "ragAppApiKey": self.rag_app_api_key,
+        }
 
 
-@dataclass
-class AppLayer:
-    gateway: Gateway
-    app: RagApp
-
-
-def roles(cfg: StackConfig) -> dict[str, str]:
-    """Served model name -> role; the CPU tier is a chat model."""
-    out: dict[str, str] = {m.name: m.role for m in cfg.serving.models}
-    if cfg.serving.cpu_tier.enabled:
-        out[cfg.serving.cpu_tier.name] = "chat"
-    return out
-
-
-def upstream_specs(
-    cfg: StackConfig, base_urls: Mapping[str, pulumi.Input[str | None]], fallbacks: Mapping[str, str]
-) -> list[UpstreamSpec]:
+def upstream_specs(serving: ServingOutputs) -> list[UpstreamSpec]:
     """Every chat and embedding model behind the gateway, with its CPU-tier fallback. Safety models are not
     routed: they are called for moderation only."""
-    role = roles(cfg)
+    role = serving.roles
     return [
         UpstreamSpec(
             name=name,
             base_url=url,
             kind="embedding" if role.get(name) == "embedding" else "chat",
-            fallback=fallbacks.get(name),
+            fallback=serving.fallbacks.get(name),
         )
-        for name, url in base_urls.items()
+        for name, url in serving.openai_base_urls.items()
         if role.get(name, "chat") != "safety"
     ]
 
 
-def embedding_model(cfg: StackConfig, routed: Sequence[str]) -> str:
-    """The served name of the embedding model the app uses: the one whose Hugging Face id is
-    platform.app.embeddingModel, else the first one served; platform.app.embeddingModel when none is."""
-    wanted = cfg.platform.app.embedding_model
-    embedders = [m for m in cfg.serving.models if m.role == "embedding" and m.name in routed]
-    exact = [m.name for m in embedders if m.id == wanted]
-    return (exact or [m.name for m in embedders] or [wanted])[0]
+def embedding_model(wanted: str, serving: ServingOutputs, routed: Sequence[str]) -> str:
+    """The served name of the embedding model the app uses: the one whose Hugging Face id is `wanted`
+    (platform.app.embeddingModel), else the first one served; `wanted` itself when none is."""
+    embedders = [n for n, role in serving.roles.items() if role == "embedding" and n in routed]
+    exact = [n for n in embedders if serving.model_ids.get(n) == wanted]
+    return (exact or embedders or [wanted])[0]
 
 
 def shield(moderation_url: str | None, key: SecretRef | None) -> Shield | None:
@@ -92,84 +73,90 @@ def shield(moderation_url: str | None, key: SecretRef | None) -> Shield | None:
     return Shield(moderation_url=moderation_url, key=key) if moderation_url else None
 
 
-def build_app_layer(
-    name: str,
-    cfg: StackConfig,
-    cluster: ClusterOutputs,
-    data: DataLayer,
-    serving: ServingEndpoints,
-    opts: pulumi.ResourceOptions,
-    moderation_url: str | None = None,
-) -> AppLayer | None:
-    """The gateway and the app; None (with a warning naming the fix) when no chat model is served."""
-    platform = cfg.platform
-    ns = platform.namespace
-    waits: list[pulumi.Resource] = [data.milvus, data.redis]
-    routes = upstream_specs(cfg, serving.base_urls, serving.fallbacks)
-    if not any(u.kind == "chat" for u in routes):
-        pulumi.log.warn(
-            "no chat model is served, so the gateway and the RAG app are left out; add "
-            "serving.models[] with role: chat, or set serving.cpuTier.enabled: true"
+@dataclass
+class AppLayerArgs:
+    config: PlatformConfig
+    """The platform slice: the app and gateway settings and the platform namespace."""
+    cluster: ClusterOutputs
+    """Where the pods run (the system pool) and what they wait for."""
+    jobs_namespace: str
+    """The benchmark Job's pods there may call the gateway and the app."""
+    serving: ServingOutputs
+    data: DataOutputs
+    data_ready: Sequence[pulumi.Resource]
+    """Milvus and Redis: the gateway and the app start after them."""
+    storage_class: str | None
+    """StorageClass of the app's data volume; None uses the cluster's default."""
+    moderation_url: str | None = None
+    """An OpenAI-compatible /v1/moderations endpoint for the app's shield (none yet: see `shield`)."""
+
+
+class AppLayer(pulumi.ComponentResource):
+    """The gateway and the app; neither (with a warning naming the fix) when no chat model is served."""
+
+    outputs: AppOutputs | None
+    """None when no chat model is served."""
+    gateway: Gateway | None
+    app: RagApp | None
+
+    def __init__(self, name: str, args: AppLayerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:app:AppLayer", name, None, opts)
+        platform = args.config
+        ns = platform.namespace
+        waits = list(args.data_ready)
+        routes = upstream_specs(args.serving)
+        self.outputs, self.gateway, self.app = None, None, None
+        if not any(u.kind == "chat" for u in routes):
+            pulumi.log.warn(
+                "no chat model is served, so the gateway and the RAG app are left out; add "
+                "serving.models[] with role: chat, or set serving.cpuTier.enabled: true"
+            )
+            self.register_outputs({})
+            return
+        # The gateway and the app were created at the stack's root before this layer existed: the alias keeps
+        # their URNs, so `pulumi up` on an existing stack moves them under the layer instead of replacing them.
+        child = pulumi.ResourceOptions(
+            parent=self, depends_on=list(args.cluster.ready), aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
         )
-        return None
-    benchmark = Peer(cfg.jobs.namespace, BENCHMARK_JOB_LABELS)
-    gateway = Gateway(
-        name,
-        GatewayArgs(
-            config=platform.gateway,
-            namespace=ns,
-            placement=cluster.system,
-            upstreams=routes,
-            upstream_api_key=serving.api_key,
-            redis_host=data.redis.host,
-            redis_port=data.redis.port,
-            redis_password=data.redis.password_ref,
-            clients=[Peer(ns, APP_POD_LABELS), benchmark],
-            depends_on=waits,
-        ),
-        opts=opts,
-    )
-    chat = [u.name for u in routes if u.kind == "chat"]
-    app = RagApp(
-        name,
-        RagAppArgs(
-            config=platform.app,
-            namespace=ns,
-            placement=cluster.system,
-            gateway_url=gateway.base_url,
-            gateway_key=gateway.master_key_ref,
-            chat_models=chat,
-            embedding_model=embedding_model(cfg, [u.name for u in routes]),
-            milvus_uri=data.milvus.uri,
-            milvus_token=data.milvus.token_ref,
-            redis_host=data.redis.host,
-            redis_port=data.redis.port,
-            redis_password=data.redis.password_ref,
-            shield=shield(moderation_url, gateway.upstream_key_ref),
-            clients=[benchmark],
-            storage_class=storage_class(cfg),
-            depends_on=[*waits, gateway],
-        ),
-        opts=opts,
-    )
-    return AppLayer(gateway=gateway, app=app)
-
-
-def data_app_outputs(data: DataLayer, layer: AppLayer | None) -> dict[str, Any]:
-    """Stack outputs of the data and app layers; credentials are secret outputs."""
-    outputs: dict[str, Any] = {
-        "milvusUri": data.milvus.uri,
-        "milvusToken": data.milvus.token,
-        "redisUrl": data.redis.url,
-    }
-    if layer is None:
-        return outputs
-    outputs.update(
-        {
-            "gatewayBaseUrl": layer.gateway.base_url,
-            "gatewayMasterKey": layer.gateway.master_key,
-            "ragAppUrl": layer.app.base_url,
-            "ragAppApiKey": layer.app.api_key,
-        }
-    )  # None when platform.app.auth is off
-    return outputs
+        benchmark = kube.Peer(args.jobs_namespace, kube.BENCHMARK_JOB_POD_LABELS)
+        self.gateway = Gateway(
+            name,
+            GatewayArgs(
+                config=platform.gateway,
+                namespace=ns,
+                placement=args.cluster.system,
+                upstreams=routes,
+                upstream_api_key=args.serving.api_key,
+                redis=args.data.redis,
+                clients=[kube.Peer(ns, kube.APP_POD_LABELS), benchmark],
+                depends_on=waits,
+            ),
+            opts=child,
+        )
+        chat = [u.name for u in routes if u.kind == "chat"]
+        self.app = RagApp(
+            name,
+            RagAppArgs(
+                config=platform.app,
+                namespace=ns,
+                placement=args.cluster.system,
+                gateway_url=self.gateway.base_url,
+                gateway_key=self.gateway.master_key_ref,
+                chat_models=chat,
+                embedding_model=embedding_model(platform.app.embedding_model, args.serving, [u.name for u in routes]),
+                milvus=args.data.milvus,
+                redis=args.data.redis,
+                shield=shield(args.moderation_url, self.gateway.upstream_key_ref),
+                clients=[benchmark],
+                storage_class=args.storage_class,
+                depends_on=[*waits, self.gateway],
+            ),
+            opts=child,
+        )
+        self.outputs = AppOutputs(
+            gateway_base_url=self.gateway.base_url,
+            gateway_master_key=self.gateway.master_key,
+            rag_app_url=self.app.base_url,
+            rag_app_api_key=self.app.api_key,
+        )
+        self.register_outputs(self.outputs.as_dict())

@@ -17,9 +17,9 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import kube, versions
 from components.cluster import kubeconfig
-from components.cluster.addons import gpu_node_addons, helm_release
+from components.cluster.addons import gpu_node_addons
 from components.cluster.base import (
     ACCELERATOR_LABEL,
     GPU_TAINT,
@@ -462,7 +462,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
         )
         ready.append(
-            helm_release(
+            kube.helm_release(
                 f"{name}-cluster-autoscaler",
                 versions.CLUSTER_AUTOSCALER,
                 "kube-system",

@@ -23,11 +23,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components import versions
+from components import kube, versions
 from components.cluster.base import Placement
-from components.data import kube
-from components.data.kube import Peer, SecretRef
-from components.namespaces import PART_OF
+from components.kube import Peer, SecretRef
 from stacks.config.platform import MilvusConfig
 
 RELEASE = "milvus"
@@ -43,6 +41,28 @@ CLIENT_SECRET = "milvus-credentials"
 """Secret in each client namespace: `uri`, `token` (user:password), `username`, `password`."""
 ETCD_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 ETCD_STORAGE_GB = 10
+
+
+@dataclass(frozen=True)
+class MilvusOutputs:
+    """How clients reach Milvus."""
+
+    uri: str
+    """http://milvus.<namespace>.svc.cluster.local:19530."""
+    token: pulumi.Output[str]
+    """Secret: user:password."""
+    token_ref: SecretRef
+    """The token's key of the `milvus-credentials` Secret in each client namespace."""
+    namespace: str
+    """Milvus' own namespace."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "token": self.token,
+            "namespace": self.namespace,
+            "clientSecretName": self.token_ref.name,
+        }
 
 
 @dataclass
@@ -166,16 +186,9 @@ def _password(resource_name: str, length: int, parent: pulumi.Resource) -> rando
 
 
 class VectorStore(pulumi.ComponentResource):
-    """Milvus (Helm chart), its namespace, generated credentials and NetworkPolicies.
+    """Milvus (Helm chart), its namespace, generated credentials, client Secrets and NetworkPolicies."""
 
-    Outputs: `uri` (http://milvus.<ns>.svc.cluster.local:19530), `token` (secret, user:password),
-    `root_password` (secret), `token_ref` (the token's key of the Secret in each client namespace)."""
-
-    uri: str
-    token: pulumi.Output[str]
-    root_password: pulumi.Output[str]
-    token_ref: SecretRef
-    namespace: str
+    outputs: MilvusOutputs
 
     def __init__(self, name: str, args: MilvusArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:data:VectorStore", name, None, opts)
@@ -183,15 +196,7 @@ class VectorStore(pulumi.ComponentResource):
         ns = cfg.namespace
         self.namespace_resource = k8s.core.v1.Namespace(
             f"{name}-milvus-ns",
-            metadata={
-                "name": ns,
-                "labels": {
-                    **PART_OF,
-                    "pod-security.kubernetes.io/enforce": "baseline",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
-            },
+            metadata={"name": ns, "labels": kube.namespace_labels("baseline")},
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource])
@@ -207,27 +212,24 @@ class VectorStore(pulumi.ComponentResource):
             in_ns,
         )
 
-        chart = versions.MILVUS
-        self.release = k8s.helm.v3.Release(
+        self.release = kube.helm_release(
             f"{name}-milvus",
-            name=RELEASE,
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-            namespace=ns,
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=1200,
-            values=milvus_values(cfg, args.placement, args.storage_class),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret]),
+            versions.MILVUS,
+            ns,
+            milvus_values(cfg, args.placement, args.storage_class),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret]),
+            release_name=RELEASE,
+            create_namespace=False,  # the namespace above, with its Pod Security labels
+            timeout_s=1200,
         )
         self._network_policies(name, ns, cfg.mode, args.clients, in_ns)
 
-        self.uri = f"http://{RELEASE}.{ns}.svc.cluster.local:{PORT}"
-        self.token = pulumi.Output.secret(pulumi.Output.concat(f"{ROOT_USER}:", root.result))
-        self.root_password = pulumi.Output.secret(root.result)
-        self.token_ref = SecretRef(CLIENT_SECRET, "token")
-        self.namespace = ns
+        self.outputs = MilvusOutputs(
+            uri=kube.service_url(RELEASE, ns, PORT),
+            token=pulumi.Output.secret(pulumi.Output.concat(f"{ROOT_USER}:", root.result)),
+            token_ref=SecretRef(CLIENT_SECRET, "token"),
+            namespace=ns,
+        )
         client_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         for client_ns in dict.fromkeys(args.client_namespaces):
             kube.secret(
@@ -235,16 +237,14 @@ class VectorStore(pulumi.ComponentResource):
                 CLIENT_SECRET,
                 client_ns,
                 {
-                    "uri": self.uri,
-                    "token": self.token,
+                    "uri": self.outputs.uri,
+                    "token": self.outputs.token,
                     "username": ROOT_USER,
                     "password": root.result,
                 },
                 client_opts,
             )
-        self.register_outputs(
-            {"uri": self.uri, "token": self.token, "namespace": ns, "clientSecretName": CLIENT_SECRET}
-        )
+        self.register_outputs(self.outputs.as_dict())
 
     def _network_policies(
         self, name: str, ns: str, mode: str, clients: Sequence[Peer], opts: pulumi.ResourceOptions

@@ -16,11 +16,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import versions
+from components import kube, versions
 from components.cluster.base import Placement
-from components.data import kube
-from components.data.kube import Peer, SecretRef
+from components.kube import Peer, SecretRef
 from stacks.config.platform import RedisConfig
+from stacks.quantity import memory_bytes
 
 NAME = "redis"
 PORT = 6379
@@ -35,6 +35,22 @@ MAXMEMORY_SHARE = 0.75
 client buffers and fragmentation."""
 _CONF_DIR = "/etc/redis"
 _AUTH_DIR = "/etc/redis/auth"
+
+
+@dataclass(frozen=True)
+class RedisOutputs:
+    """How clients reach Redis."""
+
+    url: pulumi.Output[str]
+    """Secret: redis://:password@host:6379/0."""
+    host: str
+    """redis.<platform namespace>.svc.cluster.local."""
+    port: int
+    password_ref: SecretRef
+    """The password's key of the Secret in the platform namespace, for clients' env vars."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "host": self.host, "port": self.port, "secretName": self.password_ref.name}
 
 
 @dataclass
@@ -106,53 +122,46 @@ def statefulset_spec(
     }
     if storage_class:
         claim_spec["storageClassName"] = storage_class
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+        {
+            "name": "auth",
+            "secret": {
+                "secretName": SECRET_NAME,
+                "defaultMode": 0o440,
+                "items": [{"key": AUTH_CONF_KEY, "path": AUTH_CONF_KEY}],
+            },
+        },
+    ]
     return {
         "serviceName": f"{NAME}-headless",
         "replicas": 1,
-        "selector": {"matchLabels": kube.selector_labels(NAME, "cache")},
+        "selector": {"matchLabels": kube.selector(NAME, "cache")},
         "template": {
             "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": conf_checksum}},
-            "spec": {
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "nodeSelector": dict(placement.node_selector),
-                "tolerations": list(placement.tolerations),
-                "securityContext": kube.restricted_pod_security(UID, GID),
-                "terminationGracePeriodSeconds": 30,
-                "containers": [container],
-                "volumes": [
-                    {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-                    {
-                        "name": "auth",
-                        "secret": {
-                            "secretName": SECRET_NAME,
-                            "defaultMode": 0o440,
-                            "items": [{"key": AUTH_CONF_KEY, "path": AUTH_CONF_KEY}],
-                        },
-                    },
-                ],
-            },
+            "spec": kube.restricted_pod_spec(
+                [container],
+                volumes,
+                run_as=(UID, GID),
+                node_selector=placement.node_selector,
+                tolerations=placement.tolerations,
+            ),
         },
         "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
     }
 
 
 class Cache(pulumi.ComponentResource):
-    """Redis with a generated password, AOF persistence and a NetworkPolicy.
+    """Redis with a generated password, AOF persistence and a NetworkPolicy."""
 
-    Outputs: `url` (secret, redis://:password@host:6379/0), `host`, `port`, and `password_ref` (the Secret
-    key in the platform namespace that clients read the password from)."""
-
-    url: pulumi.Output[str]
-    host: str
-    port: int
-    password_ref: SecretRef
+    outputs: RedisOutputs
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:data:Cache", name, None, opts)
         ns = args.namespace
         after = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
-        maxmemory = int(kube.memory_limit_bytes(args.config.resources) * MAXMEMORY_SHARE)
+        resources = args.config.resources
+        maxmemory = int(memory_bytes(resources.memory_limit or resources.memory) * MAXMEMORY_SHARE)
         conf = redis_conf(args.config, maxmemory)
 
         password = random.RandomPassword(
@@ -174,7 +183,7 @@ class Cache(pulumi.ComponentResource):
             data={"redis.conf": conf},
             opts=after,
         )
-        selector = kube.selector_labels(NAME, "cache")
+        selector = kube.selector(NAME, "cache")
         ports = [{"name": "redis", "port": PORT, "targetPort": "redis", "protocol": "TCP"}]
         headless = k8s.core.v1.Service(
             f"{name}-redis-headless",
@@ -199,9 +208,12 @@ class Cache(pulumi.ComponentResource):
             f"{name}-redis", ns, selector, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME, deny_egress=True
         )
 
-        self.host = f"{NAME}.{ns}.svc.cluster.local"
-        self.port = PORT
-        self.password_ref = SecretRef(SECRET_NAME, PASSWORD_KEY)
-        self.url = pulumi.Output.secret(pulumi.Output.concat("redis://:", password.result, f"@{self.host}:{PORT}/0"))
+        host = kube.service_host(NAME, ns)
         self.service = service
-        self.register_outputs({"url": self.url, "host": self.host, "port": self.port, "secretName": SECRET_NAME})
+        self.outputs = RedisOutputs(
+            url=pulumi.Output.secret(pulumi.Output.concat("redis://:", password.result, f"@{host}:{PORT}/0")),
+            host=host,
+            port=PORT,
+            password_ref=SecretRef(SECRET_NAME, PASSWORD_KEY),
+        )
+        self.register_outputs(self.outputs.as_dict())

@@ -1,119 +1,180 @@
-"""Wire the workload Jobs into a stack: quantize before serving, ingest after Milvus, benchmark after serving."""
+"""The workload Jobs of a stack, in pipeline order: quantize before serving (`QuantizeJobs`), ingest after
+Milvus and benchmark after serving (`IngestAndBenchmarkJobs`).
+
+Two components because the serving layer sits between them: it waits for the quantize Jobs, and the benchmark
+waits for it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.cluster.base import ClusterOutputs
-from components.jobs.pipeline import MilvusAccess, artifact_uri, benchmark_job, ingest_job, quantize_job
+from components.data import MilvusOutputs
+from components.jobs.pipeline import HF_TOKEN_KEY, artifact_uri, benchmark_args, ingest_args, quantize_args
 from components.jobs.workload_job import WorkloadJob
-from components.namespaces import PART_OF, Namespaces
-from stacks.config import StackConfig
+from components.serving import ServingOutputs
+from stacks.config.jobs import JobsConfig
+from stacks.models import ServedModel
 
-CREDENTIALS_SECRET = "job-credentials"
-HF_SECRET = "hf-token"
-API_KEY_KEY = "api-key"
+HF_TOKEN_SECRET = "hf-token"
+"""The Hugging Face token's Secret in the jobs namespace."""
+CREDENTIALS = kube.SecretRef("job-credentials", "api-key")
+"""The serving API key, copied into the jobs namespace for the benchmark Job."""
+MOVED_FROM_ROOT = [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
+"""The Jobs and Secrets below were created at the stack's root before these components existed: the alias keeps
+their URNs, so `pulumi up` on an existing stack moves them under a component instead of replacing them."""
+
+
+@dataclass(frozen=True)
+class QuantizeOutputs:
+    artifacts: dict[str, pulumi.Output[str]]
+    """Served model name -> the URI of its quantized artifact in the model store."""
+    hf_token_secret: str | None
+    """Name of the Hugging Face token Secret in the jobs namespace; None when it is not created."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"artifacts": self.artifacts, "hfTokenSecret": self.hf_token_secret}
 
 
 @dataclass
-class QuantizeStage:
-    """Quantize Jobs, created before the model servers that load their artifacts."""
-
-    jobs: dict[str, WorkloadJob] = field(default_factory=dict)
-    artifacts: dict[str, pulumi.Output[str]] = field(default_factory=dict)
-    """Served model name -> artifact URI in the model store."""
-
-
-def hf_token_secret(
-    name: str,
-    cfg: StackConfig,
-    namespaces: Namespaces,
-    hf_token: pulumi.Output[str] | None,
-    opts: pulumi.ResourceOptions,
-) -> k8s.core.v1.Secret | None:
-    """The Hugging Face token in the jobs namespace, when a job will download from the Hub."""
-    needed = cfg.jobs.benchmark.enabled or any(m.quantize_from for m in cfg.serving.models)
-    if hf_token is None or not needed:
-        return None
-    return k8s.core.v1.Secret(
-        f"{name}-jobs-hf-token",
-        metadata={"name": HF_SECRET, "namespace": cfg.jobs.namespace, "labels": PART_OF},
-        type="Opaque",
-        string_data={"token": hf_token},  # already a secret Output
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespaces.namespaces["jobs"]])),
-    )
+class QuantizeJobsArgs:
+    config: JobsConfig
+    models: Sequence[ServedModel]
+    """Every served model; those with quantizeFrom are quantized."""
+    cluster: ClusterOutputs
+    """The GPU pools the quantize Jobs run on, the model store they write to, what they wait for."""
+    namespace: pulumi.Resource
+    """The jobs Namespace."""
+    model_store_accounts: Sequence[pulumi.Resource]
+    """The model-store ServiceAccounts: the quantize Jobs run as the one of the jobs namespace."""
+    hf_token: pulumi.Output[str] | None
+    """Secret; set when the stack has the secret hfToken."""
 
 
-def quantize_stage(
-    name: str,
-    cfg: StackConfig,
-    cluster: ClusterOutputs,
-    namespaces: Namespaces,
-    hf_secret: k8s.core.v1.Secret | None,
-    opts: pulumi.ResourceOptions,
-) -> QuantizeStage:
-    stage = QuantizeStage()
-    models = [m for m in cfg.serving.models if m.quantize_from]
-    ready: list[pulumi.Resource] = [namespaces.namespaces["jobs"], *namespaces.model_store_accounts.values()]
-    if hf_secret is not None:
-        ready.append(hf_secret)
-    for model in models:
-        stage.jobs[model.name] = quantize_job(
-            name,
-            cfg,
-            cluster,
-            model,
-            HF_SECRET if hf_secret is not None else None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=ready)),
-        )
-        stage.artifacts[model.name] = artifact_uri(cluster.model_store_uri, model)
-    return stage
+class QuantizeJobs(pulumi.ComponentResource):
+    """The quantize Jobs, one per model with quantizeFrom, and the jobs namespace's Hugging Face token Secret
+    (read by them and by the benchmark Job) when either runs."""
 
+    outputs: QuantizeOutputs
+    jobs: dict[str, WorkloadJob]
+    """Served model name -> its quantize Job: its model server waits for it."""
+    hf_secret: k8s.core.v1.Secret | None
 
-def downstream_jobs(
-    name: str,
-    cfg: StackConfig,
-    cluster: ClusterOutputs,
-    namespaces: Namespaces,
-    milvus: MilvusAccess,
-    milvus_ready: list[pulumi.Resource],
-    serving_urls: dict[str, pulumi.Input[str]],
-    serving_api_key: pulumi.Output[str],
-    serving_ready: pulumi.Resource,
-    hf_secret: k8s.core.v1.Secret | None,
-    opts: pulumi.ResourceOptions,
-) -> list[WorkloadJob]:
-    """Ingest (after Milvus) and benchmark (after the serving layer, gateway included, is ready) Jobs."""
-    jobs: list[WorkloadJob] = []
-    ns_ready: list[pulumi.Resource] = [namespaces.namespaces["jobs"]]
-    if cfg.jobs.ingest.enabled:
-        jobs.append(ingest_job(name, cfg, cluster, milvus, after=[*ns_ready, *milvus_ready], opts=opts))
-    chat = [m for m in cfg.serving.models if m.role == "chat" and m.name in serving_urls]
-    if cfg.jobs.benchmark.enabled and chat:
-        credentials = k8s.core.v1.Secret(
-            f"{name}-job-credentials",
-            metadata={"name": CREDENTIALS_SECRET, "namespace": cfg.jobs.namespace, "labels": PART_OF},
-            type="Opaque",
-            string_data={API_KEY_KEY: serving_api_key},  # already a secret Output
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=ns_ready)),
-        )
-        for model in chat:
-            after = [credentials, serving_ready, *([hf_secret] if hf_secret else [])]
-            jobs.append(
-                benchmark_job(
-                    name,
-                    cfg,
-                    cluster,
-                    serving_urls[model.name],
-                    model,
-                    CREDENTIALS_SECRET,
-                    API_KEY_KEY,
-                    HF_SECRET if hf_secret is not None else None,
-                    after=after,
-                    opts=opts,
-                )
+    def __init__(self, name: str, args: QuantizeJobsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:jobs:QuantizeJobs", name, None, opts)
+        cfg, cluster = args.config, args.cluster
+        quantized = [m for m in args.models if m.source.kind == "quantized"]
+        self.hf_secret = None
+        if args.hf_token is not None and (cfg.benchmark.enabled or quantized):
+            self.hf_secret = kube.secret(
+                f"{name}-jobs-hf-token",
+                HF_TOKEN_SECRET,
+                cfg.namespace,
+                {HF_TOKEN_KEY: args.hf_token},
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[*cluster.ready, args.namespace], aliases=MOVED_FROM_ROOT
+                ),
             )
-    return jobs
+        hf_secret_name = HF_TOKEN_SECRET if self.hf_secret is not None else None
+        ready = [*cluster.ready, args.namespace, *args.model_store_accounts]
+        if self.hf_secret is not None:
+            ready.append(self.hf_secret)
+        self.jobs = {
+            m.name: WorkloadJob(
+                f"{name}-quantize-{m.name}",
+                quantize_args(
+                    m,
+                    cfg.quantize,
+                    namespace=cfg.namespace,
+                    placement=cluster.gpu_pools[m.config.pool],
+                    model_store_uri=cluster.model_store_uri,
+                    hf_token_secret=hf_secret_name,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=ready, aliases=MOVED_FROM_ROOT),
+            )
+            for m in quantized
+        }
+        self.outputs = QuantizeOutputs(
+            artifacts={m.name: artifact_uri(cluster.model_store_uri, m) for m in quantized},
+            hf_token_secret=hf_secret_name,
+        )
+        self.register_outputs(self.outputs.as_dict())
+
+
+@dataclass
+class IngestAndBenchmarkJobsArgs:
+    config: JobsConfig
+    models: Sequence[ServedModel]
+    """Every served model; the chat ones are benchmarked."""
+    serving_mode: str
+    """vllm or llm-d: part of the benchmark report's label."""
+    collection: str
+    """The app's vector store (Milvus collection) the ingest Job writes to."""
+    cluster: ClusterOutputs
+    namespace: pulumi.Resource
+    """The jobs Namespace."""
+    milvus: MilvusOutputs
+    milvus_ready: Sequence[pulumi.Resource]
+    """Milvus: the ingest Job runs after it is ready."""
+    serving: ServingOutputs
+    serving_ready: pulumi.Resource
+    """The serving layer: the benchmark runs after it (gateway included) is ready."""
+    hf_secret: pulumi.Resource | None
+    """The Hugging Face token Secret of the jobs namespace (QuantizeJobs), if created."""
+
+
+class IngestAndBenchmarkJobs(pulumi.ComponentResource):
+    """The ingest Job (when jobs.ingest.enabled) and one benchmark Job per chat model (when
+    jobs.benchmark.enabled), with the serving API key copied into the jobs namespace."""
+
+    jobs: list[WorkloadJob]
+
+    def __init__(self, name: str, args: IngestAndBenchmarkJobsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("leanrag:jobs:IngestAndBenchmarkJobs", name, None, opts)
+        cfg, cluster = args.config, args.cluster
+        job_opts = pulumi.ResourceOptions(parent=self, depends_on=list(cluster.ready), aliases=MOVED_FROM_ROOT)
+        self.jobs = []
+        if cfg.ingest.enabled:
+            ingest = ingest_args(
+                cfg.ingest,
+                namespace=cfg.namespace,
+                placement=cluster.system,
+                collection=args.collection,
+                milvus=args.milvus,
+                after=[args.namespace, *args.milvus_ready],
+            )
+            self.jobs.append(WorkloadJob(f"{name}-ingest", ingest, opts=job_opts))
+        urls = args.serving.openai_base_urls
+        chat = [m for m in args.models if m.config.role == "chat" and m.name in urls]
+        if cfg.benchmark.enabled and chat:
+            credentials = kube.secret(
+                f"{name}-job-credentials",
+                CREDENTIALS.name,
+                cfg.namespace,
+                {CREDENTIALS.key: args.serving.api_key},
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[*cluster.ready, args.namespace], aliases=MOVED_FROM_ROOT
+                ),
+            )
+            after = [credentials, args.serving_ready, *([args.hf_secret] if args.hf_secret else [])]
+            for model in chat:
+                bench = benchmark_args(
+                    model,
+                    cfg.benchmark,
+                    namespace=cfg.namespace,
+                    placement=cluster.system,
+                    target_url=urls[model.name],
+                    label=f"{model.name}-{args.serving_mode}",
+                    api_key=CREDENTIALS,
+                    hf_token_secret=HF_TOKEN_SECRET if args.hf_secret is not None else None,
+                    after=after,
+                )
+                self.jobs.append(WorkloadJob(f"{name}-benchmark-{model.name}", bench, opts=job_opts))
+        self.register_outputs({"jobNames": [j.job_name for j in self.jobs]})

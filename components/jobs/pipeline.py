@@ -1,74 +1,76 @@
-"""The three workload Jobs of a stack, built from typed config and the outputs of the layers they follow."""
+"""The three workload Jobs of a stack as pure `WorkloadJobArgs` builders, from typed config and the outputs of
+the layers they follow. The Jobs components (components/jobs/layer.py) create them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
-from components import versions
-from components.cluster.base import ClusterOutputs, Placement
-from components.data import kube
-from components.jobs.workload_job import SecretEnv, WorkloadJob, WorkloadJobArgs
-from stacks.config import StackConfig
-from stacks.config.serving import ModelConfig
-from stacks.preflight import model_shape
+from components import kube, versions
+from components.cluster.base import Placement
+from components.data import MilvusOutputs
+from components.jobs.workload_job import SecretEnv, WorkloadJobArgs
+from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
+from stacks.models import ServedModel
+from stacks.uris import BucketUri
 
 BUNDLED_CORPUS = "/app/corpus/docs"
 CORPUS_DIR = "/work/corpus"
 TOKENIZER_DIR = "/work/tokenizer"
+HF_TOKEN_KEY = "token"
+"""Key of the Hugging Face token in its Secret."""
 
 
-def artifact_uri(model_store_uri: pulumi.Input[str], model: ModelConfig) -> pulumi.Output[str]:
+def artifact_uri(model_store_uri: pulumi.Input[str], model: ServedModel) -> pulumi.Output[str]:
     """Where the quantize job writes `model` and the model server reads it (manifest.json marks it done)."""
-    return pulumi.Output.concat(model_store_uri, "/models/", model.name, "/", model.precision)
+    return pulumi.Output.concat(model_store_uri, "/models/", model.name, "/", model.config.precision)
 
 
-def quantize_job(
-    name: str,
-    cfg: StackConfig,
-    cluster: ClusterOutputs,
-    model: ModelConfig,
-    hf_token_secret: pulumi.Input[str] | None,
-    opts: pulumi.ResourceOptions,
-) -> WorkloadJob:
-    """Quantize `model.quantize_from` to `model.precision` on the model's own GPU pool."""
-    assert model.quantize_from, "only models with quantizeFrom are quantized"
-    placement: Placement = cluster.gpu_pools[model.pool]
-    quantize = cfg.jobs.quantize
-    return WorkloadJob(
-        f"{name}-quantize-{model.name}",
-        WorkloadJobArgs(
-            job="quantize",
-            image=versions.workload_image("quantize"),
-            args=[
-                "--model",
-                model.quantize_from,
-                "--recipe",
-                model.precision,
-                "--output",
-                artifact_uri(cluster.model_store_uri, model),
-                "--target-gpu",
-                placement.gpu or "",
-                "--num-calibration-samples",
-                str(quantize.num_calibration_samples),
-            ],
-            namespace=cfg.jobs.namespace,
-            limits=quantize.limits,
-            resources=quantize.resources,
-            placement=placement,
-            gpus=1,
-            uses_model_store=True,
-            secret_env=[SecretEnv("HF_TOKEN", hf_token_secret, "token")] if hf_token_secret is not None else [],
-        ),
-        opts=opts,
+def _hf_token_env(hf_token_secret: str | None) -> list[SecretEnv]:
+    return [SecretEnv("HF_TOKEN", hf_token_secret, HF_TOKEN_KEY)] if hf_token_secret is not None else []
+
+
+def quantize_args(
+    model: ServedModel,
+    config: QuantizeJobConfig,
+    *,
+    namespace: str,
+    placement: Placement,
+    model_store_uri: pulumi.Input[str],
+    hf_token_secret: str | None,
+) -> WorkloadJobArgs:
+    """Quantize `model`'s Hub original to its precision on the model's own GPU pool, into the model store."""
+    assert model.source.kind == "quantized", "only models with quantizeFrom are quantized"
+    return WorkloadJobArgs(
+        job="quantize",
+        image=versions.workload_image("quantize"),
+        args=[
+            "--model",
+            model.source.hub_id,
+            "--recipe",
+            model.config.precision,
+            "--output",
+            artifact_uri(model_store_uri, model),
+            "--target-gpu",
+            placement.gpu or "",
+            "--num-calibration-samples",
+            str(config.num_calibration_samples),
+        ],
+        namespace=namespace,
+        limits=config.limits,
+        resources=config.resources,
+        placement=placement,
+        gpus=1,
+        uses_model_store=True,
+        secret_env=_hf_token_env(hf_token_secret),
     )
 
 
-def _corpus_download(source_uri: str) -> dict[str, object]:
+def _corpus_download(source_uri: str) -> dict[str, Any]:
     """An init container that copies the documents from the bucket (workload identity, no keys)."""
-    if source_uri.startswith("s3://"):
+    if BucketUri(source_uri).scheme == "s3":
         image, command = versions.AWS_CLI_IMAGE, ["aws", "s3", "sync", source_uri, CORPUS_DIR]
     else:
         image, command = versions.GCLOUD_IMAGE, ["gcloud", "storage", "rsync", "-r", source_uri, CORPUS_DIR]
@@ -76,134 +78,117 @@ def _corpus_download(source_uri: str) -> dict[str, object]:
         "name": "download-corpus",
         "image": image,
         "command": command,
-        "env": [{"name": "HOME", "value": "/work"}],
+        "env": kube.env_vars({"HOME": "/work"}),
         "securityContext": kube.restricted_container_security(),
         "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}],
     }
 
 
-@dataclass(frozen=True)
-class MilvusAccess:
-    uri: pulumi.Input[str]
-    token_secret: pulumi.Input[str]
-    token_key: str
-
-
-def ingest_job(
-    name: str,
-    cfg: StackConfig,
-    cluster: ClusterOutputs,
-    milvus: MilvusAccess,
+def ingest_args(
+    config: IngestJobConfig,
+    *,
+    namespace: str,
+    placement: Placement,
+    collection: str,
+    milvus: MilvusOutputs,
     after: Sequence[pulumi.Resource],
-    opts: pulumi.ResourceOptions,
-) -> WorkloadJob:
-    """Docling -> chunks -> embeddings -> Milvus, after Milvus is ready. Idempotent: re-runs upsert."""
-    ingest = cfg.jobs.ingest
-    source = ingest.source_uri
-    return WorkloadJob(
-        f"{name}-ingest",
-        WorkloadJobArgs(
-            job="ingest",
-            image=versions.workload_image("ingest"),
-            args=[
-                "ingest",
-                CORPUS_DIR if source else BUNDLED_CORPUS,
-                "--prune",
-                "--collection",
-                cfg.platform.app.vector_store,
-                "--summary-json",
-                "/work/summary.json",
-            ],
-            namespace=cfg.jobs.namespace,
-            limits=ingest.limits,
-            resources=ingest.resources,
-            placement=cluster.system,
-            uses_model_store=bool(source),
-            env={"INGEST_MILVUS_URI": milvus.uri},
-            secret_env=[SecretEnv("MILVUS_TOKEN", milvus.token_secret, milvus.token_key)],
-            init_containers=[_corpus_download(source)] if source else [],
-            depends_on=after,
-        ),
-        opts=opts,
+) -> WorkloadJobArgs:
+    """Docling -> chunks -> embeddings -> the app's Milvus collection, after Milvus is ready. Idempotent: re-runs
+    upsert."""
+    source = config.source_uri
+    return WorkloadJobArgs(
+        job="ingest",
+        image=versions.workload_image("ingest"),
+        args=[
+            "ingest",
+            CORPUS_DIR if source else BUNDLED_CORPUS,
+            "--prune",
+            "--collection",
+            collection,
+            "--summary-json",
+            "/work/summary.json",
+        ],
+        namespace=namespace,
+        limits=config.limits,
+        resources=config.resources,
+        placement=placement,
+        uses_model_store=bool(source),
+        env={"INGEST_MILVUS_URI": milvus.uri},
+        secret_env=[SecretEnv("MILVUS_TOKEN", milvus.token_ref.name, milvus.token_ref.key)],
+        init_containers=[_corpus_download(source)] if source else [],
+        depends_on=after,
     )
 
 
-def _tokenizer_download(model: ModelConfig, hf_token_secret: pulumi.Input[str] | None) -> dict[str, object]:
+def _tokenizer_download(model: ServedModel, hf_token_secret: str | None) -> dict[str, Any]:
     """GuideLLM counts tokens with the model's own tokenizer: fetch only its files from the Hub."""
     script = (
         "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], "
         "local_dir=sys.argv[2], allow_patterns=['tokenizer*', 'special_tokens_map.json', 'config.json'])"
     )
-    env: list[dict[str, object]] = [{"name": "HOME", "value": "/work"}]
-    if hf_token_secret is not None:
-        env.append(kube.secret_env("HF_TOKEN", hf_token_secret, "token"))
+    env = kube.env_vars({"HOME": "/work"})
+    env += [kube.secret_env(s.name, s.secret, s.key) for s in _hf_token_env(hf_token_secret)]
     return {
         "name": "download-tokenizer",
         "image": versions.workload_image("benchmark"),
-        "command": ["python", "-c", script, model.quantize_from or model.id, TOKENIZER_DIR],
+        "command": ["python", "-c", script, model.source.hub_id, TOKENIZER_DIR],
         "env": env,
         "securityContext": kube.restricted_container_security(),
         "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}],
     }
 
 
-def benchmark_job(
-    name: str,
-    cfg: StackConfig,
-    cluster: ClusterOutputs,
+def benchmark_args(
+    model: ServedModel,
+    config: BenchmarkJobConfig,
+    *,
+    namespace: str,
+    placement: Placement,
     target_url: pulumi.Input[str],
-    model: ModelConfig,
-    api_key_secret: pulumi.Input[str],
-    api_key_key: str,
-    hf_token_secret: pulumi.Input[str] | None,
+    label: str,
+    api_key: kube.SecretRef,
+    hf_token_secret: str | None,
     after: Sequence[pulumi.Resource],
-    opts: pulumi.ResourceOptions,
-) -> WorkloadJob:
+) -> WorkloadJobArgs:
     """GuideLLM against the served model once it is ready; the report carries the node's price and the
     ratio to the memory-bandwidth roofline of its GPU."""
-    bench = cfg.jobs.benchmark
+    m = model.config
     args: list[pulumi.Input[str]] = [
         "run",
         "--target",
         target_url,
         "--model",
-        model.name,
+        m.name,
         "--output-dir",
         "/work/report",
         "--scenario",
-        bench.scenario,
+        config.scenario,
         "--profile",
-        bench.profile,
+        config.profile,
         "--max-seconds",
-        str(bench.max_seconds),
+        str(config.max_seconds),
         "--tokenizer",
         TOKENIZER_DIR,
         "--precision",
-        model.precision,
+        m.precision,
         "--tensor-parallel",
-        str(model.tensor_parallel),
+        str(m.tensor_parallel),
         "--label",
-        f"{model.name}-{cfg.serving.mode}",
+        label,
     ]
-    shape = model_shape(model)
-    if shape is not None:
-        args += ["--model-params-b", str(shape.params_b)]
-    pool = cfg.pool(model.pool)
-    if cfg.cloud != "existing" and pool is not None:
-        args += ["--cloud", cfg.cloud, "--instance-type", pool.instance_type]
-    return WorkloadJob(
-        f"{name}-benchmark-{model.name}",
-        WorkloadJobArgs(
-            job="benchmark",
-            image=versions.workload_image("benchmark"),
-            args=args,
-            namespace=cfg.jobs.namespace,
-            limits=bench.limits,
-            resources=bench.resources,
-            placement=cluster.system,
-            secret_env=[SecretEnv("OPENAI_API_KEY", api_key_secret, api_key_key)],
-            init_containers=[_tokenizer_download(model, hf_token_secret)],
-            depends_on=after,
-        ),
-        opts=opts,
+    if model.shape is not None:
+        args += ["--model-params-b", str(model.shape.params_b)]
+    if model.instance is not None:
+        args += ["--cloud", model.instance.cloud, "--instance-type", model.instance.name]
+    return WorkloadJobArgs(
+        job="benchmark",
+        image=versions.workload_image("benchmark"),
+        args=args,
+        namespace=namespace,
+        limits=config.limits,
+        resources=config.resources,
+        placement=placement,
+        secret_env=[SecretEnv("OPENAI_API_KEY", api_key.name, api_key.key)],
+        init_containers=[_tokenizer_download(model, hf_token_secret)],
+        depends_on=after,
     )

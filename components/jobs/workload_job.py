@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT, Placement
-from components.data import kube
 from stacks.config.jobs import JobLimits
 from stacks.config.platform import Resources
 
@@ -62,24 +62,22 @@ def job_resources(resources: Resources, gpus: int) -> dict[str, dict[str, str]]:
 
 
 class WorkloadJob(pulumi.ComponentResource):
-    """Outputs: `job_name`."""
+    """One Job, bounded (backoffLimit, activeDeadlineSeconds, ttlSecondsAfterFinished) and `restricted`.
+
+    Outputs: `job_name`."""
+
+    job_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: WorkloadJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:jobs:WorkloadJob", name, None, opts)
         # NetworkPolicies of Milvus (ingest) and the model servers (benchmark) admit pods by these labels
-        labels = {
-            "app.kubernetes.io/name": args.job,
-            "app.kubernetes.io/component": "job",
-            "app.kubernetes.io/part-of": "leanrag",
-        }
-        env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in args.env.items()]
+        labels = kube.labels(args.job, kube.JOB)
+        env = kube.env_vars(args.env)
         env += [kube.secret_env(s.name, s.secret, s.key) for s in args.secret_env]
         # the root filesystem is read-only: every cache goes to the writable work volume
-        env += [
-            {"name": "HOME", "value": WORK_DIR},
-            {"name": "HF_HOME", "value": f"{WORK_DIR}/.cache/huggingface"},
-            {"name": "XDG_CACHE_HOME", "value": f"{WORK_DIR}/.cache"},
-        ]
+        env += kube.env_vars(
+            {"HOME": WORK_DIR, "HF_HOME": f"{WORK_DIR}/.cache/huggingface", "XDG_CACHE_HOME": f"{WORK_DIR}/.cache"}
+        )
         container = {
             "name": args.job,
             "image": args.image,

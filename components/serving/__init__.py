@@ -1,5 +1,6 @@
 """The serving layer: vLLM model servers, the llama.cpp CPU tier and, in llm-d mode, the inference gateway."""
 
-from components.serving.layer import ModelServing, ModelServingArgs, build_serving_layer, stack_outputs
+from components.serving.layer import ModelServing, ModelServingArgs, ServingOutputs
+from components.serving.resolve import ServingSite, fallbacks, served_roles
 
-__all__ = ["ModelServing", "ModelServingArgs", "build_serving_layer", "stack_outputs"]
+__all__ = ["ModelServing", "ModelServingArgs", "ServingOutputs", "ServingSite", "fallbacks", "served_roles"]

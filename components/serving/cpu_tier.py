@@ -12,50 +12,35 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import kube, versions
 from components.cluster.base import Placement
-from components.serving import probes
-from components.serving.engine import MODEL_VOLUME_ROOT, ModelSourceError, parse_pvc_uri
-from components.serving.labels import CPU_TIER_PORT, MODEL_SERVER, TIER, labels, selector
-from components.serving.network import Clients, ingress_policy_spec
-from components.serving.pod import (
-    API_KEY_KEY,
-    restricted_container_security,
-    restricted_pod_security,
-    secret_env,
-)
+from components.serving import lifecycle
+from components.serving.clients import Clients
+from components.serving.engine import volume_mount
+from components.serving.pod import API_KEY_KEY, TIER, container_security, pod_security, selector_of
 from stacks.config.serving import CpuTierConfig
+from stacks.quantity import cpu_cores
+from stacks.uris import HubFile, parse_gguf_uri
 
+PORT = 8080
+"""llama-server's port."""
 CACHE_DIR = "/cache"
-STARTUP_BUDGET_S = probes.MIN_STARTUP_BUDGET_S
+STARTUP_BUDGET_S = lifecycle.MIN_STARTUP_BUDGET_S
 """A small GGUF (~100 MB-2 GB) downloads and maps in well under the minimum budget."""
 
 
 def gguf_args(uri: str) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
     """(llama-server model flags, volumes, mounts) for hf://<org>/<repo>/<file.gguf> or pvc://<claim>/<path>."""
-    if uri.startswith("hf://"):
-        parts = uri.removeprefix("hf://").split("/")
-        if len(parts) < 3 or not parts[-1].endswith(".gguf"):
-            raise ModelSourceError(f"{uri!r} is not hf://<org>/<repo>/<file>.gguf")
-        return ["--hf-repo", "/".join(parts[:2]), "--hf-file", "/".join(parts[2:])], [], []
-    if uri.startswith("pvc://"):
-        claim, path = parse_pvc_uri(uri)
-        if not path.endswith(".gguf"):
-            raise ModelSourceError(f"{uri!r} does not name a .gguf file inside the claim")
-        mount = f"{MODEL_VOLUME_ROOT}/{claim}"
-        volume = {"name": "model-volume", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
-        return (
-            ["--model", f"{mount}/{path}"],
-            [volume],
-            [{"name": "model-volume", "mountPath": mount, "readOnly": True}],
-        )
-    raise ModelSourceError(f"ggufUri {uri!r} is not hf:// or pvc://")
+    weights = parse_gguf_uri(uri)
+    if isinstance(weights, HubFile):
+        return ["--hf-repo", weights.repo, "--hf-file", weights.file], [], []
+    mount, volume, volume_mount_ = volume_mount(weights)
+    return ["--model", f"{mount}/{weights.path}"], [volume], [volume_mount_]
 
 
 def cpu_threads(cpu: str) -> int:
     """Generation threads from the CPU request ("2", "1500m")."""
-    value = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
-    return max(1, int(value))
+    return max(1, int(cpu_cores(cpu)))
 
 
 def llama_args(cfg: CpuTierConfig) -> list[str]:
@@ -67,12 +52,16 @@ def llama_args(cfg: CpuTierConfig) -> list[str]:
         "--host",
         "0.0.0.0",
         "--port",
-        str(CPU_TIER_PORT),
+        str(PORT),
         "--ctx-size",
         str(cfg.context),
         "--threads",
         str(cpu_threads(cfg.cpu)),
     ]
+
+
+def pod_labels(cfg: CpuTierConfig) -> dict[str, str]:
+    return kube.labels(cfg.name, kube.MODEL_SERVER, **{TIER: "cpu"})
 
 
 def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, pre_stop_s: int) -> dict[str, Any]:
@@ -81,23 +70,19 @@ def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, 
         "name": "llama-server",
         "image": versions.LLAMA_CPP_SERVER_IMAGE,
         "args": llama_args(cfg),
-        "ports": [{"name": "http", "containerPort": CPU_TIER_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [
-            {"name": "LLAMA_CACHE", "value": CACHE_DIR},
-            {"name": "HOME", "value": CACHE_DIR},
-            secret_env("LLAMA_API_KEY", api_key_secret, API_KEY_KEY),
+            *kube.env_vars({"LLAMA_CACHE": CACHE_DIR, "HOME": CACHE_DIR}),
+            kube.secret_env("LLAMA_API_KEY", api_key_secret, API_KEY_KEY),
         ],
         "resources": {"requests": {"cpu": cfg.cpu, "memory": cfg.memory}, "limits": {"memory": cfg.memory}},
-        "startupProbe": probes.startup_probe(STARTUP_BUDGET_S),
-        "livenessProbe": probes.liveness_probe(),
-        "readinessProbe": probes.readiness_probe(),
-        "lifecycle": probes.pre_stop(pre_stop_s),
+        **lifecycle.model_server_probes(STARTUP_BUDGET_S, pre_stop_s),
         "volumeMounts": [{"name": "cache", "mountPath": CACHE_DIR}, {"name": "tmp", "mountPath": "/tmp"}, *mounts],
-        "securityContext": restricted_container_security(read_only_root=True),
+        "securityContext": container_security(read_only_root=True),
     }
     return {
         # no /metrics: llama-server guards it with the API key, which scrapers do not send
-        "metadata": {"labels": labels(cfg.name, MODEL_SERVER, **{TIER: "cpu"})},
+        "metadata": {"labels": pod_labels(cfg)},
         "spec": {
             "containers": [container],
             "volumes": [
@@ -106,8 +91,8 @@ def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, 
                 *volumes,
             ],
             "nodeSelector": dict(placement.node_selector),
-            "securityContext": restricted_pod_security(),
-            "terminationGracePeriodSeconds": probes.termination_grace_s(pre_stop_s, 0),
+            "securityContext": pod_security(),
+            "terminationGracePeriodSeconds": lifecycle.termination_grace_s(pre_stop_s, 0),
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
         },
@@ -127,13 +112,19 @@ class CpuTierArgs:
 
 
 class LlamaCppServer(pulumi.ComponentResource):
-    """Outputs: `service_name`, `base_url`."""
+    """Deployment, ClusterIP Service, NetworkPolicy and (replicas > 1) a PodDisruptionBudget.
+
+    Outputs: `service_name`, `base_url`."""
+
+    service_name: str
+    base_url: str
+    """In-cluster OpenAI-compatible URL."""
 
     def __init__(self, name: str, args: CpuTierArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:serving:LlamaCppServer", name, None, opts)
         cfg, ns = args.config, args.namespace
-        meta = labels(cfg.name, MODEL_SERVER, **{TIER: "cpu"})
-        sel = selector(cfg.name, MODEL_SERVER)
+        meta = pod_labels(cfg)
+        sel = selector_of(cfg.name)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         self.deployment = k8s.apps.v1.Deployment(
             name,
@@ -152,31 +143,19 @@ class LlamaCppServer(pulumi.ComponentResource):
                 "type": "ClusterIP",
                 "selector": sel,
                 "ports": [
-                    {
-                        "name": "http",
-                        "port": CPU_TIER_PORT,
-                        "targetPort": "http",
-                        "protocol": "TCP",
-                        "appProtocol": "http",
-                    }
+                    {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
                 ],
             },
             opts=child,
         )
-        self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress",
-            metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-            spec=ingress_policy_spec(sel, args.clients, CPU_TIER_PORT),
-            opts=child,
+        self.network_policy = kube.network_policy(
+            f"{name}-ingress", ns, sel, [args.clients.ingress_rule(PORT)], child, name=cfg.name, labels=meta
         )
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if cfg.replicas > 1:
-            self.pdb = k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": sel}},
-                opts=child,
+            self.pdb = kube.pod_disruption_budget(
+                f"{name}-pdb", cfg.name, ns, sel, child, labels=meta, max_unavailable=1
             )
         self.service_name = cfg.name
-        self.base_url = f"http://{cfg.name}.{ns}.svc.cluster.local:{CPU_TIER_PORT}/v1"
+        self.base_url = kube.service_url(cfg.name, ns, PORT, "/v1")
         self.register_outputs({"serviceName": self.service_name, "baseUrl": self.base_url})

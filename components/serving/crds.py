@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
-from components.cluster.addons import helm_release
+from components import kube, versions
 
 KEDA_NAMESPACE = "keda"
 
@@ -42,4 +41,4 @@ def install_keda(name: str, placement_selector: dict[str, str], opts: pulumi.Res
     """KEDA's operator, metrics server and admission webhook on the system pool; the release waits until all
     are ready (atomic), so ScaledObjects that depend on it meet registered CRDs and a serving webhook."""
     values = {"nodeSelector": dict(placement_selector), "webhooks": {"enabled": True}}
-    return helm_release(f"{name}-keda", versions.KEDA, KEDA_NAMESPACE, values, opts)
+    return kube.helm_release(f"{name}-keda", versions.KEDA, KEDA_NAMESPACE, values, opts)

@@ -2,38 +2,37 @@
 
 Flag names are those of the pinned image (components/versions.py, vLLM 0.21): `--runner pooling` replaced the
 removed `--task embed`; `--shutdown-timeout` exists from 0.18; the API key is read from VLLM_API_KEY.
+Where the weights come from is worked out in `stacks.models.model_source`; `weights_load` turns that into
+what vLLM and its pod need to load them.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 
-from components.serving.labels import HTTP_PORT
 from stacks.config.serving import ModelConfig
+from stacks.models import ModelSource, SourceKind
+from stacks.uris import BucketUri, PvcUri, UriError
 
-SourceKind = Literal["huggingface", "bucket", "volume"]
-
+HTTP_PORT = 8000
+"""vLLM's OpenAI-compatible API, /health and /metrics."""
 MODEL_VOLUME_ROOT = "/models"
 """Where a pvc:// artifact's claim is mounted (read-only)."""
 CACHE_DIR = "/cache"
 """An emptyDir for every cache vLLM, PyTorch, Triton and Hugging Face write (HOME points here too)."""
 
-LOAD_RATE_GBPS: dict[SourceKind, float] = {"huggingface": 0.1, "bucket": 0.4, "volume": 0.25}
+LOAD_RATE_GBPS: dict[SourceKind, float] = {"huggingface": 0.1, "bucket": 0.4, "quantized": 0.4, "volume": 0.25}
 """Conservative weight-loading rates in GB/s, for the startup probe budget: a Hugging Face download at
 ~100 MB/s, the Run:ai streamer from a same-region bucket, a network volume."""
 
 
-class ModelSourceError(ValueError):
-    """An artifactUri the serving layer cannot load (preflight reports it with the key path first)."""
-
-
 @dataclass(frozen=True)
-class ModelSource:
-    """Where a model's weights come from, and what the pod needs to load them."""
+class VllmLoad:
+    """How vLLM loads a model's weights, and what its pod needs for that."""
 
     kind: SourceKind
     model_arg: pulumi.Input[str]
@@ -42,45 +41,41 @@ class ModelSource:
     volumes: list[dict[str, Any]] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
     needs_bucket_identity: bool = False
-    """Run as the model-store ServiceAccount (IRSA / Pod Identity / Workload Identity reach the bucket)."""
+    """Run as the model-store ServiceAccount (Pod Identity / Workload Identity reach the bucket)."""
 
 
-def parse_pvc_uri(uri: str) -> tuple[str, str]:
-    """pvc://<claim>/<path> -> (claim, path); the path may be empty."""
-    rest = uri.removeprefix("pvc://")
-    claim, _, path = rest.partition("/")
-    if not claim:
-        raise ModelSourceError(f"{uri!r} names no PersistentVolumeClaim; use pvc://<claim>/<path>")
-    return claim, path.strip("/")
+def volume_mount(pvc: PvcUri) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(mount path, volume, volume mount) of a read-only PersistentVolumeClaim under MODEL_VOLUME_ROOT."""
+    if not pvc.claim_is_valid:
+        raise UriError(f"{pvc.uri!r} names no valid PersistentVolumeClaim; use pvc://<claim>/<path>")
+    mount = f"{MODEL_VOLUME_ROOT}/{pvc.claim}"
+    volume = {"name": "model-volume", "persistentVolumeClaim": {"claimName": pvc.claim, "readOnly": True}}
+    return mount, volume, {"name": "model-volume", "mountPath": mount, "readOnly": True}
 
 
-def _streamed(model: ModelConfig, prefix: pulumi.Input[str]) -> ModelSource:
+def _streamed(kind: SourceKind, prefix: pulumi.Input[str], tensor_parallel: int) -> VllmLoad:
     args = ["--load-format", "runai_streamer"]
-    if model.tensor_parallel > 1:  # every TP rank streams its own shard instead of all ranks reading everything
+    if tensor_parallel > 1:  # every TP rank streams its own shard instead of all ranks reading everything
         args += ["--model-loader-extra-config", json.dumps({"distributed": True})]
-    return ModelSource(kind="bucket", model_arg=prefix, args=args, needs_bucket_identity=True)
+    return VllmLoad(kind=kind, model_arg=prefix, args=args, needs_bucket_identity=True)
 
 
-def model_source(model: ModelConfig, quantized: pulumi.Input[str] | None = None) -> ModelSource:
-    """The weights' source: the quantize job's artifact (`quantized`, a bucket prefix known only at deploy
-    time), artifactUri (bucket or volume) when set, else the Hugging Face id."""
-    if quantized is not None:
-        return _streamed(model, quantized)
-    uri = model.artifact_uri
-    if uri is None:
-        return ModelSource(kind="huggingface", model_arg=model.id)
-    if uri.startswith(("s3://", "gs://")):
-        return _streamed(model, uri.rstrip("/"))
-    if uri.startswith("pvc://"):
-        claim, path = parse_pvc_uri(uri)
-        mount = f"{MODEL_VOLUME_ROOT}/{claim}"
-        return ModelSource(
-            kind="volume",
-            model_arg=f"{mount}/{path}" if path else mount,
-            volumes=[{"name": "model-volume", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}],
-            mounts=[{"name": "model-volume", "mountPath": mount, "readOnly": True}],
+def weights_load(source: ModelSource, tensor_parallel: int = 1, quantized: pulumi.Input[str] | None = None) -> VllmLoad:
+    """The load of `source`: the Hugging Face id, a bucket folder streamed with Run:ai, a mounted volume, or the
+    quantize Job's artifact (`quantized`, a bucket prefix known only at deploy time)."""
+    if source.kind == "quantized":
+        if quantized is None:
+            raise ValueError(f"{source.hub_id} is quantized in the cluster: pass the quantize Job's artifact URI")
+        return _streamed("quantized", quantized, tensor_parallel)
+    if isinstance(source.artifact, BucketUri):
+        return _streamed("bucket", source.artifact.prefix, tensor_parallel)
+    if isinstance(source.artifact, PvcUri):
+        mount, volume, volume_mount_ = volume_mount(source.artifact)
+        path = source.artifact.path
+        return VllmLoad(
+            kind="volume", model_arg=f"{mount}/{path}" if path else mount, volumes=[volume], mounts=[volume_mount_]
         )
-    raise ModelSourceError(f"artifactUri {uri!r} is not s3://, gs:// or pvc://")
+    return VllmLoad(kind="huggingface", model_arg=source.hub_id)
 
 
 def engine_args(model: ModelConfig) -> list[str]:
@@ -107,19 +102,16 @@ def engine_args(model: ModelConfig) -> list[str]:
     return args
 
 
-def vllm_command(
-    model: ModelConfig, quantized: pulumi.Input[str] | None = None
-) -> tuple[list[str], list[pulumi.Input[str]]]:
+def vllm_command(model: ModelConfig, load: VllmLoad) -> tuple[list[str], list[pulumi.Input[str]]]:
     """(command, args) of the vLLM container: `vllm serve <model> <flags>`."""
-    source = model_source(model, quantized)
     args: list[pulumi.Input[str]] = [
-        source.model_arg,
+        load.model_arg,
         "--host",
         "0.0.0.0",
         "--port",
         str(HTTP_PORT),
         *engine_args(model),
-        *source.args,
+        *load.args,
     ]
     return ["vllm", "serve"], args
 

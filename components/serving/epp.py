@@ -16,10 +16,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components import versions
+from components import kube, versions
 from components.cluster.base import Placement
-from components.serving.labels import ENDPOINT_PICKER, labels, selector
-from components.serving.pod import restricted_container_security, restricted_pod_security
+from components.serving.pod import container_security, pod_security
 from stacks.config.serving import ScorerWeights
 
 EXT_PROC_PORT = 9002
@@ -105,10 +104,6 @@ def role_rules(replicas: int) -> list[dict[str, Any]]:
     return rules
 
 
-def grpc_probe(service: str, period: int) -> dict[str, Any]:
-    return {"grpc": {"port": HEALTH_PORT, "service": service}, "periodSeconds": period}
-
-
 def pod_template(name: str, pool: str, namespace: str, replicas: int, placement: Placement) -> dict[str, Any]:
     single = replicas == 1
     container = {
@@ -125,19 +120,19 @@ def pod_template(name: str, pool: str, namespace: str, replicas: int, placement:
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         ],
         "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-        "livenessProbe": grpc_probe("inference-extension" if single else "liveness", 10),
-        "readinessProbe": grpc_probe("inference-extension" if single else "readiness", 2),
+        "livenessProbe": kube.grpc_probe(HEALTH_PORT, 10, "inference-extension" if single else "liveness"),
+        "readinessProbe": kube.grpc_probe(HEALTH_PORT, 2, "inference-extension" if single else "readiness"),
         "volumeMounts": [{"name": "plugins-config", "mountPath": "/config", "readOnly": True}],
-        "securityContext": restricted_container_security(read_only_root=True),
+        "securityContext": container_security(read_only_root=True),
     }
     return {
-        "metadata": {"labels": labels(name, ENDPOINT_PICKER)},
+        "metadata": {"labels": kube.labels(name, kube.ENDPOINT_PICKER)},
         "spec": {
             "serviceAccountName": name,
             "containers": [container],
             "volumes": [{"name": "plugins-config", "configMap": {"name": name}}],
             "nodeSelector": dict(placement.node_selector),
-            "securityContext": restricted_pod_security(),
+            "securityContext": pod_security(),
             "terminationGracePeriodSeconds": 130,  # mirrors the longest grace period of the pool's pods
         },
     }
@@ -162,7 +157,7 @@ class EndpointPicker(pulumi.ComponentResource):
     def __init__(self, name: str, args: EndpointPickerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:serving:EndpointPicker", name, None, opts)
         epp, ns = f"{args.pool}-epp", args.namespace
-        meta = {"name": epp, "namespace": ns, "labels": labels(epp, ENDPOINT_PICKER)}
+        meta = {"name": epp, "namespace": ns, "labels": kube.labels(epp, kube.ENDPOINT_PICKER)}
         child = pulumi.ResourceOptions(parent=self)
         account = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta, opts=child)
         role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta, rules=role_rules(args.replicas), opts=child)
@@ -184,7 +179,7 @@ class EndpointPicker(pulumi.ComponentResource):
             metadata=meta,
             spec={
                 "replicas": args.replicas,
-                "selector": {"matchLabels": selector(epp, ENDPOINT_PICKER)},
+                "selector": {"matchLabels": kube.selector(epp, kube.ENDPOINT_PICKER)},
                 "template": pod_template(epp, args.pool, ns, args.replicas, args.placement),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding, config]),
@@ -194,7 +189,7 @@ class EndpointPicker(pulumi.ComponentResource):
             metadata=meta,
             spec={
                 "type": "ClusterIP",
-                "selector": selector(epp, ENDPOINT_PICKER),
+                "selector": kube.selector(epp, kube.ENDPOINT_PICKER),
                 "ports": [
                     {
                         "name": "grpc-ext-proc",

@@ -20,12 +20,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import kube, versions
 from components.cluster.base import Placement
 from components.serving.crds import InferenceCrds
+from components.serving.engine import HTTP_PORT
 from components.serving.epp import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs
-from components.serving.labels import BODY_ROUTER, HTTP_PORT, MODEL_SERVER, labels, selector
-from components.serving.pod import restricted_container_security, restricted_pod_security
+from components.serving.pod import container_security, pod_security, selector_of
 from stacks.config.serving import ScorerWeights
 
 GATEWAY_NAME = "inference-gateway"
@@ -87,7 +87,7 @@ def service_backend(service: str, port: int) -> dict[str, Any]:
 
 def inference_pool_spec(model: str, epp_service: str) -> dict[str, Any]:
     return {
-        "selector": {"matchLabels": selector(model, MODEL_SERVER)},
+        "selector": {"matchLabels": selector_of(model)},
         "targetPorts": [{"number": HTTP_PORT}],
         "appProtocol": "http",
         "endpointPickerRef": {
@@ -132,9 +132,8 @@ def bbr_args() -> list[str]:
 
 
 def bbr_pod_template(placement: Placement) -> dict[str, Any]:
-    probe = {"grpc": {"port": BBR_HEALTH_PORT}, "periodSeconds": 5}
     return {
-        "metadata": {"labels": labels(BBR_NAME, BODY_ROUTER)},
+        "metadata": {"labels": kube.labels(BBR_NAME, kube.BODY_ROUTER)},
         "spec": {
             "serviceAccountName": BBR_NAME,
             "containers": [
@@ -148,13 +147,13 @@ def bbr_pod_template(placement: Placement) -> dict[str, Any]:
                     ],
                     "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
                     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                    "readinessProbe": probe,
-                    "livenessProbe": {**probe, "periodSeconds": 10},
-                    "securityContext": restricted_container_security(read_only_root=True),
+                    "readinessProbe": kube.grpc_probe(BBR_HEALTH_PORT, 5),
+                    "livenessProbe": kube.grpc_probe(BBR_HEALTH_PORT, 10),
+                    "securityContext": container_security(read_only_root=True),
                 }
             ],
             "nodeSelector": dict(placement.node_selector),
-            "securityContext": restricted_pod_security(),
+            "securityContext": pod_security(),
         },
     }
 
@@ -184,13 +183,13 @@ class InferenceGateway(pulumi.ComponentResource):
             metadata={
                 "name": GATEWAY_NAME,
                 "namespace": ns,
-                "labels": labels(GATEWAY_NAME, "gateway"),
+                "labels": kube.labels(GATEWAY_NAME, "gateway"),
                 "annotations": WAIT_PROGRAMMED,
             },
             spec=gateway_spec(args.class_name, args.address),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.gateway_api, *args.depends_on]),
         )
-        meta = {"name": BBR_NAME, "namespace": ns, "labels": labels(BBR_NAME, BODY_ROUTER)}
+        meta = {"name": BBR_NAME, "namespace": ns, "labels": kube.labels(BBR_NAME, kube.BODY_ROUTER)}
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         account = k8s.core.v1.ServiceAccount(f"{name}-bbr-sa", metadata=meta, opts=child)
         role = k8s.rbac.v1.Role(
@@ -211,7 +210,7 @@ class InferenceGateway(pulumi.ComponentResource):
             metadata=meta,
             spec={
                 "replicas": 1,
-                "selector": {"matchLabels": selector(BBR_NAME, BODY_ROUTER)},
+                "selector": {"matchLabels": kube.selector(BBR_NAME, kube.BODY_ROUTER)},
                 "template": bbr_pod_template(args.placement),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding]),
@@ -221,7 +220,7 @@ class InferenceGateway(pulumi.ComponentResource):
             metadata=meta,
             spec={
                 "type": "ClusterIP",
-                "selector": selector(BBR_NAME, BODY_ROUTER),
+                "selector": kube.selector(BBR_NAME, kube.BODY_ROUTER),
                 "ports": [
                     {
                         "name": "grpc",
@@ -298,7 +297,7 @@ class ModelRoute(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelRouteArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:serving:ModelRoute", name, None, opts)
         ns, gke, model = args.namespace, is_gke_class(args.class_name), args.model
-        meta = {"name": model, "namespace": ns, "labels": labels(model, "route")}
+        meta = {"name": model, "namespace": ns, "labels": kube.labels(model, "route")}
         after_route: list[pulumi.Resource] = []
         self.pool: k8s.apiextensions.CustomResource | None = None
         self.endpoint_picker: EndpointPicker | None = None

@@ -14,52 +14,30 @@ from typing import Any
 
 import pulumi
 
-from components import versions
+from components import kube, versions
 from components.cluster.base import Placement
-from components.serving import engine, probes
-from components.serving.labels import HTTP_PORT, MODEL_SERVER, TIER, labels, selector
-from stacks.config.serving import ModelConfig
+from components.serving import engine, lifecycle
+from stacks.models import ServedModel, SourceKind
 
 GPU_RESOURCE = "nvidia.com/gpu"
 RUN_AS = 2000
 """The images run as root by default; this uid/gid has no passwd entry, so USER is set for getpass()."""
 API_KEY_KEY = "api-key"
+"""Key of the serving API key in its Secret."""
 HF_TOKEN_KEY = "token"
-DEFAULT_CPU, DEFAULT_MEMORY = "4", "16Gi"
-"""Requests when the node's size is unknown (cloud: existing)."""
+"""Key of the Hugging Face token in its Secret."""
+TIER = "leanrag.dev/serving-tier"
+"""Label of model-server pods: gpu (vLLM) or cpu (llama.cpp)."""
 
 
-def restricted_pod_security() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS,
-        "runAsGroup": RUN_AS,
-        "fsGroup": RUN_AS,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def pod_security() -> dict[str, Any]:
+    """The pod securityContext of every serving pod."""
+    return kube.restricted_pod_security(RUN_AS, RUN_AS)
 
 
-def restricted_container_security(read_only_root: bool) -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "readOnlyRootFilesystem": read_only_root,
-        "runAsNonRoot": True,
-    }
-
-
-def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-
-def default_requests(vcpus: int, memory_gb: float, gpus_per_node: int, tensor_parallel: int) -> tuple[str, str]:
-    """CPU and memory for a replica using `tensor_parallel` of the node's GPUs: its share of the node, less
-    one vCPU and 20% of memory (+2 GB) for the kubelet, system daemons and the GPU add-ons."""
-    share = tensor_parallel / max(gpus_per_node, 1)
-    cpu = max(1, math.floor((vcpus - 1) * share))
-    memory_gi = max(4, math.floor((memory_gb * 0.8 - 2) * share))
-    return str(cpu), f"{memory_gi}Gi"
+def container_security(read_only_root: bool) -> dict[str, Any]:
+    """The container securityContext of every serving container (runAsNonRoot repeated on the container)."""
+    return kube.restricted_container_security(read_only_root, non_root=True)
 
 
 def shm_size_gi(tensor_parallel: int) -> int:
@@ -67,7 +45,7 @@ def shm_size_gi(tensor_parallel: int) -> int:
     return max(2, tensor_parallel)
 
 
-def cache_size_gi(weights_gb: float, source: engine.SourceKind) -> int:
+def cache_size_gi(weights_gb: float, source: SourceKind) -> int:
     """Hugging Face downloads land in /cache; streamed and mounted weights do not."""
     downloaded = weights_gb if source == "huggingface" else 0.0
     return math.ceil(downloaded * 1.1) + 10
@@ -81,11 +59,8 @@ def prometheus_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
 class VllmPodSpec:
     """Everything a vLLM pod needs, resolved by the caller."""
 
-    model: ModelConfig
+    model: ServedModel
     placement: Placement
-    cpu: str
-    memory: str
-    weights_gb: float
     pre_stop_s: int
     api_key_secret: str
     hf_token_secret: str | None = None
@@ -94,56 +69,62 @@ class VllmPodSpec:
     quantized: pulumi.Input[str] | None = None
     """The quantize job's artifact prefix when the model has quantizeFrom (known only at deploy time)."""
 
+    @property
+    def load(self) -> engine.VllmLoad:
+        return engine.weights_load(self.model.source, self.model.config.tensor_parallel, self.quantized)
+
 
 def startup_budget(spec: VllmPodSpec) -> int:
-    source = engine.model_source(spec.model, spec.quantized)
-    return probes.startup_budget_s(spec.weights_gb, engine.LOAD_RATE_GBPS[source.kind])
+    return lifecycle.startup_budget_s(spec.model.weights_gb, engine.LOAD_RATE_GBPS[spec.load.kind])
 
 
 def vllm_env(spec: VllmPodSpec) -> list[dict[str, Any]]:
     c = engine.CACHE_DIR
-    plain = {
-        "HOME": f"{c}/home",
-        "USER": "vllm",
-        "XDG_CACHE_HOME": f"{c}/xdg",
-        "HF_HOME": f"{c}/huggingface",
-        "VLLM_CACHE_ROOT": f"{c}/vllm",
-        "TRITON_CACHE_DIR": f"{c}/triton",
-        "TORCHINDUCTOR_CACHE_DIR": f"{c}/inductor",
-        "VLLM_NO_USAGE_STATS": "1",
-        "DO_NOT_TRACK": "1",
-        **spec.extra_env,
-    }
-    env = [{"name": k, "value": v} for k, v in plain.items()]
-    env.append(secret_env("VLLM_API_KEY", spec.api_key_secret, API_KEY_KEY))
+    env = kube.env_vars(
+        {
+            "HOME": f"{c}/home",
+            "USER": "vllm",
+            "XDG_CACHE_HOME": f"{c}/xdg",
+            "HF_HOME": f"{c}/huggingface",
+            "VLLM_CACHE_ROOT": f"{c}/vllm",
+            "TRITON_CACHE_DIR": f"{c}/triton",
+            "TORCHINDUCTOR_CACHE_DIR": f"{c}/inductor",
+            "VLLM_NO_USAGE_STATS": "1",
+            "DO_NOT_TRACK": "1",
+            **spec.extra_env,
+        }
+    )
+    env.append(kube.secret_env("VLLM_API_KEY", spec.api_key_secret, API_KEY_KEY))
     if spec.hf_token_secret:
-        env.append(secret_env("HF_TOKEN", spec.hf_token_secret, HF_TOKEN_KEY))
+        env.append(kube.secret_env("HF_TOKEN", spec.hf_token_secret, HF_TOKEN_KEY))
     return env
 
 
 def gpu_resources(spec: VllmPodSpec) -> dict[str, Any]:
-    gpus = str(spec.model.tensor_parallel)
+    cpu, memory = spec.model.requests
+    gpus = str(spec.model.config.tensor_parallel)
     return {
-        "requests": {"cpu": spec.cpu, "memory": spec.memory, GPU_RESOURCE: gpus},
-        "limits": {"memory": spec.memory, GPU_RESOURCE: gpus},
+        "requests": {"cpu": cpu, "memory": memory, GPU_RESOURCE: gpus},
+        "limits": {"memory": memory, GPU_RESOURCE: gpus},
     }
 
 
 def vllm_volumes(spec: VllmPodSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    source = engine.model_source(spec.model, spec.quantized)
+    load = spec.load
+    tensor_parallel = spec.model.config.tensor_parallel
     volumes: list[dict[str, Any]] = [
-        {"name": "cache", "emptyDir": {"sizeLimit": f"{cache_size_gi(spec.weights_gb, source.kind)}Gi"}},
+        {"name": "cache", "emptyDir": {"sizeLimit": f"{cache_size_gi(spec.model.weights_gb, load.kind)}Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
     ]
     mounts: list[dict[str, Any]] = [
         {"name": "cache", "mountPath": engine.CACHE_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
-    if spec.model.tensor_parallel > 1:
-        size = f"{shm_size_gi(spec.model.tensor_parallel)}Gi"
+    if tensor_parallel > 1:
+        size = f"{shm_size_gi(tensor_parallel)}Gi"
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": size}})
         mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-    return volumes + source.volumes, mounts + source.mounts
+    return volumes + load.volumes, mounts + load.mounts
 
 
 def topology_spread(selector: dict[str, str]) -> list[dict[str, Any]]:
@@ -161,31 +142,33 @@ def topology_spread(selector: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
-    model = spec.model
-    command, args = engine.vllm_command(model, spec.quantized)
+    model = spec.model.config
+    command, args = engine.vllm_command(model, spec.load)
     volumes, mounts = vllm_volumes(spec)
     container = {
         "name": "vllm",
         "image": versions.VLLM_IMAGE,
         "command": command,
         "args": args,
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": engine.HTTP_PORT, "protocol": "TCP"}],
         "env": vllm_env(spec),
         "resources": gpu_resources(spec),
-        "startupProbe": probes.startup_probe(startup_budget(spec)),
-        "livenessProbe": probes.liveness_probe(),
-        "readinessProbe": probes.readiness_probe(),
-        "lifecycle": probes.pre_stop(spec.pre_stop_s),
+        **lifecycle.model_server_probes(startup_budget(spec), spec.pre_stop_s),
         "volumeMounts": mounts,
-        "securityContext": restricted_container_security(read_only_root=False),
+        "securityContext": container_security(read_only_root=False),
     }
+    # The fields of kube.restricted_pod_spec with a computed grace period. Written out so the rendered manifests
+    # keep their key order, which the byte-for-byte plan comparison of the refactoring relied on; switching to
+    # the helper changes only that order.
     pod: dict[str, Any] = {
         "containers": [container],
         "volumes": volumes,
         "nodeSelector": dict(spec.placement.node_selector),
         "tolerations": [dict(t) for t in spec.placement.tolerations],
-        "securityContext": restricted_pod_security(),
-        "terminationGracePeriodSeconds": probes.termination_grace_s(spec.pre_stop_s, model.engine.shutdown_timeout_s),
+        "securityContext": pod_security(),
+        "terminationGracePeriodSeconds": lifecycle.termination_grace_s(
+            spec.pre_stop_s, model.engine.shutdown_timeout_s
+        ),
         "automountServiceAccountToken": False,
         # a Service named vllm would inject VLLM_PORT=tcp://..., which vLLM rejects
         "enableServiceLinks": False,
@@ -193,16 +176,16 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
     if spec.service_account:
         pod["serviceAccountName"] = spec.service_account
     if model.max_replicas > 1:
-        pod["topologySpreadConstraints"] = topology_spread(labels_of(model))
+        pod["topologySpreadConstraints"] = topology_spread(selector_of(model.name))
     return {
         "metadata": {
-            "labels": labels(model.name, MODEL_SERVER, **{TIER: "gpu"}),
-            "annotations": prometheus_annotations(HTTP_PORT),
+            "labels": kube.labels(model.name, kube.MODEL_SERVER, **{TIER: "gpu"}),
+            "annotations": prometheus_annotations(engine.HTTP_PORT),
         },
         "spec": pod,
     }
 
 
-def labels_of(model: ModelConfig) -> dict[str, str]:
-    """The selector labels of a model's pods."""
-    return selector(model.name, MODEL_SERVER)
+def selector_of(model: str) -> dict[str, str]:
+    """The selector labels of a served model's pods (vLLM or the CPU tier)."""
+    return kube.selector(model, kube.MODEL_SERVER)

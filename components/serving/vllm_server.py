@@ -9,10 +9,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.serving import autoscaling, monitoring
-from components.serving.labels import HTTP_PORT, MODEL_SERVER, TIER, labels, selector
-from components.serving.network import Clients, ingress_policy_spec
-from components.serving.pod import VllmPodSpec, vllm_pod_template
+from components.serving.clients import Clients
+from components.serving.engine import HTTP_PORT
+from components.serving.pod import TIER, VllmPodSpec, selector_of, vllm_pod_template
 from stacks.config.serving import AutoscalingConfig
 
 
@@ -32,9 +33,9 @@ class VllmServerArgs:
 
 
 def deployment_spec(args: VllmServerArgs) -> dict[str, Any]:
-    model = args.pod.model
+    model = args.pod.model.config
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": selector(model.name, MODEL_SERVER)},
+        "selector": {"matchLabels": selector_of(model.name)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "revisionHistoryLimit": 3,
         "template": vllm_pod_template(args.pod),
@@ -45,12 +46,17 @@ def deployment_spec(args: VllmServerArgs) -> dict[str, Any]:
 
 
 class VllmServer(pulumi.ComponentResource):
-    """Outputs: `service_name`, `base_url` (in-cluster OpenAI-compatible URL), `deployment`."""
+    """Outputs: `service_name`, `base_url`."""
+
+    service_name: str
+    base_url: str
+    """In-cluster OpenAI-compatible URL."""
 
     def __init__(self, name: str, args: VllmServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:serving:VllmServer", name, None, opts)
-        model, ns = args.pod.model, args.namespace
-        meta_labels = labels(model.name, MODEL_SERVER, **{TIER: "gpu"})
+        model, ns = args.pod.model.config, args.namespace
+        meta_labels = kube.labels(model.name, kube.MODEL_SERVER, **{TIER: "gpu"})
+        sel = selector_of(model.name)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         self.deployment = k8s.apps.v1.Deployment(
             name,
@@ -63,30 +69,33 @@ class VllmServer(pulumi.ComponentResource):
             metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
             spec={
                 "type": "ClusterIP",
-                "selector": selector(model.name, MODEL_SERVER),
+                "selector": sel,
                 "ports": [
                     {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
                 ],
             },
             opts=child,
         )
-        self.network_policy = k8s.networking.v1.NetworkPolicy(
+        self.network_policy = kube.network_policy(
             f"{name}-ingress",
-            metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-            spec=ingress_policy_spec(selector(model.name, MODEL_SERVER), args.clients, HTTP_PORT),
-            opts=child,
+            ns,
+            sel,
+            [args.clients.ingress_rule(HTTP_PORT)],
+            child,
+            name=model.name,
+            labels=meta_labels,
         )
         self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
         if model.max_replicas > 1:
-            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+            self.pdb = kube.pod_disruption_budget(
                 f"{name}-pdb",
-                metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-                spec={
-                    "maxUnavailable": 1,
-                    "selector": {"matchLabels": selector(model.name, MODEL_SERVER)},
-                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
-                },
-                opts=child,
+                model.name,
+                ns,
+                sel,
+                child,
+                labels=meta_labels,
+                max_unavailable=1,
+                unhealthy_pod_eviction_policy="AlwaysAllow",
             )
         self.scaled_object: k8s.apiextensions.CustomResource | None = None
         if args.autoscaling.enabled:
@@ -104,10 +113,10 @@ class VllmServer(pulumi.ComponentResource):
                 f"{name}-metrics",
                 model.name,
                 ns,
-                selector(model.name, MODEL_SERVER),
+                sel,
                 {**meta_labels, **args.service_monitor_labels},
                 pulumi.ResourceOptions(parent=self),
             )
         self.service_name = model.name
-        self.base_url = f"http://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}/v1"
+        self.base_url = kube.service_url(model.name, ns, HTTP_PORT, "/v1")
         self.register_outputs({"serviceName": self.service_name, "baseUrl": self.base_url})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field
 
 from stacks.config.base import ConfigModel, DnsLabel
+
+CORPUS_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What a corpus version may be (it is part of every cache key): 1-64 letters, digits, '.', '_' or '-'."""
 
 
 class Resources(ConfigModel):

@@ -7,7 +7,7 @@ import pytest
 from infra.plan import plain
 from policy import rules
 from policy.rules import Resource
-from tests.stackrun import run_stack
+from tests.renderkit import run_stack
 
 EKS_OK = Resource(
     rules.EKS_CLUSTER,

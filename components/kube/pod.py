@@ -1,0 +1,114 @@
+"""Pieces of pod specs: Pod Security `restricted` contexts, container resources, environment variables (plain
+and from Secrets) and probes. Pure functions returning Kubernetes-shaped dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from stacks.config.platform import Resources
+
+
+def restricted_pod_security(uid: int, gid: int) -> dict[str, Any]:
+    """Pod-level securityContext that satisfies Pod Security `restricted`."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "fsGroup": gid,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_pod_spec(
+    containers: Sequence[Mapping[str, Any]],
+    volumes: Sequence[Mapping[str, Any]],
+    *,
+    run_as: tuple[int, int],
+    node_selector: Mapping[str, str],
+    tolerations: Sequence[Mapping[str, str]] = (),
+    grace_s: int = 30,
+) -> dict[str, Any]:
+    """The pod spec of a long-running service: Pod Security `restricted` as uid/gid `run_as`, no ServiceAccount
+    token and no Service environment variables (it needs neither), on the given nodes."""
+    return {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "nodeSelector": dict(node_selector),
+        "tolerations": [dict(t) for t in tolerations],
+        "securityContext": restricted_pod_security(*run_as),
+        "terminationGracePeriodSeconds": grace_s,
+        "containers": [dict(c) for c in containers],
+        "volumes": [dict(v) for v in volumes],
+    }
+
+
+def restricted_container_security(read_only_root: bool = True, *, non_root: bool = False) -> dict[str, Any]:
+    """Container-level securityContext that satisfies Pod Security `restricted` (with the pod-level one).
+    `non_root` repeats runAsNonRoot on the container, as the serving layer's containers have it."""
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if non_root:
+        context["runAsNonRoot"] = True
+    return context
+
+
+def resources(r: Resources) -> dict[str, Any]:
+    """Container resources of a long-running service: requests as configured; the memory limit defaults to the
+    request (no overcommit of memory), the CPU limit is set only when configured (no throttling by default)."""
+    limits = {"memory": r.memory_limit or r.memory}
+    if r.cpu_limit:
+        limits["cpu"] = r.cpu_limit
+    return {"requests": {"cpu": r.cpu, "memory": r.memory}, "limits": limits}
+
+
+def env_vars(values: Mapping[str, pulumi.Input[str]]) -> list[dict[str, Any]]:
+    """Plain environment variables, in the mapping's order (never secrets: see `secret_env`)."""
+    return [{"name": k, "value": v} for k, v in values.items()]
+
+
+def secret_env(name: str, secret: pulumi.Input[str], key: str) -> dict[str, Any]:
+    """An environment variable filled from a Secret key (never a literal value)."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A key of a Secret in the namespace of the pod that reads it."""
+
+    name: str
+    key: str
+
+    def env(self, var: str) -> dict[str, Any]:
+        return secret_env(var, self.name, self.key)
+
+
+def http_probe(path: str, port: str, period_s: int, failures: int, timeout_s: int = 3) -> dict[str, Any]:
+    """An HTTP GET probe on a named container port."""
+    return {
+        "httpGet": {"path": path, "port": port, "scheme": "HTTP"},
+        "periodSeconds": period_s,
+        "timeoutSeconds": timeout_s,
+        "failureThreshold": failures,
+    }
+
+
+def grpc_probe(port: int, period_s: int, service: str | None = None) -> dict[str, Any]:
+    """A gRPC health-check probe (grpc.health.v1), optionally for one service name."""
+    check: dict[str, Any] = {"port": port}
+    if service is not None:
+        check["service"] = service
+    return {"grpc": check, "periodSeconds": period_s}
+
+
+def pre_stop_sleep(seconds: int) -> dict[str, Any]:
+    """A container lifecycle whose preStop is the kubelet's built-in sleep: no shell needed in the image (on by
+    default since Kubernetes 1.30)."""
+    return {"preStop": {"sleep": {"seconds": seconds}}}

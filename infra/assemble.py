@@ -1,0 +1,233 @@
+"""Assemble a whole stack from its typed config: cluster -> namespaces -> quantize -> serving -> data -> app ->
+ingest and benchmark -> stack outputs.
+
+The composition root: the only module that sees the whole `StackConfig`. It hands every layer its own config
+slice and the typed outputs of the layers below, and names the stack outputs. Nothing here reads Pulumi config
+(infra/config.py does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.app.layer import AppLayer, AppLayerArgs, AppOutputs
+from components.cluster import (
+    AwsGpuCluster,
+    AwsGpuClusterArgs,
+    ClusterOutputs,
+    DeclaredGpuPool,
+    ExistingCluster,
+    ExistingClusterArgs,
+    GcpGpuCluster,
+    GcpGpuClusterArgs,
+    GkeGpuPool,
+    GpuPool,
+    workload_service_accounts,
+)
+from components.data import DataLayer, DataLayerArgs, DataOutputs
+from components.jobs import IngestAndBenchmarkJobs, IngestAndBenchmarkJobsArgs, QuantizeJobs, QuantizeJobsArgs
+from components.namespaces import Namespaces, NamespacesArgs
+from components.serving import ModelServing, ModelServingArgs, ServingOutputs, ServingSite
+from infra.config import StackSecrets
+from stacks import catalog
+from stacks.config import StackConfig
+from stacks.models import served_models
+from stacks.pools import pool_hardware
+
+
+@dataclass
+class StackResult:
+    cluster: ClusterOutputs
+    namespaces: Namespaces
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs (`pulumi stack output`); credentials are secret Outputs."""
+
+
+def namespace_names(cfg: StackConfig) -> dict[str, str]:
+    return {"serving": cfg.serving.namespace, "rag": cfg.platform.namespace, "jobs": cfg.jobs.namespace}
+
+
+def storage_class(cfg: StackConfig) -> str | None:
+    """The StorageClass of persistent volumes: the configured one on an existing cluster, else the default."""
+    return cfg.cluster.existing.storage_class if cfg.cloud == "existing" else None
+
+
+def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> ClusterOutputs:
+    accounts = workload_service_accounts([cfg.serving.namespace, cfg.jobs.namespace])
+    cl = cfg.cluster
+    hardware = {p.name: pool_hardware(cfg, p) for p in cl.gpu_pools}
+    if cfg.cloud == "aws":
+        aws_pools = [GpuPool(p, hw.gpu.name, hw.gpu_count) for p in cl.gpu_pools if (hw := hardware[p.name]) and hw.gpu]
+        return AwsGpuCluster(
+            name,
+            AwsGpuClusterArgs(
+                region=cfg.region,
+                zones=cfg.effective_zones(),
+                private_endpoint=cl.private_endpoint,
+                public_access_cidrs=cl.public_access_cidrs,
+                system_pool=cl.system_pool,
+                gpu_pools=aws_pools,
+                settings=cl.aws,
+                workload_service_accounts=accounts,
+                tags=cfg.labels,
+            ),
+        ).outputs
+    if cfg.cloud == "gcp":
+        gke_pools = [
+            GkeGpuPool(p, hw.gpu.name, hw.gpu.gcp_accelerator or "", hw.gpu_count)
+            for p in cl.gpu_pools
+            if (hw := hardware[p.name]) and hw.gpu
+        ]
+        return GcpGpuCluster(
+            name,
+            GcpGpuClusterArgs(
+                project=cl.gcp.project,
+                region=cfg.region,
+                zones=cfg.effective_zones(),
+                private_endpoint=cl.private_endpoint,
+                public_access_cidrs=cl.public_access_cidrs,
+                system_pool=cl.system_pool,
+                gpu_pools=gke_pools,
+                settings=cl.gcp,
+                workload_service_accounts=accounts,
+                labels=cfg.labels,
+                proxy_only_cidr=cfg.serving.inference_gateway.proxy_subnet_cidr
+                if cfg.serving.mode == "llm-d"
+                else None,
+            ),
+        ).outputs
+    declared = [DeclaredGpuPool(p.name, catalog.gpu(p.gpu).name, p.gpu_count) for p in cl.gpu_pools if p.gpu]
+    return ExistingCluster(
+        name,
+        ExistingClusterArgs(
+            kubeconfig=secrets.kubeconfig,
+            context=cl.existing.context,
+            model_store_uri=cl.existing.model_store_uri,
+            system_pool=cl.system_pool.name,
+            gpu_pools=declared,
+        ),
+    ).outputs
+
+
+def stack_outputs(
+    cfg: StackConfig,
+    cluster: ClusterOutputs,
+    serving: ServingOutputs,
+    data: DataOutputs,
+    app: AppOutputs | None,
+) -> dict[str, Any]:
+    """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey and
+    kubeconfig are secret Outputs."""
+    outputs: dict[str, Any] = {
+        "openaiBaseUrl": serving.openai_base_url,
+        "openaiBaseUrls": serving.openai_base_urls,
+        "servedModels": serving.served_models,
+        "apiKey": serving.api_key,
+        "servingFallbacks": serving.fallbacks,
+        "milvusUri": data.milvus.uri,
+        "milvusToken": data.milvus.token,
+        "redisUrl": data.redis.url,
+    }
+    if app is not None:
+        outputs.update(app.as_dict())  # ragAppApiKey is None when platform.app.auth is off
+    outputs.update({"cloud": cfg.cloud, "kubeconfig": cluster.kubeconfig, "modelStoreUri": cluster.model_store_uri})
+    return outputs
+
+
+def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackResult:
+    name = f"{cfg.cluster.name}-{stack}"
+    cluster = build_cluster(name, cfg, secrets)
+    provider_opts = pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.ready)
+    namespaces = Namespaces(
+        name,
+        NamespacesArgs(
+            names=namespace_names(cfg),
+            pod_security={"serving": "restricted", "rag": "restricted", "jobs": "restricted"},
+            model_store_roles=["serving", "jobs"],
+            service_account_annotations=cluster.service_account_annotations,
+        ),
+        opts=provider_opts,
+    )
+    models = served_models(cfg)
+    jobs_ns = namespaces.namespaces["jobs"]
+    quantize = QuantizeJobs(
+        name,
+        QuantizeJobsArgs(
+            config=cfg.jobs,
+            models=models,
+            cluster=cluster,
+            namespace=jobs_ns,
+            model_store_accounts=list(namespaces.model_store_accounts.values()),
+            hf_token=secrets.hf_token,
+        ),
+        opts=provider_opts,
+    )
+    serving = ModelServing(
+        name,
+        ModelServingArgs(
+            config=cfg.serving,
+            models=models,
+            site=ServingSite(
+                cloud=cfg.cloud,
+                region=cfg.region,
+                cluster_subnet_cidr=cfg.cluster.gcp.subnet_cidr,
+                app_namespace=cfg.platform.namespace,
+                jobs_namespace=cfg.jobs.namespace,
+            ),
+            cluster=cluster,
+            namespace=namespaces.namespaces["serving"],
+            model_store_account=namespaces.model_store_accounts.get("serving"),
+            hf_token=secrets.hf_token,
+            quantized=quantize.outputs.artifacts,
+            quantize_jobs=quantize.jobs,
+        ),
+        opts=provider_opts,
+    )
+    data = DataLayer(
+        name,
+        DataLayerArgs(
+            config=cfg.platform,
+            cluster=cluster,
+            jobs_namespace=cfg.jobs.namespace,
+            ingest_enabled=cfg.jobs.ingest.enabled,
+            storage_class=storage_class(cfg),
+            namespaces=list(namespaces.namespaces.values()),
+        ),
+        opts=provider_opts,
+    )
+    data_ready: list[pulumi.Resource] = [data.vector_store, data.cache]
+    app = AppLayer(
+        name,
+        AppLayerArgs(
+            config=cfg.platform,
+            cluster=cluster,
+            jobs_namespace=cfg.jobs.namespace,
+            serving=serving.outputs,
+            data=data.outputs,
+            data_ready=data_ready,
+            storage_class=storage_class(cfg),
+        ),
+        opts=provider_opts,
+    )
+    IngestAndBenchmarkJobs(
+        name,
+        IngestAndBenchmarkJobsArgs(
+            config=cfg.jobs,
+            models=models,
+            serving_mode=cfg.serving.mode,
+            collection=cfg.platform.app.vector_store,
+            cluster=cluster,
+            namespace=jobs_ns,
+            milvus=data.outputs.milvus,
+            milvus_ready=[data.vector_store],
+            serving=serving.outputs,
+            serving_ready=serving,
+            hf_secret=quantize.hf_secret,
+        ),
+        opts=provider_opts,
+    )
+    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs)
+    return StackResult(cluster=cluster, namespaces=namespaces, outputs=outputs)

@@ -1,0 +1,66 @@
+"""Read the stack's Pulumi config: the only place in the program that does.
+
+Every `leanrag:` key is read once (unknown ones too, so typos are reported) and handed to the pure
+`stacks.load.parse`; secrets stay Pulumi secret Outputs in `StackSecrets` and only their presence reaches
+preflight.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from stacks.config import NAMESPACE, SECRET_KEYS, StackConfig
+from stacks.load import parse
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Secret config values, as Pulumi secret Outputs (None when unset). Never printed or exported."""
+
+    hf_token: pulumi.Output[str] | None = None
+    """Hugging Face token for gated models."""
+    kubeconfig: pulumi.Output[str] | None = None
+    """kubeconfig of an existing cluster."""
+
+    def present(self) -> frozenset[str]:
+        return frozenset(
+            k for k, attr in (("hfToken", self.hf_token), ("kubeconfig", self.kubeconfig)) if attr is not None
+        )
+
+
+def _decode(key: str, value: str) -> Any:
+    """Pulumi hands structured values over as JSON and plain strings as they are."""
+    field = next((f for n, f in StackConfig.model_fields.items() if (f.alias or n) == key), None)
+    if field is not None and (field.annotation is str or typing.get_origin(field.annotation) is typing.Literal):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _secret(config: pulumi.Config, key: str) -> pulumi.Output[str] | None:
+    """A secret that is set and not empty (Pulumi.yaml declares each with the default "")."""
+    if not pulumi.runtime.config.get_config(f"{NAMESPACE}:{key}"):
+        return None
+    return config.get_secret(key)
+
+
+def from_pulumi() -> tuple[StackConfig, StackSecrets]:
+    """The stack's validated config and its secrets; PreflightError lists every problem."""
+    config = pulumi.Config(NAMESPACE)
+    prefix = f"{NAMESPACE}:"
+    all_keys = {*pulumi.runtime.config.get_config_env(), *pulumi.runtime.config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key in sorted(k for k in all_keys if k.startswith(prefix)):
+        key = full_key.removeprefix(prefix)
+        value = config.get(key)
+        if key not in SECRET_KEYS and value is not None:
+            raw[key] = _decode(key, value)
+    secrets = StackSecrets(hf_token=_secret(config, "hfToken"), kubeconfig=_secret(config, "kubeconfig"))
+    return parse(raw, secrets.present()), secrets

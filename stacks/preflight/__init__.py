@@ -1,0 +1,39 @@
+"""Preflight: every problem in a stack's configuration, found before any resource is declared.
+
+Pure functions over `StackConfig` and the catalog, one module per concern. Each check yields `Problem`s that
+name the config key path and the fix; `run` collects all of them so a user sees every mistake at once.
+A new rule goes into the module of its concern (or a new one) and into `CHECKS`.
+"""
+
+from __future__ import annotations
+
+from stacks.config import StackConfig
+from stacks.preflight.budget import check_budget
+from stacks.preflight.cluster import check_cloud, check_pools
+from stacks.preflight.jobs import check_jobs
+from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
+from stacks.preflight.platform import check_platform
+from stacks.preflight.problem import Check, PreflightError, Problem
+from stacks.preflight.serving import check_serving_mode
+
+CHECKS: list[Check] = [
+    check_cloud,
+    check_pools,
+    check_models,
+    check_model_sources,
+    check_engine_settings,
+    check_serving_mode,
+    check_budget,
+    check_platform,
+    check_jobs,
+]
+"""Every rule, in the order their problems are listed."""
+
+
+def run(cfg: StackConfig, secrets_present: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+    """Every problem in `cfg`; `secrets_present` names the secret keys that are set (values never needed)."""
+    secrets = frozenset(secrets_present)
+    return [p for check in CHECKS for p in check(cfg, secrets)]
+
+
+__all__ = ["CHECKS", "Check", "PreflightError", "Problem", "run"]

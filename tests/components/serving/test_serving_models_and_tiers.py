@@ -1,0 +1,135 @@
+"""Several models per stack, the llama.cpp CPU tier, and the layer's stack outputs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from components import versions
+from components.cluster.base import POOL_LABEL
+from components.serving.cpu_tier import cpu_threads, gguf_args, llama_args
+from components.serving.engine import flag_value
+from components.serving.layer import API_KEY_SECRET
+from infra.mocks import REDACTED
+from stacks.config.serving import CpuTierConfig
+from stacks.uris import UriError
+from tests.renderkit import container, dev, local, obj, objects_of, pod_spec, prod, run_variant, stack_values
+
+HF = {"hfToken": "hf_test"}
+
+
+def three_models(mode: str) -> dict:
+    vals = copy.deepcopy(stack_values("prod"))
+    vals["cluster"]["gpuPools"][0]["maxNodes"] = 5
+    vals["serving"]["mode"] = mode
+    vals["serving"]["models"].append(
+        {
+            "name": "embedder",
+            "id": "sentence-transformers/all-MiniLM-L6-v2",
+            "role": "embedding",
+            "pool": "gpu-l4",
+            "maxContext": 512,
+            "engine": {"maxNumSeqs": 128},
+        }
+    )
+    return vals
+
+
+@pytest.mark.parametrize("mode", ["vllm", "llm-d"])
+def test_each_model_gets_its_own_server_service_and_settings(mode):
+    run = run_variant(three_models(mode), HF)
+    names = {"llama-3-1-8b", "llama-guard-3-1b", "embedder"}
+    gpu = {
+        d["metadata"]["name"]
+        for d in objects_of(run, "Deployment")
+        if d["spec"]["template"]["metadata"]["labels"].get("leanrag.dev/serving-tier") == "gpu"
+    }
+    assert gpu == names
+    assert names <= {s["metadata"]["name"] for s in objects_of(run, "Service")}
+    embed = container(obj(run, "Deployment", "embedder"))["args"]
+    assert flag_value(embed, "--runner") == "pooling" and flag_value(embed, "--max-num-seqs") == "128"
+    assert flag_value(container(obj(run, "Deployment", "llama-guard-3-1b"))["args"], "--runner") is None
+    if mode == "llm-d":
+        assert {p["metadata"]["name"] for p in objects_of(run, "InferencePool")} == names
+        routed = {r["spec"]["rules"][0]["matches"][0]["headers"][0]["value"] for r in objects_of(run, "HTTPRoute")}
+        assert routed == names
+    else:
+        assert objects_of(run, "InferencePool") == [] and objects_of(run, "HTTPRoute") == []
+    assert set(run.outputs["servedModels"]) == names
+
+
+def test_vllm_mode_gives_each_model_its_service_url():
+    urls = run_variant(three_models("vllm"), HF).outputs["openaiBaseUrls"]
+    assert urls == {
+        m: f"http://{m}.serving.svc.cluster.local:8000/v1" for m in ("llama-3-1-8b", "llama-guard-3-1b", "embedder")
+    }
+
+
+def test_dev_outputs_point_at_the_services_and_keep_the_key_secret():
+    out = dev().outputs
+    assert out["openaiBaseUrl"] == "http://llama-3-1-8b.serving.svc.cluster.local:8000/v1"
+    assert out["openaiBaseUrls"]["smollm2-cpu"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
+    assert out["servedModels"] == ["llama-3-1-8b", "smollm2-cpu"]
+    assert out["servingFallbacks"] == {"llama-3-1-8b": "smollm2-cpu"}
+    assert out["apiKey"] == REDACTED and "apiKey" in dev().secret_outputs
+
+
+def test_prod_outputs_route_every_model_through_the_gateway():
+    out = prod().outputs
+    assert out["servedModels"] == ["llama-3-1-8b", "llama-guard-3-1b"]
+    assert out["openaiBaseUrls"] == {m: "http://10.50.15.250/v1" for m in out["servedModels"]}
+    assert out["openaiBaseUrl"] == "http://10.50.15.250/v1"
+    assert "apiKey" in prod().secret_outputs
+
+
+def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
+    d = obj(dev(), "Deployment", "smollm2-cpu")
+    pod, c = pod_spec(d), container(d)
+    assert c["image"] == versions.LLAMA_CPP_SERVER_IMAGE
+    assert pod["nodeSelector"] == {POOL_LABEL: "system"} and "tolerations" not in pod
+    assert c["resources"] == {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "2Gi"}}
+    args = c["args"]
+    assert flag_value(args, "--hf-repo") == "bartowski/SmolLM2-135M-Instruct-GGUF"
+    assert flag_value(args, "--hf-file") == "SmolLM2-135M-Instruct-Q4_K_M.gguf"
+    assert flag_value(args, "--alias") == "smollm2-cpu" and flag_value(args, "--ctx-size") == "4096"
+    assert {
+        "name": "LLAMA_API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": API_KEY_SECRET, "key": "api-key"}},
+    } in c["env"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_local_stack_serves_only_the_cpu_tier():
+    run = local()
+    assert [d["metadata"]["name"] for d in objects_of(run, "Deployment")] == ["smollm2-cpu"]
+    assert run.outputs["servedModels"] == ["smollm2-cpu"]
+    assert run.outputs["openaiBaseUrl"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
+
+
+def test_cpu_tier_in_llm_d_mode_is_routed_through_the_gateway_to_its_service():
+    vals = stack_values("prod")
+    vals["serving"]["cpuTier"] = {"enabled": True, "fallbackFor": ["llama-3-1-8b"]}
+    run = run_variant(vals, HF)
+    rule = obj(run, "HTTPRoute", "smollm2-cpu")["spec"]["rules"][0]
+    assert rule["backendRefs"] == [{"group": "", "kind": "Service", "name": "smollm2-cpu", "port": 8080}]
+    hc = obj(run, "HealthCheckPolicy", "smollm2-cpu")["spec"]
+    assert hc["targetRef"] == {"group": "", "kind": "Service", "name": "smollm2-cpu"}
+    assert run.outputs["servingFallbacks"] == {"llama-3-1-8b": "smollm2-cpu"}
+
+
+def test_gguf_sources_and_threads():
+    assert gguf_args("hf://org/repo/sub/model.gguf")[0] == [
+        "--hf-repo",
+        "org/repo",
+        "--hf-file",
+        "sub/model.gguf",
+    ]
+    flags, volumes, _ = gguf_args("pvc://models/smol/model.gguf")
+    assert flags == ["--model", "/models/models/smol/model.gguf"]
+    assert volumes[0]["persistentVolumeClaim"] == {"claimName": "models", "readOnly": True}
+    with pytest.raises(UriError):
+        gguf_args("https://example.com/model.gguf")
+    assert cpu_threads("1500m") == 1 and cpu_threads("4") == 4
+    cfg = CpuTierConfig(enabled=True, cpu="3")
+    assert flag_value(llama_args(cfg), "--threads") == "3"

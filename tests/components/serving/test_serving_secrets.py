@@ -1,0 +1,63 @@
+"""The API key and the Hugging Face token reach pods only through Secrets, never as plain text."""
+
+from __future__ import annotations
+
+import json
+
+from infra.mocks import REDACTED, mock_secret, redact
+from tests.renderkit import container, dev, obj, prod, resource_named, run_variant, stack_values
+
+HF_TOKEN = "hf_SENTINELtokenNeverInPlainText42"
+
+
+def plain_inputs(run) -> str:
+    """Every resource's inputs with the secret-wrapped values removed, as one text."""
+    return json.dumps([redact(r.inputs) for r in run.resources], default=str)
+
+
+def test_the_api_key_value_appears_in_no_rendered_object():
+    for run, stack in ((dev(), "dev"), (prod(), "prod")):
+        key = mock_secret(f"leanrag-{stack}-api-key")
+        assert resource_named(run, f"leanrag-{stack}-api-key", "RandomPassword").type.startswith("random:")
+        assert key not in plain_inputs(run)
+        assert key not in json.dumps(run.outputs, default=str)
+
+
+def test_the_api_key_secret_holds_the_generated_password_as_a_secret_value():
+    run = dev()
+    secret = resource_named(run, "leanrag-dev-api-key", ":Secret")
+    assert secret.inputs["metadata"]["name"] == "serving-api-key"
+    assert mock_secret("leanrag-dev-api-key") in json.dumps(secret.inputs, default=str)  # only wrapped
+    assert redact(secret.inputs)["stringData"] == {"api-key": REDACTED}
+
+
+def test_pods_read_the_api_key_from_the_secret():
+    env = container(obj(dev(), "Deployment", "llama-3-1-8b"))["env"]
+    assert {
+        "name": "VLLM_API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "serving-api-key", "key": "api-key"}},
+    } in env
+
+
+def test_the_hugging_face_token_appears_in_no_rendered_object():
+    vals = stack_values("prod")
+    run = run_variant(vals, {"hfToken": HF_TOKEN})
+    assert HF_TOKEN not in plain_inputs(run)
+    assert HF_TOKEN not in json.dumps(run.outputs, default=str)
+    secret = resource_named(run, "leanrag-test-hf-token", ":Secret")
+    assert HF_TOKEN in json.dumps(secret.inputs, default=str)  # present, but only as a secret value
+    for model in ("llama-3-1-8b", "llama-guard-3-1b"):
+        env = container(obj(run, "Deployment", model))["env"]
+        assert {
+            "name": "HF_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}},
+        } in env
+
+
+def test_no_token_secret_without_the_hf_token_or_a_hugging_face_download():
+    assert not [r for r in dev().resources if r.name.endswith("-hf-token")]
+    vals = stack_values("prod")
+    for m in vals["serving"]["models"]:
+        m["artifactUri"] = f"gs://leanrag-models/{m['name']}"
+    run = run_variant(vals, {"hfToken": HF_TOKEN})
+    assert not [r for r in run.resources if r.name.endswith("-hf-token")]

@@ -1,0 +1,164 @@
+"""Every object the serving layer renders validates: built-in kinds against Kubernetes 1.33 (strict), custom
+resources against the shipped CRD schemas (schemas/crds). Kinds that no registry ships a schema for are
+checked for their required structure here as well, and every schema rejects broken objects."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.validate import CRD_SCHEMAS, validate
+from tests.renderkit import dev, local, obj, prod, run_variant, serving_objects, stack_values
+
+STACKS = {"dev": dev, "prod": prod, "local": local}
+CUSTOM = {
+    "Gateway",
+    "HTTPRoute",
+    "InferencePool",
+    "ScaledObject",
+    "ServiceMonitor",
+    "HealthCheckPolicy",
+    "GCPBackendPolicy",
+    "GCPRoutingExtension",
+}
+
+
+def _variants():
+    tp = stack_values("prod")
+    tp["serving"]["inferenceGateway"] = {"installCrds": True, "eppReplicas": 2}
+    tp["serving"]["cpuTier"] = {"enabled": True}
+    tp["serving"]["monitoring"] = {"serviceMonitorLabels": {"release": "kps"}}
+    existing = copy.deepcopy(stack_values("local"))
+    existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}]
+    existing["serving"] = {
+        "mode": "llm-d",
+        "inferenceGateway": {"className": "istio"},
+        "autoscaling": {"enabled": True},
+        "models": [
+            {
+                "name": "qwen",
+                "id": "Qwen/Qwen2.5-7B-Instruct",
+                "pool": "gpu",
+                "precision": "w4a16",
+                "tensorParallel": 2,
+                "minReplicas": 0,
+                "maxReplicas": 2,
+                "artifactUri": "pvc://models/qwen",
+            }
+        ],
+    }
+    return {"prod-crds-cpu": (tp, {"hfToken": "hf_x"}), "existing-istio": (existing, None)}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+def test_every_serving_object_of_the_stack_validates(stack):
+    objects = serving_objects(STACKS[stack]())
+    assert objects
+    errors = {f"{o['kind']}/{o['metadata']['name']}": validate(o) for o in objects}
+    assert {k: v for k, v in errors.items() if v} == {}
+
+
+@pytest.mark.parametrize("variant", list(_variants()))
+def test_every_serving_object_of_the_variations_validates(variant):
+    vals, secrets = _variants()[variant]
+    objects = serving_objects(run_variant(vals, secrets))
+    errors = {f"{o['kind']}/{o['metadata']['name']}": validate(o) for o in objects}
+    assert {k: v for k, v in errors.items() if v} == {}
+
+
+def test_prod_renders_every_custom_kind_the_layer_uses():
+    kinds = {o["kind"] for o in serving_objects(prod())}
+    assert CUSTOM - {"InferencePool"} <= kinds and "InferencePool" in kinds
+
+
+@pytest.mark.parametrize(
+    "kind,name",
+    [
+        ("InferencePool", "llama-3-1-8b"),
+        ("HTTPRoute", "llama-3-1-8b"),
+        ("Gateway", "inference-gateway"),
+        ("ScaledObject", "llama-3-1-8b"),
+        ("ServiceMonitor", "llama-3-1-8b"),
+        ("HealthCheckPolicy", "llama-3-1-8b"),
+        ("GCPBackendPolicy", "llama-3-1-8b"),
+    ],
+)
+def test_schemas_reject_unknown_fields_and_missing_required_structure(kind, name):
+    good = obj(prod(), kind, name)
+    assert validate(good) == []
+    typo = copy.deepcopy(good)
+    typo["spec"]["unknownField"] = 1
+    assert validate(typo), f"{kind} accepted an unknown spec field"
+    empty = copy.deepcopy(good)
+    del empty["spec"]
+    assert validate(empty), f"{kind} accepted a missing spec"
+
+
+def test_inference_pool_requires_its_selector_ports_and_picker():
+    pool = obj(prod(), "InferencePool", "llama-3-1-8b")
+    for key in ("selector", "targetPorts", "endpointPickerRef"):
+        broken = copy.deepcopy(pool)
+        del broken["spec"][key]
+        assert any(key in e for e in validate(broken)), key
+    broken = copy.deepcopy(pool)
+    broken["spec"]["targetPorts"] = [{"number": 70000}]
+    assert validate(broken)
+    broken = copy.deepcopy(pool)
+    broken["spec"]["endpointPickerRef"]["failureMode"] = "Open"
+    assert validate(broken)
+
+
+def test_scaled_object_schema_checks_trigger_types():
+    so = obj(prod(), "ScaledObject", "llama-3-1-8b")
+    broken = copy.deepcopy(so)
+    broken["spec"]["triggers"][0]["metadata"]["threshold"] = 4  # metadata values are strings
+    assert validate(broken)
+
+
+def _update_module():
+    spec = importlib.util.spec_from_file_location("crd_update", CRD_SCHEMAS / "update.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipped_schemas_match_their_pinned_sources():
+    update = _update_module()
+    readme = (CRD_SCHEMAS / "README.md").read_text()
+    meta = update.object_meta()
+    for name, schema in update.structural(meta).items():  # regenerated offline: must equal the committed file
+        assert json.loads((CRD_SCHEMAS / name).read_text()) == json.loads(json.dumps(schema)), name
+        assert name in readme
+    for package, version, module, gvk in update.REGISTRY:
+        api_version, _, kind = gvk.rpartition("/")
+        name = update.file_name(api_version, kind)
+        shipped = json.loads((CRD_SCHEMAS / name).read_text())
+        assert shipped["$comment"] == f"npm {package}@{version} {module}"
+        assert f"{package}@{version}" in readme and name in readme
+        assert shipped["properties"]["kind"]["enum"] == [kind]
+
+
+def test_registry_schemas_are_strict_and_accept_null_where_the_crd_is_nullable():
+    update = _update_module()
+    out = update.strict({"type": "object", "properties": {"a": {"type": "string", "nullable": True}}})
+    assert out == {
+        "type": "object",
+        "properties": {"a": {"type": ["string", "null"]}},
+        "additionalProperties": False,
+    }
+    preserved = update.strict({"type": "object", "properties": {}, "x-kubernetes-preserve-unknown-fields": True})
+    assert "additionalProperties" not in preserved
+
+
+def test_every_schema_file_is_named_as_validate_looks_it_up():
+    for path in Path(CRD_SCHEMAS).glob("*.json"):
+        schema = json.loads(path.read_text())
+        kind = schema["properties"]["kind"].get("const") or schema["properties"]["kind"]["enum"][0]
+        version = schema["properties"]["apiVersion"].get("const") or schema["properties"]["apiVersion"]["enum"][0]
+        group, _, ver = version.rpartition("/")
+        assert path.name == f"{group}_{ver}_{kind.lower()}.json"

@@ -1,0 +1,19 @@
+"""Pulumi.yaml's config declarations and docs/config.md are generated from the schema (stacks/reference.py)."""
+
+import yaml
+
+from stacks.reference import main as reference_main
+from tests.renderkit import ROOT
+
+
+def test_pulumi_yaml_and_config_reference_are_generated_from_the_schema():
+    assert reference_main([]) == 0, "run: python -m stacks.reference --write"
+
+
+def test_pulumi_yaml_declares_only_types_pulumi_accepts():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["runtime"]["name"] == "python" and project["main"] == "infra/"
+    for key, decl in project["config"].items():
+        assert key.startswith("leanrag:")
+        assert decl["type"] in ("string", "integer", "boolean", "array"), key
+        assert decl["description"], key
