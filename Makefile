@@ -34,10 +34,10 @@ venv-llm-server:
 	@$(MKVENV) .venvs/llm-server 3.11 local/requirements-llm-server.txt
 
 venv-gateway:
-	@$(MKVENV) .venvs/gateway 3.11 app_env/requirements-gateway.txt requirements-test.txt
+	@$(MKVENV) .venvs/gateway 3.11 local/requirements-gateway.txt requirements-test.txt
 
 venv-ogx:
-	@$(MKVENV) .venvs/ogx 3.12 app_env/requirements-ogx.txt
+	@$(MKVENV) .venvs/ogx 3.12 local/requirements-ogx.txt
 
 venvs: venv venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
 
@@ -65,19 +65,19 @@ test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
 	.venvs/quantize/bin/python -m pytest tests/workloads/quantize tests/workloads/prefetch $(PYTEST_ARGS)
 	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
 
-test-app: venv venv-gateway venv-ogx venv-llm-server
-	$(PY) -m pytest tests/app $(PYTEST_ARGS)
+test-app: venv venv-ingest venv-gateway venv-ogx venv-llm-server
+	$(PY) -m pytest tests/local tests/components/app $(PYTEST_ARGS)
 
 bench-cache: venv venv-gateway venv-llm-server
-	$(PY) benchmarks/cache_benchmark.py --requests 200 --questions 40
+	$(PY) -m local.cache_benchmark --requests 200 --questions 40
 
 test-e2e: venv venv-ingest venv-benchmark venv-llm-server venv-gateway venv-ogx
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-demo: venv-ingest venv-benchmark venv-llm-server venv-gateway venv-ogx
+demo: venv venv-ingest venv-benchmark venv-llm-server venv-gateway venv-ogx
 	@command -v redis-server >/dev/null || { echo "installing redis-server (apt)"; \
 	  (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null || sudo apt-get install -y redis-server; }
-	python3 -m local.demo $(DEMO_ARGS)
+	$(PY) -m local.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf .plan .demo

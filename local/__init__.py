@@ -1,1 +1,1 @@
-"""Local helpers for development on a laptop or CI runner (no cluster): the llama.cpp model server."""
+"""The local harness: services on 127.0.0.1 for the demo, the tests and the cache benchmark (see local/README.md)."""

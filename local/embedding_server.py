@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import hmac
-import json
 import os
 import struct
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from local.json_server import JsonHandler, serve
 
 MODEL_ID = "all-MiniLM-L6-v2"
 
@@ -41,55 +39,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     model = load_model(args.model_path)
-    dim = model.dim
-    key = os.environ.get("API_KEY", "")
     lock = threading.Lock()  # one encode at a time: torch on 2 cores gains nothing from more
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *a: Any) -> None:
-            return
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _authorized(self) -> bool:
-            if not key:
-                return True
-            sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if hmac.compare_digest(sent.encode(), key.encode()):
-                return True
-            self._send(401, {"error": {"message": "invalid API key", "type": "invalid_request_error"}})
-            return False
+    class Handler(JsonHandler):
+        api_key = os.environ.get("API_KEY", "")
 
         def do_GET(self) -> None:
-            if not self._authorized():
+            if not self.authorized():
                 return
-            if self.path.rstrip("/") == "/v1/models":
-                model = {"id": args.model_id, "object": "model", "owned_by": "local", "created": 0}
-                self._send(200, {"object": "list", "data": [model]})
-            elif self.path == "/health":
-                self._send(200, {"status": "ok"})
+            if self.route == "/v1/models":
+                listed = {"id": args.model_id, "object": "model", "owned_by": "local", "created": 0}
+                self.send_json(200, {"object": "list", "data": [listed]})
+            elif self.route == "/health":
+                self.send_json(200, {"status": "ok"})
             else:
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                self.send_error_json(404, f"no route {self.path}")
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            if not self._authorized():
+            body = self.read_json()
+            if body is None or not self.authorized():
                 return
-            if self.path.rstrip("/") != "/v1/embeddings":
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
+            if self.route != "/v1/embeddings":
+                self.send_error_json(404, f"no route {self.path}")
                 return
             texts = body.get("input")
             texts = [texts] if isinstance(texts, str) else texts
             if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-                self._send(400, {"error": {"message": "input must be a string or a list of strings"}})
+                self.send_error_json(400, "input must be a string or a list of strings")
                 return
             with lock:
                 vectors = model.encode(texts, batch_size=64)
@@ -102,21 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                     emb = values
                 data.append({"object": "embedding", "index": i, "embedding": emb})
             tokens = sum(len(t.split()) for t in texts)
-            self._send(
-                200,
-                {
-                    "object": "list",
-                    "data": data,
-                    "model": args.model_id,
-                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-                },
-            )
+            usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+            self.send_json(200, {"object": "list", "data": data, "model": args.model_id, "usage": usage})
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    print(json.dumps({"port": server.server_address[1], "dim": dim}), flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return 0
+    return serve(Handler, args.host, args.port, dim=model.dim)
 
 
 if __name__ == "__main__":

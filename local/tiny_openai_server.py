@@ -6,7 +6,7 @@ so a test can prove that a cached request never reached the upstream (GET /stats
 if simple, vectors: hashed word counts, L2-normalised, so texts that share words are close. An optional
 fixed delay stands in for model latency.
 
-    python app_env/tiny_openai_server.py --port 0 --chat-model smollm2 --embedding-model minilm --dim 384
+    python -m local.tiny_openai_server --port 0 --chat-model smollm2 --embedding-model minilm --dim 384
 
 With --port 0 it picks a free port and prints one JSON line {"port": N} on stdout once it listens.
 """
@@ -22,8 +22,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from local.json_server import JsonHandler, serve
 
 _WORD = re.compile(r"\w+")
 
@@ -69,31 +70,15 @@ class _State:
             self.calls[route] += 1
 
 
-def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            return
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _error(self, status: int, message: str) -> None:
-            self._send(status, {"error": {"message": message, "type": "invalid_request_error"}})
-
+def make_handler(state: _State) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?")[0]
+            path = self.route
             if path in ("/health", "/v1/health"):
-                self._send(200, {"status": "ok"})
+                self.send_json(200, {"status": "ok"})
             elif path == "/v1/models":
                 models = state.chat_models + state.embedding_models
-                self._send(
+                self.send_json(
                     200,
                     {
                         "object": "list",
@@ -102,22 +87,19 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 )
             elif path == "/stats":
                 with state.lock:
-                    self._send(200, dict(state.calls))
+                    self.send_json(200, dict(state.calls))
             else:
-                self._error(404, f"no route {path}")
+                self.send_error_json(404, f"no route {path}")
 
         def do_POST(self) -> None:
-            path = self.path.split("?")[0]
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except json.JSONDecodeError as exc:
-                self._error(400, f"body is not JSON: {exc}")
+            path = self.route
+            body = self.read_json()
+            if body is None:
                 return
             if path == "/stats/reset":
                 with state.lock:
                     state.calls.clear()
-                self._send(200, {})
+                self.send_json(200, {})
                 return
             routes = {
                 "/v1/chat/completions": self._chat,
@@ -127,7 +109,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             }
             handler = routes.get(path)
             if handler is None:
-                self._error(404, f"no route {path}")
+                self.send_error_json(404, f"no route {path}")
                 return
             state.count(path.removeprefix("/v1/"))
             if state.delay_s:
@@ -137,7 +119,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
         def _check_model(self, body: dict[str, Any], allowed: list[str]) -> str | None:
             model = body.get("model")
             if model not in allowed:
-                self._error(404, f"model {model!r} not served; served: {allowed}")
+                self.send_error_json(404, f"model {model!r} not served; served: {allowed}")
                 return None
             return str(model)
 
@@ -153,7 +135,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 self._stream_chat(model, answer, created)
                 return
             words = len(_WORD.findall(last))
-            self._send(
+            self.send_json(
                 200,
                 {
                     "id": f"chatcmpl-{created}",
@@ -201,7 +183,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             if model is None:
                 return
             prompt = body.get("prompt") or ""
-            self._send(
+            self.send_json(
                 200,
                 {
                     "id": "cmpl-tiny",
@@ -230,7 +212,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                         "category_scores": {"violence": 1.0 if flagged else 0.0},
                     }
                 )
-            self._send(200, {"id": "modr-tiny", "model": "tiny-guard", "results": results})
+            self.send_json(200, {"id": "modr-tiny", "model": "tiny-guard", "results": results})
 
         def _embeddings(self, body: dict[str, Any]) -> None:
             model = self._check_model(body, state.embedding_models)
@@ -239,9 +221,9 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             inputs = body.get("input")
             texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
             if not all(isinstance(t, str) for t in texts):
-                self._error(400, "input must be a string or a list of strings")
+                self.send_error_json(400, "input must be a string or a list of strings")
                 return
-            self._send(
+            self.send_json(
                 200,
                 {
                     "object": "list",
@@ -279,15 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         args.delay_ms / 1000,
         args.flag_word,
     )
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(state))
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    sys.exit(0)
+    sys.exit(serve(make_handler(state), args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Validate an OGX run config with OGX's own models; run it with the OGX venv's Python (3.12).
 
-    .venvs/ogx/bin/python app_env/ogx_validate.py < config.yaml
+    PYTHONPATH=. .venvs/ogx/bin/python -m local.ogx_validate < config.yaml
+
+or from any Python of this repository with `validate_with_ogx(text, env)`, which runs that command.
 
 Reads YAML on stdin. Environment variables referenced as ${env.NAME} are resolved from the environment,
 exactly as `ogx stack run` does. Checks, in order, with OGX's code:
@@ -15,8 +17,12 @@ when valid, 1 when not, 2 when the input is not a YAML mapping.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from collections.abc import Mapping
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -93,6 +99,30 @@ def validate(config_dict: dict[str, Any]) -> list[dict[str, str]]:
         except ValidationError as exc:
             errors.extend(_pydantic_errors(f"registered_resources.models[{i}]", exc))
     return errors
+
+
+def validate_with_ogx(text: str, env: Mapping[str, str], python: Path | None = None) -> tuple[int, dict[str, Any]]:
+    """Run this module in the OGX venv on a run config's YAML; returns (exit code, the JSON result).
+
+    The config sees only `env` (plus PATH, HOME and the language settings), not this process's environment, so a
+    secret env var it needs but `env` lacks is reported as missing.
+    """
+    from local.envs import ROOT, venv_bin  # the caller's side (.venv); this module also runs where mirakuru is not
+
+    python = python or venv_bin("ogx")
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    proc = subprocess.run(
+        [str(python), "-m", "local.ogx_validate"],
+        input=text,
+        capture_output=True,
+        text=True,
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        timeout=180,
+    )
+    if not proc.stdout.strip():
+        raise RuntimeError(f"local.ogx_validate printed nothing (exit {proc.returncode}): {proc.stderr[-3000:]}")
+    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from components.app.ogx_settings import (
     RedisStorage,
     SqliteStorage,
 )
-from tests.app.samples import cluster_settings, local_settings
+from tests.components.app.app_samples import cluster_settings, local_settings
 
 
 def _providers(data: dict, api: str) -> dict[str, dict]:

@@ -1,63 +1,44 @@
 """Boot the real OGX 1.5.0 server on 127.0.0.1 with generated configs and use it.
 
-Upstream: app_env/tiny_openai_server.py (chat, embeddings, moderations); the llama.cpp SmolLM2 server from
-local/llm_server.py for one chat test when .venvs/llm-server exists.
+Upstream: local/tiny_openai_server.py (chat, embeddings, moderations); the llama.cpp SmolLM2 server from
+local/llm_server.py for one chat test when .venvs/llm-server exists. Every server starts through local/services.py.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 
-from app_env import local_services as svc
 from components.app.common import to_yaml
 from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import MilvusLite
-from tests.app.samples import cluster_settings, local_settings
+from local.envs import has_venv
+from local.llm_server import LlmServer
+from local.process import free_port, http_json, http_upload
+from local.services import Redis, start_ogx, start_tiny_upstream
+from tests.components.app.app_samples import cluster_settings, local_settings
 
 pytestmark = pytest.mark.slow
 
 
-def _upload(base: str, path: Path, headers: dict[str, str] | None = None) -> str:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
-            f"Content-Type: text/plain\r\n\r\n"
-        ).encode()
-        + path.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    req = urllib.request.Request(
-        f"{base}/v1/files",
-        data=body,
-        method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})},
-    )
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        return str(json.loads(resp.read())["id"])
-
-
 def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> None:
-    with svc.tiny_upstream(["tiny-chat"], ["tiny-embed"]) as up:
-        port = svc.free_port()
+    with start_tiny_upstream(tmp_path, ["tiny-chat"], ["tiny-embed"]) as up:
+        port = free_port()
         rendered = build_ogx_run_config(local_settings(tmp_path / "data", up.base_url, port))
-        with svc.ogx_server(rendered.yaml, {}, tmp_path / "run", port) as base:
-            status, health, _ = svc.http_json("GET", f"{base}/v1/health")
+        with start_ogx(tmp_path / "run", rendered.yaml, {}, port) as ogx:
+            base = ogx.url
+            status, health, _ = http_json("GET", f"{base}/v1/health")
             assert (status, health) == (200, {"status": "OK"})
 
-            _, models, _ = svc.http_json("GET", f"{base}/v1/models")
+            _, models, _ = http_json("GET", f"{base}/v1/models")
             ids = {m["id"]: m["custom_metadata"] for m in models["data"]}
             assert ids["vllm/tiny-chat"]["model_type"] == "llm"
             assert ids["embeddings/tiny-embed"]["embedding_dimension"] == 384
 
-            status, chat, _ = svc.http_json(
+            status, chat, _ = http_json(
                 "POST",
                 f"{base}/v1/chat/completions",
                 {"model": "vllm/tiny-chat", "messages": [{"role": "user", "content": "What is Milvus?"}]},
@@ -66,16 +47,18 @@ def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> N
             assert chat["choices"][0]["message"]["content"] == "echo: What is Milvus?"
 
             # RAG path: vector store in Milvus Lite, file chunked (tiktoken offline), embedded, searched.
-            _, store, _ = svc.http_json("POST", f"{base}/v1/vector_stores", {"name": "docs"})
+            _, store, _ = http_json("POST", f"{base}/v1/vector_stores", {"name": "docs"})
             assert store["metadata"]["embedding_dimension"] == "384"
             doc = tmp_path / "doc.txt"
             doc.write_text("Milvus is a vector database.\n\nRedis is an in-memory key value store for caching.\n")
-            file_id = _upload(base, doc)
-            status, attached, _ = svc.http_json(
+            status, uploaded, _ = http_upload(f"{base}/v1/files", doc.name, doc.read_bytes(), {"purpose": "assistants"})
+            assert status == 200, uploaded
+            file_id = uploaded["id"]
+            status, attached, _ = http_json(
                 "POST", f"{base}/v1/vector_stores/{store['id']}/files", {"file_id": file_id}
             )
             assert (status, attached["status"]) == (200, "completed"), attached
-            _, found, _ = svc.http_json(
+            _, found, _ = http_json(
                 "POST",
                 f"{base}/v1/vector_stores/{store['id']}/search",
                 {"query": "key value caching", "max_num_results": 1},
@@ -85,12 +68,12 @@ def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> N
         assert (tmp_path / "data" / "milvus.db").exists()
 
 
-def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tmp_path: Path, redis: svc.Redis) -> None:
+def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tmp_path: Path, redis: Redis) -> None:
     """Redis kv store (password), API-key auth and the moderation shield, on 127.0.0.1; Milvus Lite stands
     in for the remote Milvus, which cannot run here."""
     (tmp_path / "data").mkdir()  # in the pod: the mounted volume (OGX does not create a SQL store's folder)
-    with svc.tiny_upstream(["tiny-chat"], ["tiny-embed"], flag_words=("forbidden",)) as up:
-        port = svc.free_port()
+    with start_tiny_upstream(tmp_path, ["tiny-chat"], ["tiny-embed"], flag_words=("forbidden",)) as up:
+        port = free_port()
         settings = cluster_settings(
             sql_dir=str(tmp_path / "data"),
             redis_host="127.0.0.1",
@@ -116,21 +99,22 @@ def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tm
             "REDIS_PASSWORD": redis.password,
         }
         assert redis.password not in rendered.yaml
-        with svc.ogx_server(rendered.yaml, env, tmp_path / "run", port) as base:
-            status, _, _ = svc.http_json("GET", f"{base}/v1/models")
+        with start_ogx(tmp_path / "run", rendered.yaml, env, port) as ogx:
+            base = ogx.url
+            status, _, _ = http_json("GET", f"{base}/v1/models")
             assert status == 401
             auth = {"Authorization": "Bearer ogx-secret-key"}
-            status, models, _ = svc.http_json("GET", f"{base}/v1/models", headers=auth)
+            status, models, _ = http_json("GET", f"{base}/v1/models", headers=auth)
             assert status == 200 and "vllm/tiny-chat" in {m["id"] for m in models["data"]}
             # The registry lives in Redis (namespace "registry"), reached with the password from the env.
             assert any(key.startswith("registry:") for key in redis.cli("--scan").splitlines())
 
             ok = {"model": "vllm/tiny-chat", "input": "hello there", "guardrails": True, "store": False}
-            status, resp, _ = svc.http_json("POST", f"{base}/v1/responses", ok, headers=auth)
+            status, resp, _ = http_json("POST", f"{base}/v1/responses", ok, headers=auth)
             assert status == 200, resp
             assert "echo: hello there" in json.dumps(resp)
             bad = {**ok, "input": "this is forbidden content"}
-            status, resp, _ = svc.http_json("POST", f"{base}/v1/responses", bad, headers=auth)
+            status, resp, _ = http_json("POST", f"{base}/v1/responses", bad, headers=auth)
             assert status == 200, resp
             content = resp["output"][0]["content"][0]
             assert content == {
@@ -141,25 +125,24 @@ def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tm
 
 
 def test_missing_embedding_dimension_stops_the_server_with_ogx_error(ogx_python: Path, tmp_path: Path) -> None:
-    port = svc.free_port()
+    port = free_port()
     data = copy.deepcopy(build_ogx_run_config(local_settings(tmp_path / "data", port=port)).data)
     for model in data["registered_resources"]["models"]:
         model["metadata"].pop("embedding_dimension", None)
     del data["vector_stores"]["default_embedding_model"]["embedding_dimensions"]
     with (
         pytest.raises(RuntimeError, match="Embedding model must have an embedding dimension in its metadata"),
-        svc.ogx_server(to_yaml(data), {}, tmp_path / "run", port),
+        start_ogx(tmp_path / "run", to_yaml(data), {}, port),
     ):
         pass
 
 
 def test_chat_through_ogx_with_llama_cpp(ogx_python: Path, tmp_path: Path) -> None:
-    if not (svc.ROOT / ".venvs" / "llm-server" / "bin" / "python").exists():
-        pytest.skip("needs .venvs/llm-server: scripts/mkvenv .venvs/llm-server 3.11 local/requirements-llm-server.txt")
-    from local.llm_server import LlmServer
+    if not has_venv("llm-server"):
+        pytest.skip("needs .venvs/llm-server: make venv-llm-server")
 
-    with LlmServer(log_path=tmp_path / "llm.log") as llm, svc.tiny_upstream([], ["tiny-embed"]) as up:
-        port = svc.free_port()
+    with LlmServer(log_path=tmp_path / "llm.log") as llm, start_tiny_upstream(tmp_path, [], ["tiny-embed"]) as up:
+        port = free_port()
         settings = local_settings(
             tmp_path / "data", up.base_url, port, chat_model=llm.model, inference_key_env="LLM_API_KEY"
         )
@@ -168,8 +151,9 @@ def test_chat_through_ogx_with_llama_cpp(ogx_python: Path, tmp_path: Path) -> No
         )
         rendered = build_ogx_run_config(settings)
         assert llm.api_key not in rendered.yaml
-        with svc.ogx_server(rendered.yaml, {"LLM_API_KEY": llm.api_key}, tmp_path / "run", port) as base:
-            status, chat, _ = svc.http_json(
+        with start_ogx(tmp_path / "run", rendered.yaml, {"LLM_API_KEY": llm.api_key}, port) as ogx:
+            base = ogx.url
+            status, chat, _ = http_json(
                 "POST",
                 f"{base}/v1/chat/completions",
                 {

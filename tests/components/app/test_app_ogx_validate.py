@@ -1,22 +1,19 @@
 """Generated run configs checked by OGX 1.5.0's own models (StackConfig + each provider's config class).
 
-Runs app_env/ogx_validate.py in the Python 3.12 OGX venv (.venvs/ogx, built by the fixture).
+Runs local/ogx_validate.py in the Python 3.12 OGX venv (.venvs/ogx, built by the fixture).
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from app_env.local_services import ROOT
 from components.app.common import to_yaml
 from components.app.ogx_config import build_ogx_run_config
-from tests.app.samples import cluster_settings, local_settings
+from local.ogx_validate import validate_with_ogx
+from tests.components.app.app_samples import cluster_settings, local_settings
 
 pytestmark = pytest.mark.slow
 
@@ -30,17 +27,7 @@ CLUSTER_ENV = {
 
 
 def validate(ogx_python: Path, data: dict, env: dict[str, str] | None = None) -> tuple[int, dict]:
-    base_env = {k: v for k, v in os.environ.items() if k not in CLUSTER_ENV}
-    proc = subprocess.run(
-        [str(ogx_python), str(ROOT / "app_env" / "ogx_validate.py")],
-        input=to_yaml(data),
-        capture_output=True,
-        text=True,
-        env={**base_env, **(env or {})},
-        timeout=120,
-    )
-    assert proc.stdout.strip(), proc.stderr[-3000:]
-    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
+    return validate_with_ogx(to_yaml(data), env or {}, ogx_python)
 
 
 def test_local_config_is_valid_for_ogx(ogx_python: Path, tmp_path: Path) -> None:

@@ -1,31 +1,19 @@
-"""benchmarks/cache_benchmark.py end to end on a small workload (real redis, gateway, tiny upstream)."""
+"""local/cache_benchmark.py end to end on a small workload (real redis, gateway, tiny upstream)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from app_env.local_services import ROOT
+from local import cache_benchmark as bench
+from local.envs import ensure_venv
 
 pytestmark = pytest.mark.slow
 
 
-def _load():  # benchmarks/ is a folder of scripts, not a package
-    path = ROOT / "benchmarks" / "cache_benchmark.py"
-    spec = importlib.util.spec_from_file_location("cache_benchmark", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_workload_repeats_popular_questions() -> None:
-    bench = _load()
     questions = bench.workload(100, 10, seed=1)
     assert len(questions) == 100 and len(set(questions)) <= 10
     assert questions == bench.workload(100, 10, seed=1)
@@ -34,10 +22,11 @@ def test_workload_repeats_popular_questions() -> None:
     assert summary["hit_rate"] == pytest.approx(2 / 3)
 
 
-def test_benchmark_reports_hits_faster_than_misses(gateway_venv: Path, tmp_path: Path) -> None:
+def test_benchmark_reports_hits_faster_than_misses(tmp_path: Path) -> None:
+    ensure_venv("gateway")
     out = tmp_path / "summary.json"
     args = ["--requests", "40", "--questions", "8", "--delay-ms", "200", "--json", str(out)]
-    assert _load().main(args) == 0
+    assert bench.main(args) == 0
     summary = json.loads(out.read_text())
     assert summary["misses"] == summary["distinct_questions"]  # each question misses once, then hits
     assert summary["hits"] == 40 - summary["misses"]
