@@ -58,7 +58,7 @@ test: test-core test-workloads test-app test-e2e
 
 test-core: venv
 	$(PY) -m pytest tests/test_architecture.py tests/stacks tests/components tests/infra tests/policy \
-	  tests/app_components $(PYTEST_ARGS)
+	  -m "not servers" $(PYTEST_ARGS)
 
 test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)
@@ -66,7 +66,8 @@ test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
 	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
 
 test-app: venv venv-ingest venv-gateway venv-ogx venv-llm-server
-	$(PY) -m pytest tests/local tests/components/app $(PYTEST_ARGS)
+	$(PY) -m pytest tests/local $(PYTEST_ARGS)
+	$(PY) -m pytest tests/components -m servers $(PYTEST_ARGS)
 
 bench-cache: venv venv-gateway venv-llm-server
 	$(PY) -m local.cache_benchmark --requests 200 --questions 40

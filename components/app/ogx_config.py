@@ -1,7 +1,7 @@
 """Generate the OGX 1.5.0 (Llama Stack) run configuration of the RAG app from ``RagAppSettings``.
 
 Pure functions, no I/O. The output validates with OGX's own ``StackConfig`` and provider config classes
-(``app_env/ogx_validate.py``, run by tests/app in the Python 3.12 venv). Secrets are ``${env.NAME}``
+(``local/ogx_validate.py``, run by tests/components/app in the Python 3.12 venv). Secrets are ``${env.NAME}``
 references only; ``RenderedConfig.secret_env`` names the variables the pod must get from Secrets.
 """
 

@@ -16,7 +16,7 @@ from components.app.gateway_settings import CacheSettings, GatewaySettings, Redi
 from local.process import free_port, http_json
 from local.services import Redis, TinyUpstream, start_gateway, start_tiny_upstream
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
 MASTER = "sk-test-master-key"
 DELAY_MS = 300

@@ -21,7 +21,7 @@ from local.process import free_port, http_json, http_upload
 from local.services import Redis, start_ogx, start_tiny_upstream
 from tests.components.app.app_samples import cluster_settings, local_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
 
 def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from components.app.ogx_config import build_ogx_run_config
 from local.ogx_validate import validate_with_ogx
 from tests.components.app.app_samples import cluster_settings, local_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
 CLUSTER_ENV = {
     "GATEWAY_API_KEY": "sk-gateway",

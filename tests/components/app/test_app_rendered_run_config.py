@@ -10,10 +10,10 @@ import pytest
 
 from local.envs import ensure_venv
 from local.ogx_validate import validate_with_ogx
-from tests.data import renderkit as rk
-from tests.stackrun import run_stack
+from tests import renderkit as rk
+from tests.renderkit import run_stack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
 
 @pytest.fixture(scope="module")
