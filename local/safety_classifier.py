@@ -32,7 +32,7 @@ xyran-lpd expects Prompt Guard weights that its wheel does not hold.
 Routes: GET /health, GET /v1/models, POST /v1/chat/completions (classifies the content of the last message,
 as Llama Guard assesses the last turn; ``stream`` is not supported). When the API_KEY env var is set, every
 route but /health needs it as a Bearer token. With --port 0 it picks a free port and prints one JSON line
-{"port": N, "threshold": T} once it listens.
+{"port": N, "threshold": T, "loo_tpr": ..., "loo_fpr": ...} once it listens.
 """
 
 from __future__ import annotations

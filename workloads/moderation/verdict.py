@@ -49,13 +49,15 @@ def parse_llama_guard(text: str) -> Verdict:
 
 def moderation_result(verdict: Verdict) -> dict[str, Any]:
     """One entry of the OpenAI moderation ``results`` list: every named category (true for the flagged
-    ones), scores of 1.0/0.0 (Llama Guard gives no score here), and the raw codes in ``llama_guard_codes``."""
+    ones), scores of 1.0/0.0 (Llama Guard gives no score here), the input type each applies to (text; LiteLLM's
+    response model requires the field), and the raw codes in ``llama_guard_codes``."""
     names = list(CATEGORIES.values()) + [category_name(c) for c in verdict.codes if c not in CATEGORIES]
     hit = {category_name(c) for c in verdict.codes}
     return {
         "flagged": verdict.flagged,
         "categories": {name: name in hit for name in names},
         "category_scores": {name: 1.0 if name in hit else 0.0 for name in names},
+        "category_applied_input_types": {name: ["text"] for name in names},
         "llama_guard_codes": list(verdict.codes),
     }
 

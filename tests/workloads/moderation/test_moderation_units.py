@@ -42,6 +42,7 @@ def test_result_names_every_category_and_keeps_the_codes() -> None:
     assert {k for k, v in result["categories"].items() if v} == {"violent_crimes", "hate"}
     assert {k for k, v in result["category_scores"].items() if v == 1.0} == {"violent_crimes", "hate"}
     assert set(result["category_scores"].values()) == {0.0, 1.0}
+    assert result["category_applied_input_types"] == {name: ["text"] for name in CATEGORIES.values()}
     assert result["llama_guard_codes"] == ["S1", "S10"]
 
 
