@@ -60,10 +60,11 @@ test-core: venv
 	$(PY) -m pytest tests/foundation tests/cluster tests/policy tests/serving tests/data tests/app_components \
 	  tests/jobs $(PYTEST_ARGS)
 
-test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
+test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)
 	.venvs/quantize/bin/python -m pytest tests/workloads/quantize tests/workloads/prefetch $(PYTEST_ARGS)
 	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
+	.venvs/gateway/bin/python -m pytest tests/workloads/moderation $(PYTEST_ARGS)
 
 test-app: venv venv-gateway venv-ogx venv-llm-server
 	$(PY) -m pytest tests/app $(PYTEST_ARGS)
