@@ -37,16 +37,7 @@ SETTINGS_ENV = (
     "MODERATION_HOST",
     "MODERATION_PORT",
 )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+_stop = svc._stop  # terminate, then kill after 15 s
 
 
 def _first_json_line(proc: subprocess.Popen, log: Path, timeout_s: float) -> dict:
