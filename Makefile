@@ -60,10 +60,11 @@ test-core: venv
 	$(PY) -m pytest tests/test_architecture.py tests/stacks tests/components tests/infra tests/policy \
 	  -m "not servers" $(PYTEST_ARGS)
 
-test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
+test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)
 	.venvs/quantize/bin/python -m pytest tests/workloads/quantize tests/workloads/prefetch $(PYTEST_ARGS)
 	.venvs/benchmark/bin/python -m pytest tests/workloads/benchmark $(PYTEST_ARGS)
+	.venvs/gateway/bin/python -m pytest tests/workloads/moderation $(PYTEST_ARGS)
 
 test-app: venv venv-ingest venv-gateway venv-ogx venv-llm-server
 	$(PY) -m pytest tests/local $(PYTEST_ARGS)
