@@ -1,7 +1,7 @@
 """The HTTP service: POST /v1/moderations (Bearer key), GET /health, GET /metrics.
 
 FastAPI + uvicorn for the server, httpx for the safety model, prometheus_client for metrics: the same pinned
-versions the LiteLLM gateway runs (app_env/requirements-gateway.txt).
+versions the LiteLLM gateway runs (local/requirements-gateway.txt).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def _pins(path: str) -> dict[str, str]:
 
 def test_requirements_are_the_gateway_pins() -> None:
     ours = _pins("workloads/moderation/requirements.txt")
-    gateway = _pins("app_env/requirements-gateway.txt")
+    gateway = _pins("local/requirements-gateway.txt")
     assert {"fastapi", "uvicorn", "httpx", "prometheus-client"} <= set(ours)
     assert {name: gateway.get(name) for name in ours} == ours
 
