@@ -50,9 +50,9 @@ def _part(key: str, value: str) -> str:
     return value if key in ("model", "hardware", "precision") else f"{key}={value}"
 
 
-def describe(fields: dict[str, str]) -> str:
-    """All identity fields of one run, for its own report's title."""
-    return ", ".join(_part(k, v) for k, v in fields.items()) or "unlabelled run"
+def describe(fields: dict[str, str], skip: tuple[str, ...] = ()) -> str:
+    """The identity fields of one run (but `skip`), for its own report's title."""
+    return ", ".join(_part(k, v) for k, v in fields.items() if k not in skip) or "unlabelled run"
 
 
 def labels(summaries: Sequence[dict[str, Any]]) -> list[str]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from workloads.benchmark import identity
+
 FILE = Path(__file__).with_name("references.yaml")
 METRICS = {
     "single_stream_decode_tokens_per_s": "single-stream decode tokens/s",
@@ -88,7 +90,8 @@ def for_summary(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     model = run.get("model_id") or run.get("model")
     gpu = (summary.get("pricing") or {}).get("gpu") or (summary.get("roofline") or {}).get("gpu")
     found = matching(model, gpu)
-    where = f"{model} on {gpu or 'this hardware (no GPU named: pass --instance-type or --gpu)'}"
+    hardware = identity.hardware(summary.get("pricing"), summary.get("roofline"))
+    where = f"{model} on {gpu or hardware or 'this hardware (name it with --instance-type or --gpu)'}"
     if not found:
         return [], f"No published figures for {where} in workloads/benchmark/references.yaml."
     rows = []

@@ -237,6 +237,8 @@ def summarize(
         "run": run,
         "started_at": manifest.get("started_at"),
         "finished_at": manifest.get("finished_at"),
+        "signal": manifest.get("signal"),
+        "stopped_because": manifest.get("stopped_because"),
         "guidellm_version": guidellm_version,
         "points": manifest.get("points", []),
         "pricing": pricing.to_dict() if pricing else None,
@@ -400,7 +402,7 @@ def glossary_section() -> Section:
 
 def document(summary: dict[str, Any], images: list[Image], guidellm_reports: list[tuple[str, str]]) -> Document:
     run = summary["run"]
-    who = identity.describe(summary.get("identity") or identity.of(summary))
+    who = identity.describe(summary.get("identity") or identity.of(summary), skip=("scenario",))
     title = f"Benchmark: {run.get('scenario', '?')} scenario, {who}"
     banner = None
     if summary["status"] != "complete":

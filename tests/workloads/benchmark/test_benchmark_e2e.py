@@ -12,6 +12,7 @@ import pytest
 from benchmark_helpers import run_cli
 
 from local.llm_server import LlmServer
+from stacks.catalog import instance
 
 pytestmark = pytest.mark.slow
 
@@ -158,3 +159,49 @@ def test_compare_two_runs_side_by_side(sync_run: tuple[Path, dict[str, Any], str
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "dear / cheap" in md and "4.000x" in md
     assert (tmp_path / "cmp" / "plots" / "compare_throughput_latency.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_cpu_smoke_run_computes_cost_from_a_catalog_cpu_instance(
+    tmp_path: Path, llm_server: LlmServer, api_key_file: Path, tokenizer_dir: Path
+) -> None:
+    """What the local demo runs (one synchronous smoke point on CPU), priced as the catalog's 2-vCPU m7i.large
+    (this machine has 2 cores): the report carries a computed cost and a recommendation, not "cost not
+    computed"."""
+    out = tmp_path / "demo"
+    done = run_cli(
+        "run", "--target", llm_server.base_url, "--api-key-file", api_key_file, "--scenario", "smoke",
+        "--profile", "synchronous", "--max-requests", "4", "--max-seconds", "60", "--workers", "1",
+        "--tokenizer", tokenizer_dir, "--output-dir", out, "--label", "demo-smoke",
+        "--cloud", "aws", "--instance-type", "m7i.large", "--slo-ttft-ms", "30000", "--slo-itl-ms", "2000",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    pricing = summary["pricing"]
+    assert (pricing["source"], pricing["cloud"], pricing["instance_type"], pricing["gpu"]) == (
+        "catalog",
+        "aws",
+        "m7i.large",
+        None,
+    )
+    catalog = instance("aws", "m7i.large")
+    assert pricing["price_per_hour_usd"] == catalog.price_per_hour_usd
+    [bench] = summary["benchmarks"]
+    expected = catalog.price_per_hour_usd / 3600 / bench["delivered_output_tokens_per_s"] * 1e6
+    assert bench["cost_per_million_output_tokens_usd"] == pytest.approx(expected)
+    rec = summary["recommendation"]
+    assert rec["operating_point"] == "synchronous" and rec["meets_targets"] is True
+    assert rec["cost_per_million_output_tokens_usd"] == pytest.approx(expected)
+    assert rec["users_per_day"] > 0
+    md = (out / "report.md").read_text()
+    assert "cost not computed" not in md
+    node = f"${catalog.price_per_hour_usd:.4f}/hour (aws m7i.large, catalog price of {catalog.price_date})"
+    assert f"Node price: {node}" in md
+    assert f"${expected:,.2f} per million output tokens" in md
+    assert "aws m7i.large (CPU)" in md
+    assert "No published figures for SmolLM2-135M-Instruct on aws m7i.large (CPU)" in md
+    assert "## Glossary" in md and "| Goodput |" in md
+    # GuideLLM's own reports sit next to ours, linked from it.
+    for name in ("synchronous.html", "synchronous.csv"):
+        assert (out / "guidellm" / name).stat().st_size > 0
+        assert f"](guidellm/{name})" in md
+    assert f"${expected:,.2f} per million output tokens" in done.stdout
