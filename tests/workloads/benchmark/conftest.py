@@ -87,16 +87,17 @@ def s3_bucket(s3_endpoint: str) -> Iterator[tuple[str, dict[str, str], Any]]:
 
 
 @pytest.fixture
-def mock_server(tmp_path: Path, tokenizer_dir: Path) -> Iterator[str]:
+def mock_server(tmp_path: Path) -> Iterator[str]:
     """GuideLLM's own mock OpenAI server, answering the first 3 generation requests and failing every later one
     with HTTP 500 (`--fail-after-requests`): a server that breaks down in the middle of a benchmark. One per
-    test, since the count runs over the server's life."""
+    test, since the count runs over the server's life. It counts tokens with its own mock tokenizer (guidellm
+    0.8.1 cannot load a local `--processor` with transformers 5: PreTrainedTokenizer.get_vocab is abstract)."""
     port = free_port()
     log = tmp_path / "mock.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "guidellm", "mock-server", "--host", "127.0.0.1", "--port", str(port),
-             "--model", "mock-model", "--processor", str(tokenizer_dir), "--ttft-ms", "20", "--itl-ms", "5",
+             "--model", "mock-model", "--ttft-ms", "20", "--itl-ms", "5",
              "--output-tokens", "16", "--fail-after-requests", "3"],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip
