@@ -406,7 +406,7 @@ def document(summary: dict[str, Any], images: list[Image], guidellm_reports: lis
     title = f"Benchmark: {run.get('scenario', '?')} scenario, {who}"
     banner = None
     if summary["status"] != "complete":
-        kind = "PARTIAL RESULTS" if summary["partial"] else "FAILED"
+        kind = "FAILED" if summary["status"] == "failed-requests" else "PARTIAL RESULTS"
         banner = f"{kind} ({summary['status']}): {summary['message']}"
     engine = ", ".join(f"{k}={v}" for k, v in (run.get("engine") or {}).items()) or "-"
     upload = summary.get("upload") or {}

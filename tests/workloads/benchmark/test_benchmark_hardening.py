@@ -69,15 +69,16 @@ def test_half_the_requests_failing_fails_the_run(tmp_path: Path, mock_server: st
 
 @pytest.mark.slow
 def test_sigterm_during_a_sweep_keeps_the_finished_load_points(
-    tmp_path: Path, llm_server: LlmServer, api_key_file: Path, tokenizer_dir: Path
+    tmp_path: Path, llm_server: LlmServer, api_key_file: Path, tokenizer_dir: Path, s3_bucket: tuple
 ) -> None:
-    """A sweep runs one GuideLLM invocation per benchmark and rewrites the report after each. Before: the sweep
-    was one invocation, and SIGTERM lost every benchmark it had finished."""
+    """A sweep runs one GuideLLM invocation per benchmark and rewrites (and uploads) the report after each.
+    Before: the sweep was one invocation, and SIGTERM lost every benchmark it had finished."""
+    bucket, env, client = s3_bucket
     out = tmp_path / "run"
     proc = start_cli("run", "--target", llm_server.base_url, "--api-key-file", api_key_file, "--scenario", "smoke",
                      "--profile", "sweep", "--sweep-size", "4", "--max-requests", "3", "--max-seconds", "20",
                      "--workers", "1", "--tokenizer", tokenizer_dir, "--output-dir", out,
-                     "--price-per-hour", str(PRICE))  # fmt: skip
+                     "--price-per-hour", str(PRICE), "--upload-uri", f"s3://{bucket}/sweeps", env=env)  # fmt: skip
     finished = out / "guidellm" / "synchronous.json"
     wait_for(finished.exists, 240, "the synchronous benchmark's results (one invocation per sweep benchmark)", proc)
     # The report already holds the finished point while the sweep goes on.
@@ -97,6 +98,13 @@ def test_sigterm_during_a_sweep_keeps_the_finished_load_points(
     assert summary["benchmarks"][0]["successful"] >= 1
     assert "PARTIAL RESULTS (partial): interrupted by signal 15" in (out / "report.md").read_text()
     assert "status: partial" in stdout
+    # The partial report went to the bucket too, and latest.json says what it is.
+    latest = json.loads(client.get_object(Bucket=bucket, Key="sweeps/latest.json")["Body"].read())
+    assert latest["status"] == "partial" and latest["message"] == summary["message"]
+    prefix = latest["run"].removeprefix(f"s3://{bucket}/")
+    uploaded = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/summary.json")["Body"].read())
+    assert uploaded == summary
+    client.head_object(Bucket=bucket, Key=f"{prefix}/guidellm/synchronous.json")
 
 
 def _read(path: Path) -> str:

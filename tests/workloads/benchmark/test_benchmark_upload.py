@@ -35,12 +35,18 @@ def test_run_uploads_after_every_load_point_and_names_the_final_location(
                      "--profile", "constant", "--rate", "0.5,1", "--max-requests", "2", "--max-seconds", "60",
                      "--workers", "1", "--tokenizer", tokenizer_dir, "--output-dir", out, "--price-per-hour", "0.5",
                      "--upload-uri", f"s3://{bucket}/benchmarks/smollm2", env=env)  # fmt: skip
+
     # After the first load point, and while the second runs, the bucket already holds the first one's results.
-    first = lambda: [k for k in _keys(client, bucket) if k.endswith("/guidellm/constant-0.5rps.json")]  # noqa: E731
-    wait_for(lambda: bool(first()), 300, "the first load point's upload", proc)
+    def first_point_uploaded() -> bool:
+        summaries = [k for k in _keys(client, bucket) if k.endswith("/summary.json")]
+        return bool(summaries) and json.loads(_body(client, bucket, summaries[0]))["points"][0]["status"] == "complete"
+
+    wait_for(first_point_uploaded, 300, "the first load point's upload", proc)
     assert proc.poll() is None, "the upload must happen while the run goes on"
-    run_prefix = first()[0].removesuffix("guidellm/constant-0.5rps.json")
-    assert json.loads(_body(client, bucket, run_prefix + "summary.json"))["points"][1]["status"] == "pending"
+    [summary_key] = [k for k in _keys(client, bucket) if k.endswith("/summary.json")]
+    run_prefix = summary_key.removesuffix("summary.json")
+    assert json.loads(_body(client, bucket, summary_key))["points"][1]["status"] == "pending"
+    assert run_prefix + "guidellm/constant-0.5rps.json" in _keys(client, bucket)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
 
