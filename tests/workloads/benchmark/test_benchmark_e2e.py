@@ -204,4 +204,5 @@ def test_cpu_smoke_run_computes_cost_from_a_catalog_cpu_instance(
     for name in ("synchronous.html", "synchronous.csv"):
         assert (out / "guidellm" / name).stat().st_size > 0
         assert f"](guidellm/{name})" in md
+        assert f'<a href="guidellm/{name}">' in (out / "report.html").read_text()
     assert f"${expected:,.2f} per million output tokens" in done.stdout
