@@ -28,7 +28,7 @@ venv-quantize:
 	  workloads/prefetch/requirements.txt workloads/prefetch/requirements-test.txt requirements-test.txt
 
 venv-benchmark:
-	@$(MKVENV) .venvs/benchmark 3.11 --torch workloads/benchmark/requirements.txt requirements-test.txt
+	@$(MKVENV) .venvs/benchmark 3.11 --torch workloads/benchmark/requirements.txt workloads/benchmark/requirements-test.txt requirements-test.txt
 
 venv-llm-server:
 	@$(MKVENV) .venvs/llm-server 3.11 local/requirements-llm-server.txt
