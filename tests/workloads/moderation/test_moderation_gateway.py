@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.workloads.moderation.servers import Adapter, free_port, http_json, litellm_proxy, tiny_upstream
+from local.process import free_port, http_json
+from local.services import Moderation, TinyUpstream, start_gateway, start_tiny_upstream
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +58,8 @@ def gateway_config(chat_base_url: str, moderation_base_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def chat_upstream() -> Iterator:
-    with tiny_upstream(["tiny-chat"], []) as up:
+def chat_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyUpstream]:
+    with start_tiny_upstream(tmp_path_factory.mktemp("upstream"), ["tiny-chat"], []) as up:
         yield up
 
 
@@ -73,18 +74,18 @@ def _chat(gateway: str, content: str) -> tuple[int, dict]:
 
 
 def test_gateway_refuses_a_flagged_request_naming_the_category(
-    tmp_path: Path, adapter_on_classifier: Adapter, chat_upstream
+    tmp_path: Path, adapter_on_classifier: Moderation, chat_upstream: TinyUpstream
 ) -> None:
     config = gateway_config(chat_upstream.base_url, f"{adapter_on_classifier.url}/v1")
     assert adapter_on_classifier.api_key not in config
     env = {"GATEWAY_MASTER_KEY": MASTER, "MODERATION_API_KEY": adapter_on_classifier.api_key}
-    with litellm_proxy(config, env, tmp_path / "gateway") as gateway:
+    with start_gateway(tmp_path / "gateway", config, env) as gateway:
         chat_upstream.reset()
-        status, body = _chat(gateway, BENIGN)
+        status, body = _chat(gateway.url, BENIGN)
         assert status == 200, body
         assert body["choices"][0]["message"]["content"] == f"echo: {BENIGN}"
 
-        status, body = _chat(gateway, HARMFUL)
+        status, body = _chat(gateway.url, HARMFUL)
         assert status == 400, body
         # LiteLLM's message is fixed; the category is in the error's structured detail.
         assert body["error"]["message"] == "Violated OpenAI moderation policy"
@@ -92,15 +93,15 @@ def test_gateway_refuses_a_flagged_request_naming_the_category(
         assert detail["moderation_result"]["violated_categories"] == ["indiscriminate_weapons"]
         assert (detail["guardrail_name"], detail["guardrail_mode"]) == ("llama-guard", "pre_call")
         assert chat_upstream.stats().get("chat/completions", 0) == 1  # only the benign request reached the model
-    assert adapter_on_classifier.api_key not in (tmp_path / "gateway" / "litellm.log").read_text()
+    assert adapter_on_classifier.api_key not in gateway.service.log.read_text()
 
 
-def test_gateway_fails_closed_when_moderation_is_down(tmp_path: Path, chat_upstream) -> None:
+def test_gateway_fails_closed_when_moderation_is_down(tmp_path: Path, chat_upstream: TinyUpstream) -> None:
     config = gateway_config(chat_upstream.base_url, f"http://127.0.0.1:{free_port()}/v1")
     env = {"GATEWAY_MASTER_KEY": MASTER, "MODERATION_API_KEY": "unused"}
-    with litellm_proxy(config, env, tmp_path / "gateway") as gateway:
+    with start_gateway(tmp_path / "gateway", config, env) as gateway:
         chat_upstream.reset()
-        status, body = _chat(gateway, BENIGN)
+        status, body = _chat(gateway.url, BENIGN)
         assert status >= 500, body
         assert "choices" not in body
         assert chat_upstream.stats().get("chat/completions", 0) == 0
