@@ -5,7 +5,7 @@
 Prints the resource tree and a summary; writes `plan.json` (every resource with type, name and parent,
 and the stack outputs with secrets redacted), `k8s/` (one YAML file per Kubernetes object, each validated
 strictly against its schema) and `helm/` (the values of each Helm release). Exit codes: 0 plan is valid,
-1 schema errors, 2 configuration errors (printed with key paths and fixes).
+1 schema errors, 2 configuration errors (printed all at once, with the stack file's line, key paths and fixes).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import pulumi
 import yaml
 
 from infra import mocks, validate
+from infra import stack_file as stack_files
 from infra.mocks import ProgramRun, Registered
+from infra.stack_file import StackFileError
 from stacks.preflight import PreflightError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,11 +150,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stack = stack_file.name.split(".")[1] if stack_file.name.startswith("Pulumi.") else stack_file.stem
     out = args.out or ROOT / ".plan" / stack
-    config, secret_keys = mocks.stack_config(stack_file)
+    try:
+        parsed = stack_files.read(stack_file)
+    except StackFileError as e:
+        print(f"plan {stack}: {e}", file=sys.stderr)
+        return 2
+    config, secret_keys = parsed.engine_config()
+    problems = list(parsed.problems)
     try:
         run = mocks.run_program(config, secret_keys, stack)
     except PreflightError as e:
-        print(f"plan {stack}: configuration invalid ({stack_file.name})\n{e}", file=sys.stderr)
+        problems += e.problems
+    if problems:
+        located = PreflightError([parsed.locate(p) for p in problems])
+        print(f"plan {stack}: configuration invalid ({stack_file.name})\n{located}", file=sys.stderr)
         return 2
     if not args.quiet:
         print_tree(run)
