@@ -14,9 +14,20 @@ class Chart:
 
 
 # --- cluster add-ons -------------------------------------------------------------------------------
-NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin")
-DCGM_EXPORTER = Chart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts")
-CLUSTER_AUTOSCALER = Chart("cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler")
+# Chart versions are those whose published sources the tests render (../shared/charts, infra/charts.py): a pin
+# moves only together with the chart sources there.
+NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+"""0.17.1 -> 0.20.0: the values the program sets (tolerations, affinity) are unchanged; 0.19 changed the default of
+the gds/gdrcopy/mofed flags and enabled GFD's NodeFeature API (GFD stays off here)."""
+DCGM_EXPORTER = Chart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
+"""4.1.1 -> 4.8.2 (DCGM 4.x exporter); the values the program sets (tolerations, affinity, serviceMonitor) are
+unchanged."""
+CLUSTER_AUTOSCALER = Chart("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
+"""9.46.6 -> 9.59.0. The chart's own image (appVersion 1.35.0) is replaced by the autoscaler release of the
+cluster's Kubernetes minor (`CLUSTER_AUTOSCALER_IMAGE_TAGS`): the autoscaler simulates the scheduler of its own
+minor and is tested only against it."""
+CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.33": "v1.33.1", "1.34": "v1.34.0", "1.35": "v1.35.0"}
+"""Kubernetes minor -> cluster-autoscaler image tag (registry.k8s.io/autoscaling/cluster-autoscaler)."""
 EKS_ADDON_POD_IDENTITY = "v1.3.5-eksbuild.2"
 EKS_ADDON_EBS_CSI = "v1.48.0-eksbuild.1"
 
@@ -35,7 +46,9 @@ INFERENCE_POOL_CRDS = (
     "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.5.0/v1-manifests.yaml"
 )
 """The GA InferencePool CRD (inference.networking.k8s.io/v1) that llm-d-router v0.10 is built against."""
-KEDA = Chart("keda", "2.17.2", "https://kedacore.github.io/charts")
+KEDA = Chart("keda", "2.20.2", "https://kedacore.github.io/charts")
+"""2.17.2 -> 2.20.2: KEDA 2.17 was tested on Kubernetes 1.30-1.32, 2.20 on 1.33-1.35 (our clusters run 1.33+);
+the values the program sets (nodeSelector, webhooks.enabled) are unchanged."""
 
 # --- data and app ----------------------------------------------------------------------------------
 MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm")

@@ -11,7 +11,7 @@ import pulumi
 from components import kube, versions
 from components.cluster.base import Placement
 from components.data import MilvusOutputs
-from components.jobs.workload_job import SecretEnv, WorkloadJobArgs
+from components.jobs.workload_job import SecretFile, WorkloadJobArgs, secret_mounts
 from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
 from stacks.models import ServedModel
 from stacks.uris import BucketUri
@@ -28,8 +28,9 @@ def artifact_uri(model_store_uri: pulumi.Input[str], model: ServedModel) -> pulu
     return pulumi.Output.concat(model_store_uri, "/models/", model.name, "/", model.config.precision)
 
 
-def _hf_token_env(hf_token_secret: str | None) -> list[SecretEnv]:
-    return [SecretEnv("HF_TOKEN", hf_token_secret, HF_TOKEN_KEY)] if hf_token_secret is not None else []
+def _hf_token_file(hf_token_secret: str | None) -> list[SecretFile]:
+    """The Hugging Face token as a file: huggingface_hub reads the file HF_TOKEN_PATH names."""
+    return [SecretFile("HF_TOKEN_PATH", hf_token_secret, HF_TOKEN_KEY)] if hf_token_secret is not None else []
 
 
 def quantize_args(
@@ -64,7 +65,7 @@ def quantize_args(
         placement=placement,
         gpus=1,
         uses_model_store=True,
-        secret_env=_hf_token_env(hf_token_secret),
+        secret_files=_hf_token_file(hf_token_secret),
     )
 
 
@@ -114,7 +115,7 @@ def ingest_args(
         placement=placement,
         uses_model_store=bool(source),
         env={"INGEST_MILVUS_URI": milvus.uri},
-        secret_env=[SecretEnv("MILVUS_TOKEN", milvus.token_ref.name, milvus.token_ref.key)],
+        secret_files=[SecretFile("MILVUS_TOKEN_FILE", milvus.token_ref.name, milvus.token_ref.key)],
         init_containers=[_corpus_download(source)] if source else [],
         depends_on=after,
     )
@@ -126,15 +127,19 @@ def _tokenizer_download(model: ServedModel, hf_token_secret: str | None) -> dict
         "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], "
         "local_dir=sys.argv[2], allow_patterns=['tokenizer*', 'special_tokens_map.json', 'config.json'])"
     )
-    env = kube.env_vars({"HOME": "/work"})
-    env += [kube.secret_env(s.name, s.secret, s.key) for s in _hf_token_env(hf_token_secret)]
+    token = _hf_token_file(hf_token_secret)
+    env = kube.env_vars({"HOME": "/work"}) + [f.env() for f in token]
     return {
         "name": "download-tokenizer",
         "image": versions.workload_image("benchmark"),
         "command": ["python", "-c", script, model.source.hub_id, TOKENIZER_DIR],
         "env": env,
         "securityContext": kube.restricted_container_security(),
-        "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "work", "mountPath": "/work"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *secret_mounts(token),
+        ],
     }
 
 
@@ -153,6 +158,7 @@ def benchmark_args(
     """GuideLLM against the served model once it is ready; the report carries the node's price and the
     ratio to the memory-bandwidth roofline of its GPU."""
     m = model.config
+    api_key_file = SecretFile("OPENAI_API_KEY_FILE", api_key.name, api_key.key)
     args: list[pulumi.Input[str]] = [
         "run",
         "--target",
@@ -175,6 +181,8 @@ def benchmark_args(
         str(m.tensor_parallel),
         "--label",
         label,
+        "--api-key-file",
+        api_key_file.path,
     ]
     if model.shape is not None:
         args += ["--model-params-b", str(model.shape.params_b)]
@@ -188,7 +196,8 @@ def benchmark_args(
         limits=config.limits,
         resources=config.resources,
         placement=placement,
-        secret_env=[SecretEnv("OPENAI_API_KEY", api_key.name, api_key.key)],
+        secret_files=[api_key_file],
+        init_secret_files=_hf_token_file(hf_token_secret),
         init_containers=[_tokenizer_download(model, hf_token_secret)],
         depends_on=after,
     )

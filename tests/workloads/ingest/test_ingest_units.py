@@ -144,6 +144,16 @@ def test_milvus_credentials_come_from_env_and_are_never_shown() -> None:
     assert not token.is_lite
 
 
+def test_milvus_token_comes_from_a_mounted_secret_file(tmp_path: Path) -> None:
+    # the cluster Job mounts the token's Secret as a file and names it in MILVUS_TOKEN_FILE (no secret env var)
+    (tmp_path / "token").write_text("root:file-token\n")
+    env = {"MILVUS_TOKEN_FILE": str(tmp_path / "token")}
+    settings = MilvusSettings.from_env("http://milvus:19530", "c", environ=env)
+    assert settings.token == "root:file-token" and "file-token" not in repr(settings)
+    with pytest.raises(SystemExit, match=r"MILVUS_TOKEN_FILE .*missing: cannot be read"):
+        MilvusSettings.from_env("http://milvus:19530", "c", environ={"MILVUS_TOKEN_FILE": str(tmp_path / "missing")})
+
+
 @pytest.mark.parametrize(
     ("uri", "collection", "env", "message"),
     [

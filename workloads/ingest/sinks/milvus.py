@@ -30,6 +30,18 @@ class _DropIteratorNoise(logging.Filter):
         return "failed to get mvccTs" not in record.getMessage()
 
 
+def _token_from_file(path: str) -> str:
+    """The token in the file `path` (empty path: none); a clear error when it cannot be read."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(
+            f"error: MILVUS_TOKEN_FILE {path}: cannot be read ({e}); mount the token's Secret there"
+        ) from None
+
+
 @dataclass(frozen=True)
 class MilvusSettings:
     uri: str
@@ -43,12 +55,13 @@ class MilvusSettings:
     def from_env(
         cls, uri: str, collection: str, db_name: str = "", environ: Mapping[str, str] = os.environ
     ) -> MilvusSettings:
-        """Read credentials from MILVUS_TOKEN, or MILVUS_USER and MILVUS_PASSWORD; check the rest."""
+        """Read credentials from MILVUS_TOKEN (or the file MILVUS_TOKEN_FILE names: how the cluster Job passes it, a
+        Secret mounted as a file), or MILVUS_USER and MILVUS_PASSWORD; check the rest."""
         settings = cls(
             uri=uri,
             collection=collection,
             db_name=db_name,
-            token=environ.get("MILVUS_TOKEN", ""),
+            token=environ.get("MILVUS_TOKEN", "") or _token_from_file(environ.get("MILVUS_TOKEN_FILE", "")),
             user=environ.get("MILVUS_USER", ""),
             password=environ.get("MILVUS_PASSWORD", ""),
         )
