@@ -84,6 +84,7 @@ def dcgm_exporter_values(gpu_pools: Sequence[str]) -> dict[str, Any]:
             "runAsNonRoot": True,
             "runAsUser": NON_ROOT_UID,
             **_locked_container(read_only_root=False),
+            "capabilities": {"drop": ["ALL"], "add": []},  # replaces the chart's SYS_ADMIN
         },
         "resources": _resources("100m", "128Mi", "200m", "512Mi"),
         "serviceMonitor": {"enabled": False},

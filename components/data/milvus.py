@@ -52,6 +52,9 @@ ETCD_UID = 1001
 """The user of the etcd image the chart pins (Bitnami's layout: /opt/bitnami/etcd belongs to it)."""
 MINIO_UID = 10001
 """MinIO runs as any user: its data is on the volume, group-writable through fsGroup."""
+SERVICE_ACCOUNT = "milvus-pods"
+"""The ServiceAccount of every pod of the release (Milvus, etcd, MinIO), created by the program without an API
+token: none of them calls the Kubernetes API."""
 
 
 def _restricted_pod(uid: int) -> dict[str, Any]:
@@ -148,6 +151,7 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
         "tolerations": list(placement.tolerations),
         "securityContext": _restricted_pod(MILVUS_UID),
         "containerSecurityContext": _restricted_container(MILVUS_UID),
+        "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
         "extraConfigFiles": {"user.yaml": user_config()},
         "service": {"type": "ClusterIP", "port": PORT},
         "metrics": {"enabled": True, "serviceMonitor": {"enabled": False}},
@@ -165,6 +169,7 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
             "accessKey": "",
             "secretKey": "",
             "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
+            "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
             "securityContext": {"enabled": True, "runAsUser": MINIO_UID, "runAsGroup": MINIO_UID, "fsGroup": MINIO_UID},
             "resources": kube.resources(config.minio_resources),
             "persistence": {"enabled": True, **_persistence(config.storage_gb, storage_class)},
@@ -174,6 +179,7 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
         "etcd": {
             "replicaCount": 3 if distributed else 1,
             "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
+            "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
             "podSecurityContext": {"enabled": True, **_restricted_pod(ETCD_UID)},
             "containerSecurityContext": {"enabled": True, **_restricted_container(ETCD_UID)},
             "resources": ETCD_RESOURCES,
@@ -249,12 +255,20 @@ class VectorStore(pulumi.ComponentResource):
             in_ns,
         )
 
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-milvus-pods",
+            metadata={"name": SERVICE_ACCOUNT, "namespace": ns, "labels": kube.PART_OF},
+            automount_service_account_token=False,
+            opts=in_ns,
+        )
         self.release = kube.helm_release(
             f"{name}-milvus",
             versions.MILVUS,
             ns,
             milvus_values(cfg, args.placement, args.storage_class),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret]),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret, account]
+            ),
             release_name=RELEASE,
             create_namespace=False,  # the namespace above, with its Pod Security labels
             timeout_s=1200,
