@@ -58,7 +58,7 @@ test: test-core test-workloads test-app test-e2e
 
 test-core: venv
 	$(PY) -m pytest tests/foundation tests/cluster tests/policy tests/serving tests/data tests/app_components \
-	  tests/jobs $(PYTEST_ARGS)
+	  tests/jobs tests/corpora $(PYTEST_ARGS)
 
 test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)
