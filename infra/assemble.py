@@ -159,8 +159,8 @@ def stack_outputs(
     }
     if app is not None:
         outputs.update(app.as_dict())  # ragAppApiKey is None when platform.app.auth is off
-    if jobs is not None and jobs.benchmark_reports:
-        outputs["benchmarkReports"] = jobs.benchmark_reports
+    # chat model -> its benchmark runs' latest.json in the bucket; {} without a benchmark or a bucket
+    outputs["benchmarkReports"] = jobs.benchmark_reports if jobs is not None else {}
     outputs.update({"cloud": cfg.cloud, "kubeconfig": cluster.kubeconfig, "modelStoreUri": cluster.model_store_uri})
     return outputs
 
