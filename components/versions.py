@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stacks.images import DEFAULT_REGISTRY, DEFAULT_TAG, image_ref
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -46,14 +48,15 @@ OGX_IMAGE = "docker.io/ogxai/distribution-starter:1.5.0"
 LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:main-v1.103.7"
 """LiteLLM 1.103.7 (components/app/gateway_config.py), the image that runs as a non-root user."""
 
-# --- workload jobs (built from workloads/*/Dockerfile by .github/workflows/images.yml) ---------------
-WORKLOAD_REGISTRY = "ghcr.io/leanrag"
+# --- images built from this repository (workloads/*/Dockerfile, .github/workflows/images.yml) ----------
+# Registry and tag are the stack's `workloadImages` key (stacks/config/images.py; defaults in stacks/images.py).
 AWS_CLI_IMAGE = "docker.io/amazon/aws-cli:2.27.50"
 """Copies an ingest corpus from S3 in an init container (Pod Identity credentials)."""
 GCLOUD_IMAGE = "docker.io/google/cloud-sdk:530.0.0-slim"
 """Copies an ingest corpus from GCS in an init container (Workload Identity credentials)."""
-WORKLOAD_TAG = "0.1.0"
 
 
-def workload_image(job: str) -> str:
-    return f"{WORKLOAD_REGISTRY}/{job}:{WORKLOAD_TAG}"
+def workload_image(name: str, registry: str = DEFAULT_REGISTRY, tag: str = DEFAULT_TAG) -> str:
+    """`<registry>/<name>:<tag>` of an image built here. The program passes the stack's `workloadImages`
+    (`WorkloadImages.image`); the defaults name the release, for the image workflow."""
+    return image_ref(registry, name, tag)

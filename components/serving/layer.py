@@ -90,6 +90,8 @@ class ModelServing(pulumi.ComponentResource):
     servers: dict[str, VllmServer]
     """Served model name -> its vLLM server."""
     cpu_tier: LlamaCppServer | None
+    cpu_safety: LlamaCppServer | None
+    """Llama Guard on CPU (serving.cpuSafety), reached at its own Service (also in llm-d mode)."""
     gateway: InferenceGateway | None
     routes: dict[str, ModelRoute]
 
@@ -171,6 +173,23 @@ class ModelServing(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        self.cpu_safety = None
+        if serving.cpu_safety.enabled:
+            self.cpu_safety = LlamaCppServer(
+                f"{name}-{serving.cpu_safety.name}",
+                CpuTierArgs(
+                    config=serving.cpu_safety,
+                    namespace=ns,
+                    placement=args.cluster.system,
+                    api_key_secret=API_KEY_SECRET,
+                    clients=clients,
+                    pre_stop_s=serving.pre_stop_s,
+                    depends_on=pod_deps,
+                    jinja=True,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
         urls: dict[str, str] = {m: s.base_url for m, s in self.servers.items()}
         if self.cpu_tier is not None:
             urls[self.cpu_tier.service_name] = self.cpu_tier.base_url
@@ -179,6 +198,8 @@ class ModelServing(pulumi.ComponentResource):
         if serving.mode == "llm-d":
             gateway_url = self._llm_d(name, args, monitors, monitor_labels)
             urls = {m: gateway_url for m in urls}
+        if self.cpu_safety is not None:
+            urls[self.cpu_safety.service_name] = self.cpu_safety.base_url
 
         if serving.grafana_dashboard:
             k8s.core.v1.ConfigMap(

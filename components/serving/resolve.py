@@ -101,10 +101,13 @@ def fallbacks(config: ServingConfig) -> dict[str, str]:
 
 
 def served_roles(config: ServingConfig) -> dict[str, ModelRole]:
-    """Served model name -> role, in serving order; the CPU tier is a chat model."""
+    """Served model name -> role, in serving order; the CPU tier is a chat model, the CPU safety model a safety
+    model."""
     out: dict[str, ModelRole] = {m.name: m.role for m in config.models}
     if config.cpu_tier.enabled:
         out[config.cpu_tier.name] = "chat"
+    if config.cpu_safety.enabled:
+        out[config.cpu_safety.name] = "safety"
     return out
 
 

@@ -84,20 +84,38 @@ class ModelConfig(ConfigModel):
         return self
 
 
-class CpuTierConfig(ConfigModel):
-    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+class LlamaCppConfig(ConfigModel):
+    """A small GGUF model served by llama.cpp's llama-server on the system pool (CPU nodes)."""
 
     enabled: bool = False
     name: DnsLabel = "smollm2-cpu"
-    """Served model name of the CPU tier."""
+    """Served model name."""
     gguf_uri: str = "hf://bartowski/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct-Q4_K_M.gguf"
     """GGUF weights: hf://<repo>/<file>, or a path inside the model store."""
     replicas: int = Field(default=1, ge=1)
     cpu: str = "2"
     memory: str = "2Gi"
     context: int = Field(default=4096, ge=256)
+
+
+class CpuTierConfig(LlamaCppConfig):
+    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+
     fallback_for: list[str] = Field(default_factory=list)
     """Served model names whose requests fall back to the CPU tier when the GPU tier is unavailable."""
+
+
+class CpuSafetyConfig(LlamaCppConfig):
+    """Llama Guard 3 1B on CPU nodes (llama.cpp): the `role: safety` model of stacks without a GPU to spare for
+    it. The moderation service (platform.moderation) calls it; answers take about a second per request on 2
+    cores."""
+
+    name: DnsLabel = "llama-guard-3-1b-cpu"
+    gguf_uri: str = "hf://bartowski/Llama-Guard-3-1B-GGUF/Llama-Guard-3-1B-Q8_0.gguf"
+    """Llama Guard 3 1B quantized to 8 bits (about 1.6 GB): Q8_0 keeps the verdicts close to the original."""
+    memory: str = "3Gi"
+    context: int = Field(default=4096, ge=256)
+    """Llama Guard's prompt holds the 14 hazard categories (about 400 tokens) plus the checked text."""
 
 
 class AutoscalingConfig(ConfigModel):
@@ -170,6 +188,8 @@ class ServingConfig(ConfigModel):
     namespace: DnsLabel = "serving"
     models: list[ModelConfig] = Field(default_factory=list)
     cpu_tier: CpuTierConfig = CpuTierConfig()
+    cpu_safety: CpuSafetyConfig = CpuSafetyConfig()
+    """A Llama Guard safety model on CPU (llama.cpp), for stacks that serve no safety model on a GPU."""
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     inference_gateway: InferenceGatewayConfig = InferenceGatewayConfig()
     """llm-d mode only."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 from stacks.config import StackConfig
 from stacks.preflight.budget import check_budget
 from stacks.preflight.cluster import check_cloud, check_pools
-from stacks.preflight.jobs import check_jobs
+from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
+from stacks.preflight.moderation import check_moderation
 from stacks.preflight.platform import check_platform
 from stacks.preflight.problem import Check, PreflightError, Problem
 from stacks.preflight.serving import check_serving_mode
@@ -25,7 +26,10 @@ CHECKS: list[Check] = [
     check_serving_mode,
     check_budget,
     check_platform,
+    check_moderation,
     check_jobs,
+    check_ingest_embedding,
+    check_images,
 ]
 """Every rule, in the order their problems are listed."""
 
