@@ -10,7 +10,6 @@ from stacks import catalog
 from stacks.config import StackConfig
 from stacks.config.serving import ModelConfig
 from stacks.models import served_model
-from stacks.uris import UriError
 from stacks.pools import pool_hardware, pool_instance
 from stacks.preflight.models import check_fit
 from stacks.preflight.problem import Problem
@@ -22,6 +21,7 @@ from stacks.serving_modes import (
     role_config,
     router_choice,
 )
+from stacks.uris import UriError
 
 
 def check_router(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:

@@ -36,6 +36,7 @@ def _variants():
     existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}]
     existing["serving"] = {
         "mode": "llm-d",
+        "router": {"kind": "gateway", "implementation": "external"},
         "inferenceGateway": {"className": "istio"},
         "autoscaling": {"enabled": True},
         "models": [
