@@ -71,7 +71,14 @@ def plugins_config(weights: ScorerWeights, disaggregation: DisaggregationConfig 
         *_METRICS_PLUGINS,
     ]
     config["schedulingProfiles"] = [
-        {"name": role, "plugins": [{"pluginRef": f"{role}-filter"}, {"pluginRef": "max-score-picker"}, *weighted]}
+        {
+            "name": role,
+            "plugins": [
+                {"pluginRef": f"{role}-filter"},
+                {"pluginRef": "max-score-picker"},
+                *({"pluginRef": t, "weight": w} for t, w in scorers),  # fresh dicts: no YAML anchors
+            ],
+        }
         for role in ("prefill", "decode")
     ]
     return config

@@ -36,6 +36,8 @@ MAIN_CONTAINER = "main"
 """The container name KServe's LLMInferenceServiceConfig templates use for vLLM (merged by name)."""
 _SET_BY_TEMPLATE = ("--served-model-name", "--tensor-parallel-size", "--shutdown-timeout")
 """Flags KServe's template sets itself (from spec.model.name, spec.parallelism, the grace period)."""
+_CACHE_ENV = {"HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR"}
+"""Cache locations of the stack's own vLLM pod (its /cache volume); KServe's template mounts its own (/home)."""
 
 
 def install_kserve(name: str, config: KServeConfig, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
@@ -97,7 +99,10 @@ def llm_inference_service_spec(spec: VllmPodSpec, namespace: str) -> dict[str, A
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
         "image": versions.VLLM_IMAGE,
-        "env": [*vllm_env(spec), {"name": "VLLM_ADDITIONAL_ARGS", "value": additional_args(spec)}],
+        "env": [
+            *(e for e in vllm_env(spec) if e["name"] not in _CACHE_ENV),
+            {"name": "VLLM_ADDITIONAL_ARGS", "value": additional_args(spec)},
+        ],
         "resources": gpu_resources(spec),
     }
     template: dict[str, Any] = {

@@ -105,7 +105,8 @@ def _role_pool_problems(cfg: StackConfig, path: str, model: ModelConfig) -> Iter
             )
             continue
         used[pool.name] += rc.max_replicas * tp
-        yield from check_fit(f"{role_path}.tensorParallel", rc, hw)
+        for problem in check_fit(role_path, rc, hw):  # reported at the role's key: its GPUs per replica
+            yield Problem(f"{role_path}.tensorParallel", f"{role}: {problem.message}", problem.fix)
     for pool_name, gpus in used.items():
         pool = cfg.pool(pool_name)
         hw = pool_hardware(cfg, pool) if pool is not None else None
