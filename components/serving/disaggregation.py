@@ -29,6 +29,7 @@ from components import kube, versions
 from components.serving.clients import Clients
 from components.serving.engine import HTTP_PORT
 from components.serving.pod import TIER, VllmPodSpec, container_security, selector_of, vllm_pod_template
+from components.serving.vllm_server import service_spec
 from stacks.config.serving_modes import DisaggregationConfig
 from stacks.serving_modes import ROLES, Role
 
@@ -175,13 +176,7 @@ class DisaggregatedServer(pulumi.ComponentResource):
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata={"name": model, "namespace": ns, "labels": meta_labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": role_selector(model, "decode"),
-                "ports": [
-                    {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
-                ],
-            },
+            spec=service_spec(role_selector(model, "decode")),
             opts=child,
         )
         self.network_policy = kube.network_policy(

@@ -121,6 +121,25 @@ def inference_pool_spec(model: str, epp_service: str) -> dict[str, Any]:
     }
 
 
+def inference_pool(
+    parent: pulumi.Resource,
+    name: str,
+    model: str,
+    metadata: dict[str, Any],
+    crds: InferenceCrds,
+    depends_on: list[pulumi.Resource],
+) -> k8s.apiextensions.CustomResource:
+    """A model's InferencePool (its endpoint picker is the Service `<model>-epp`), after the InferencePool CRD."""
+    return k8s.apiextensions.CustomResource(
+        f"{name}-pool",
+        api_version="inference.networking.k8s.io/v1",
+        kind="InferencePool",
+        metadata=metadata,
+        spec=inference_pool_spec(model, f"{model}-epp"),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*crds.inference_pool, *depends_on]),
+    )
+
+
 def health_check_policy_spec(target: dict[str, str], port: int, config_type: str = "HTTP") -> dict[str, Any]:
     check = (
         {"httpHealthCheck": {"requestPath": "/health", "port": port}}
@@ -327,15 +346,7 @@ class ModelRoute(pulumi.ComponentResource):
         self.pool: k8s.apiextensions.CustomResource | None = None
         self.endpoint_picker: EndpointPicker | None = None
         if args.weights is not None:
-            epp_service = f"{model}-epp"
-            self.pool = k8s.apiextensions.CustomResource(
-                f"{name}-pool",
-                api_version="inference.networking.k8s.io/v1",
-                kind="InferencePool",
-                metadata=meta,
-                spec=inference_pool_spec(model, epp_service),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.inference_pool, *args.depends_on]),
-            )
+            self.pool = inference_pool(self, name, model, meta, args.crds, args.depends_on)
             self.endpoint_picker = EndpointPicker(
                 f"{name}-epp",
                 EndpointPickerArgs(

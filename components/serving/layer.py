@@ -81,9 +81,6 @@ class ServingOutputs:
             "servedModels": self.served_models,
             "apiKey": self.api_key,
             "fallbacks": self.fallbacks,
-            "servingMode": self.mode,
-            "servingRouter": self.router,
-            "inferencePools": self.inference_pools,
         }
 
 

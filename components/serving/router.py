@@ -27,7 +27,7 @@ from components.cluster.base import Placement
 from components.serving.clients import Clients
 from components.serving.crds import InferenceCrds
 from components.serving.epp import EXT_PROC_PORT, METRICS_PORT, EndpointPicker, EndpointPickerArgs
-from components.serving.gateway import inference_pool_spec
+from components.serving.gateway import inference_pool
 from components.serving.pod import container_security
 from stacks.config.serving import ScorerWeights
 from stacks.config.serving_modes import DisaggregationConfig
@@ -360,14 +360,8 @@ class StandaloneRouter(pulumi.ComponentResource):
         super().__init__("leanrag:serving:StandaloneRouter", name, None, opts)
         model, ns = args.model, args.namespace
         epp = f"{model}-epp"
-        self.pool = k8s.apiextensions.CustomResource(
-            f"{name}-pool",
-            api_version="inference.networking.k8s.io/v1",
-            kind="InferencePool",
-            metadata={"name": model, "namespace": ns, "labels": kube.labels(model, "router")},
-            spec=inference_pool_spec(model, epp),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.inference_pool, *args.depends_on]),
-        )
+        meta = {"name": model, "namespace": ns, "labels": kube.labels(model, "router")}
+        self.pool = inference_pool(self, name, model, meta, args.crds, args.depends_on)
         envoy_cm = f"{epp}-envoy"
         config = k8s.core.v1.ConfigMap(
             f"{name}-envoy",
