@@ -99,8 +99,7 @@ def _role_pool_problems(cfg: StackConfig, path: str, model: ModelConfig) -> Iter
         if tp > hw.gpu_count or hw.gpu_count % tp:
             yield Problem(
                 f"{role_path}.tensorParallel",
-                f"{role} replicas use {tp} GPU(s) each; pool {pool.name!r} has {hw.gpu_count} "
-                f"{hw.gpu.name} per node",
+                f"{role} replicas use {tp} GPU(s) each; pool {pool.name!r} has {hw.gpu_count} {hw.gpu.name} per node",
                 f"use a divisor of {hw.gpu_count}, or a pool with {tp}+ GPUs per node",
             )
             continue
