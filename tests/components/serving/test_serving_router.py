@@ -12,7 +12,9 @@ from components import versions
 from components.serving.gateway import GATEWAY_NAME
 from components.serving.router import DESTINATION_HEADER, ROUTER_PORT
 from infra.mocks import ProgramRun, Registered
+from infra.plan import plain
 from infra.validate import validate
+from policy import rules
 from stacks.config.serving import ServingConfig
 from stacks.serving_modes import router_choice
 from tests.renderkit import (
@@ -205,3 +207,10 @@ def test_an_installed_gateway_implementation_can_be_skipped():
     run = run_variant(vals)
     assert not [r for r in run.of_type("kubernetes:helm.sh/v3:Release") if "agentgateway" in r.name]
     assert obj(run, "Gateway", GATEWAY_NAME)["spec"]["gatewayClassName"] == "agentgateway"
+
+
+@pytest.mark.parametrize("stack", [EKS, EXISTING, "kserve", "eks-pd"])
+def test_the_serving_mode_example_stacks_pass_the_policy_pack(stack):
+    declared = [rules.Resource(r.type, r.name, plain(r.inputs)) for r in run_stack(stack).resources if r.custom]
+    budget = stack_values(stack).get("monthlyBudgetUsd", 5000)
+    assert rules.check_all(declared, budget) == []
