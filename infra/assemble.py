@@ -44,6 +44,7 @@ from stacks import catalog
 from stacks.config import StackConfig
 from stacks.models import served_models
 from stacks.pools import pool_hardware
+from stacks.serving_modes import role_models
 
 
 @dataclass
@@ -153,6 +154,9 @@ def stack_outputs(
         "servedModels": serving.served_models,
         "apiKey": serving.api_key,
         "servingFallbacks": serving.fallbacks,
+        "servingMode": serving.mode,
+        "servingRouter": serving.router,
+        "inferencePools": serving.inference_pools,
         "milvusUri": data.milvus.uri,
         "milvusToken": data.milvus.token,
         "redisUrl": data.redis.url,
@@ -212,6 +216,7 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             hf_token=secrets.hf_token,
             quantized=quantize.outputs.artifacts,
             quantize_jobs=quantize.jobs,
+            roles={m.name: role_models(cfg, m) for m in models if m.config.disaggregation.enabled},
         ),
         opts=provider_opts,
     )

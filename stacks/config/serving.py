@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from stacks.catalog import Precision
 from stacks.config.base import ConfigModel, DnsLabel
+from stacks.config.serving_modes import DisaggregationConfig, KServeConfig, KvOffloadConfig, RouterConfig
 
 ModelRole = Literal["chat", "safety", "embedding"]
 
@@ -66,6 +67,10 @@ class ModelConfig(ConfigModel):
     """0 allows scale to zero (needs autoscaling)."""
     max_replicas: int = Field(default=1, ge=1)
     engine: EngineConfig = EngineConfig()
+    kv_offload: KvOffloadConfig = KvOffloadConfig()
+    """KV-cache offloading to CPU memory (vLLM's native offloading connector)."""
+    disaggregation: DisaggregationConfig = DisaggregationConfig()
+    """Prefill/decode disaggregation (llm-d mode)."""
     shape: ModelShape | None = None
     """Architecture, for models that are not in the catalog."""
     cpu: str | None = None
@@ -151,8 +156,9 @@ class InferenceGatewayConfig(ConfigModel):
     picker per model."""
 
     class_name: str | None = None
-    """GatewayClass; unset: gke-l7-rilb on gcp (GKE's managed regional internal L7 load balancer). Other
-    clouds must name an installed Gateway implementation that supports InferencePool (e.g. istio)."""
+    """GatewayClass; unset: gke-l7-rilb for router implementation gke (GKE's managed regional internal L7 load
+    balancer), agentgateway for agentgateway. Required for an external implementation that supports
+    InferencePool (e.g. istio)."""
     install_crds: bool | None = None
     """Install the Gateway API and InferencePool CRDs from their pinned release manifests. Unset: not on gcp
     (GKE with the Gateway API enabled installs and upgrades both), yes elsewhere."""
@@ -182,17 +188,22 @@ class MonitoringConfig(ConfigModel):
 
 
 class ServingConfig(ConfigModel):
-    mode: Literal["vllm", "llm-d"] = "vllm"
-    """vllm: plain vLLM behind a ClusterIP Service. llm-d: inference gateway with prefix-cache-aware
-    routing."""
+    mode: Literal["vllm", "llm-d", "kserve"] = "vllm"
+    """vllm: plain vLLM behind a ClusterIP Service. llm-d: llm-d's router (prefix-cache and load-aware endpoint
+    picking), standalone or behind a Gateway (see router). kserve: KServe LLMInferenceServices (vLLM with llm-d's
+    scheduler) behind the router's Gateway."""
     namespace: DnsLabel = "serving"
     models: list[ModelConfig] = Field(default_factory=list)
     cpu_tier: CpuTierConfig = CpuTierConfig()
     cpu_safety: CpuSafetyConfig = CpuSafetyConfig()
     """A Llama Guard safety model on CPU (llama.cpp), for stacks that serve no safety model on a GPU."""
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    router: RouterConfig = RouterConfig()
+    """llm-d and kserve modes: standalone router or a Gateway, and which implementation."""
     inference_gateway: InferenceGatewayConfig = InferenceGatewayConfig()
-    """llm-d mode only."""
+    """llm-d and kserve modes with a gateway router."""
+    kserve: KServeConfig = KServeConfig()
+    """kserve mode only."""
     monitoring: MonitoringConfig = MonitoringConfig()
     grafana_dashboard: bool = True
     """Ship the vLLM Grafana dashboard as a ConfigMap for the Grafana sidecar."""

@@ -16,6 +16,7 @@ from stacks.preflight.moderation import check_moderation
 from stacks.preflight.platform import check_platform
 from stacks.preflight.problem import Check, PreflightError, Problem
 from stacks.preflight.serving import check_serving_mode
+from stacks.preflight.serving_modes import check_disaggregation, check_kserve, check_kv_offload, check_router
 
 CHECKS: list[Check] = [
     check_cloud,
@@ -24,6 +25,10 @@ CHECKS: list[Check] = [
     check_model_sources,
     check_engine_settings,
     check_serving_mode,
+    check_router,
+    check_kserve,
+    check_disaggregation,
+    check_kv_offload,
     check_budget,
     check_platform,
     check_moderation,
