@@ -62,7 +62,7 @@ test: test-core test-workloads test-app test-e2e
 
 test-core: venv venv-checkov
 	$(PY) -m pytest tests/test_architecture.py tests/stacks tests/components tests/infra tests/policy \
-	  -m "not servers" $(PYTEST_ARGS)
+	  tests/corpora -m "not servers" $(PYTEST_ARGS)
 
 test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)

@@ -5,7 +5,7 @@ Here the chart is rendered as Helm would install it (helm-python-sdk: Helm v4 as
 chart repository), so the offline plan and the tests see the objects Kubernetes would receive.
 
 Charts are read from one folder of chart sources laid out `<chart>/<version>/` (the published sources, see
-../shared/charts/README.md): `LEANRAG_CHARTS_DIR`, or by default `shared/charts` next to the repository's
+../shared/charts/README.md): `LEANRAG_CHARTS`, or by default `shared/charts` next to the repository's
 checkout (for a git worktree, next to its main checkout). A release whose chart version is not there cannot
 be rendered: `ChartNotFound` names the folder and the versions that are there. Never render one version and
 deploy another: the version comes from the release itself (components/versions.py).
@@ -14,6 +14,7 @@ deploy another: the version comes from the release itself (components/versions.p
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import cache
@@ -24,13 +25,18 @@ import helm_python as helm
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS_DIR_ENV = "LEANRAG_CHARTS_DIR"
+CHARTS_DIR_ENV = "LEANRAG_CHARTS"
 TEST_HOOK = "test"
 """`helm.sh/hook: test` objects run only with `helm test`; `pulumi up` never creates them."""
 
 
 class ChartNotFound(Exception):
     """The chart version a release pins is not in the charts folder."""
+
+
+class NoChartSources(ChartNotFound):
+    """The charts folder has no version of the chart at all (e.g. a chart pulled from an OCI registry whose sources
+    were never added): the release cannot be rendered, which the plan notes rather than fails on."""
 
 
 def _main_checkout() -> Path:
@@ -51,7 +57,7 @@ def _main_checkout() -> Path:
 
 @cache
 def charts_dir() -> Path:
-    """`LEANRAG_CHARTS_DIR`, else `../shared/charts` beside the checkout (or beside the main checkout)."""
+    """`LEANRAG_CHARTS`, else `../shared/charts` beside the checkout (or beside the main checkout)."""
     if os.environ.get(CHARTS_DIR_ENV):
         return Path(os.environ[CHARTS_DIR_ENV]).expanduser().resolve()
     beside = ROOT.parent / "shared" / "charts"
@@ -79,6 +85,11 @@ def chart_path(chart: str, version: str) -> Path:
     path = folder / version
     if not (path / "Chart.yaml").is_file():
         there = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        if not there:
+            raise NoChartSources(
+                f"no sources of chart {chart} in {charts_dir()}: add <chart>/<version>/ there (with its licence) to "
+                f"render its releases, or set {CHARTS_DIR_ENV}"
+            )
         raise ChartNotFound(
             f"chart {chart} {version} is not in {charts_dir()} (versions there: {', '.join(there) or 'none'}); "
             f"pin one of them in components/versions.py after reading its release notes, or set {CHARTS_DIR_ENV} "
@@ -87,9 +98,15 @@ def chart_path(chart: str, version: str) -> Path:
     return path
 
 
+_DOCUMENT_SEPARATOR = re.compile(r"(?:^|\n)---")
+"""Helm's own split of a rendered template (releaseutil): "---" at a line start, whatever follows it on the line
+(charts write "---# comment", which a YAML parser would not take as a separator)."""
+
+
 def split_documents(text: str) -> list[dict[str, Any]]:
-    """The objects of a rendered template, split as Helm does ("---" may be followed by a comment)."""
-    return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict) and doc]
+    """The objects of a rendered template, split as Helm does."""
+    docs = (yaml.safe_load(part) for part in _DOCUMENT_SEPARATOR.split(text) if part.strip())
+    return [doc for doc in docs if isinstance(doc, dict) and doc]
 
 
 def render(release: Release) -> list[dict[str, Any]]:

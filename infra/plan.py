@@ -99,21 +99,26 @@ def helm_release(resource: Registered) -> charts.Release:
     )
 
 
-def _write_rendered(release: Registered, folder: Path) -> list[str]:
-    """Render a release's chart into `folder` (one file per object) and validate every object; the errors."""
+def _write_rendered(release: Registered, folder: Path) -> tuple[list[str], str | None]:
+    """Render a release's chart into `folder` (one file per object) and validate every object: the errors, and why
+    it was not rendered (no sources of its chart at all), if so."""
     try:
         objects = charts.render(helm_release(release))
+    except charts.NoChartSources as e:
+        return [], str(e)
     except charts.ChartNotFound as e:
-        return [f"helm/{release.name}: {e}"]
+        return [f"helm/{release.name}: {e}"], None
     except helm.HelmError as e:
-        return [f"helm/{release.name}: the chart rejects the values: {e}"]
+        return [f"helm/{release.name}: the chart rejects the values: {e}"], None
+    except yaml.YAMLError as e:
+        return [f"helm/{release.name}: the chart renders YAML that does not parse: {e}"], None
     folder.mkdir(parents=True)
     errors = []
     for i, obj in enumerate(objects, 1):
         name = _file_name(i, obj)
         (folder / name).write_text(yaml.safe_dump(obj, sort_keys=False))
         errors += [f"helm/{release.name}/{name}: {e}" for e in validate.validate(obj)]
-    return errors
+    return errors, None
 
 
 def write_plan(stack: str, run: ProgramRun, out: Path) -> list[str]:
@@ -134,12 +139,18 @@ def write_plan(stack: str, run: ProgramRun, out: Path) -> list[str]:
         (out / "k8s" / name).write_text(yaml.safe_dump(obj, sort_keys=False))
         errors += [f"k8s/{name}: {e}" for e in validate.validate(obj)]
     releases = run.of_type(HELM_RELEASE)
-    rendered = charts.charts_dir().is_dir()
+    have_charts = charts.charts_dir().is_dir()
+    not_rendered: dict[str, str] = {}
     for release in releases:
         values = plain(release.inputs.get("values", {}))
         (out / "helm" / f"{release.name}.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
-        if rendered:
-            errors += _write_rendered(release, out / "helm" / release.name)
+        if not have_charts:
+            not_rendered[release.name] = f"no chart sources at {charts.charts_dir()} (set {charts.CHARTS_DIR_ENV})"
+            continue
+        release_errors, why_not = _write_rendered(release, out / "helm" / release.name)
+        errors += release_errors
+        if why_not:
+            not_rendered[release.name] = why_not
     plan = {
         "stack": stack,
         "summary": {
@@ -164,7 +175,8 @@ def write_plan(stack: str, run: ProgramRun, out: Path) -> list[str]:
                 "chart": r.inputs.get("chart"),
                 "version": r.inputs.get("version"),
                 "namespace": r.inputs.get("namespace"),
-                "rendered": rendered,
+                "rendered": r.name not in not_rendered,
+                **({"notRendered": not_rendered[r.name]} if r.name in not_rendered else {}),
             }
             for r in releases
         ],
@@ -210,10 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     for error in errors:
         print(f"schema error: {error}", file=sys.stderr)
     n_objects = sum(1 for r in run.resources if is_kubernetes_object(r))
-    if not charts.charts_dir().is_dir():
-        print(
-            f"note: Helm charts not rendered: no chart sources at {charts.charts_dir()} (set {charts.CHARTS_DIR_ENV})"
-        )
+    for release in json.loads((out / "plan.json").read_text())["helmReleases"]:
+        if not release["rendered"]:
+            print(f"note: Helm release {release['name']} not rendered: {release['notRendered']}")
     print(
         f"plan {stack}: {len(run.resources)} resources ({n_objects} Kubernetes objects, "
         f"{len(run.of_type(HELM_RELEASE))} Helm releases), {len(errors)} schema errors -> {out}"

@@ -30,6 +30,16 @@ INIT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cp
 
 
 @dataclass(frozen=True)
+class SecretEnv:
+    """An environment variable filled from a key of a Kubernetes Secret (for a program that reads its secret only
+    from the environment; prefer `SecretFile`)."""
+
+    name: str
+    secret: pulumi.Input[str]
+    key: str
+
+
+@dataclass(frozen=True)
 class SecretFile:
     """A key of a Kubernetes Secret mounted as a file of the Job (never an environment variable); the variable `var`
     holds the file's path, e.g. MILVUS_TOKEN_FILE, or HF_TOKEN_PATH (read by huggingface_hub itself)."""
@@ -78,6 +88,7 @@ class WorkloadJobArgs:
     placement: Placement
     gpus: int = 0
     env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: list[SecretEnv] = field(default_factory=list)
     secret_files: list[SecretFile] = field(default_factory=list)
     """Secret keys the job's container reads, as files."""
     init_secret_files: list[SecretFile] = field(default_factory=list)
@@ -87,6 +98,8 @@ class WorkloadJobArgs:
     init_containers: list[dict[str, Any]] = field(default_factory=list)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     volume_mounts: list[dict[str, Any]] = field(default_factory=list)
+    termination_grace_s: int | None = None
+    """Seconds between SIGTERM and SIGKILL (activeDeadlineSeconds, eviction); None: Kubernetes' 30."""
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -110,6 +123,7 @@ class WorkloadJob(pulumi.ComponentResource):
         # NetworkPolicies of Milvus (ingest) and the model servers (benchmark) admit pods by these labels
         labels = kube.labels(args.job, kube.JOB)
         env = kube.env_vars(args.env)
+        env += [kube.secret_env(s.name, s.secret, s.key) for s in args.secret_env]
         env += [s.env() for s in args.secret_files]
         # the root filesystem is read-only: every cache goes to the writable work volume
         env += kube.env_vars(
@@ -145,6 +159,8 @@ class WorkloadJob(pulumi.ComponentResource):
         }
         if args.uses_model_store:
             pod_spec["serviceAccountName"] = MODEL_STORE_SERVICE_ACCOUNT
+        if args.termination_grace_s is not None:
+            pod_spec["terminationGracePeriodSeconds"] = args.termination_grace_s
         self.job = k8s.batch.v1.Job(
             name,
             metadata={"name": name, "namespace": args.namespace, "labels": labels},

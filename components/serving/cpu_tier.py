@@ -1,7 +1,8 @@
 """The CPU tier: llama.cpp's llama-server with a small GGUF model on the system pool.
 
 Cheap short requests, the local stack's only model, and the fallback the LiteLLM gateway uses for the models
-named in cpuTier.fallbackFor when their GPU servers are unavailable.
+named in cpuTier.fallbackFor when their GPU servers are unavailable. The same component serves Llama Guard on
+CPU (serving.cpuSafety) for stacks without a GPU to spare for the safety model.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from components.serving import lifecycle
 from components.serving.clients import Clients
 from components.serving.engine import volume_mount
 from components.serving.pod import API_KEY_KEY, TIER, container_security, pod_security, selector_of
-from stacks.config.serving import CpuTierConfig
+from stacks.config.serving import LlamaCppConfig
 from stacks.quantity import cpu_cores
 from stacks.uris import HubFile, parse_gguf_uri
 
@@ -43,7 +44,9 @@ def cpu_threads(cpu: str) -> int:
     return max(1, int(cpu_cores(cpu)))
 
 
-def llama_args(cfg: CpuTierConfig) -> list[str]:
+def llama_args(cfg: LlamaCppConfig, jinja: bool = False) -> list[str]:
+    """`jinja`: apply the GGUF's own chat template with the Jinja engine (Llama Guard's template holds its
+    hazard taxonomy and the answer format)."""
     model_flags, _, _ = gguf_args(cfg.gguf_uri)
     return [
         *model_flags,
@@ -57,19 +60,22 @@ def llama_args(cfg: CpuTierConfig) -> list[str]:
         str(cfg.context),
         "--threads",
         str(cpu_threads(cfg.cpu)),
+        *(["--jinja"] if jinja else []),
     ]
 
 
-def pod_labels(cfg: CpuTierConfig) -> dict[str, str]:
+def pod_labels(cfg: LlamaCppConfig) -> dict[str, str]:
     return kube.labels(cfg.name, kube.MODEL_SERVER, **{TIER: "cpu"})
 
 
-def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, pre_stop_s: int) -> dict[str, Any]:
+def pod_template(
+    cfg: LlamaCppConfig, placement: Placement, api_key_secret: str, pre_stop_s: int, jinja: bool = False
+) -> dict[str, Any]:
     _, volumes, mounts = gguf_args(cfg.gguf_uri)
     container = {
         "name": "llama-server",
         "image": versions.LLAMA_CPP_SERVER_IMAGE,
-        "args": llama_args(cfg),
+        "args": llama_args(cfg, jinja),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [
             *kube.env_vars({"LLAMA_CACHE": CACHE_DIR, "HOME": CACHE_DIR}),
@@ -101,7 +107,7 @@ def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, 
 
 @dataclass
 class CpuTierArgs:
-    config: CpuTierConfig
+    config: LlamaCppConfig
     namespace: str
     placement: Placement
     """The system pool: no GPU request, no GPU toleration."""
@@ -109,6 +115,8 @@ class CpuTierArgs:
     clients: Clients
     pre_stop_s: int
     depends_on: list[pulumi.Resource]
+    jinja: bool = False
+    """Apply the GGUF's chat template with Jinja (the safety model)."""
 
 
 class LlamaCppServer(pulumi.ComponentResource):
@@ -132,7 +140,7 @@ class LlamaCppServer(pulumi.ComponentResource):
             spec={
                 "replicas": cfg.replicas,
                 "selector": {"matchLabels": sel},
-                "template": pod_template(cfg, args.placement, args.api_key_secret, args.pre_stop_s),
+                "template": pod_template(cfg, args.placement, args.api_key_secret, args.pre_stop_s, args.jinja),
             },
             opts=child,
         )

@@ -67,3 +67,23 @@ def test_every_layer_is_one_component_and_what_moved_under_it_keeps_its_old_urn(
     for r in moved:
         assert by_urn[r.parent].type.split(":")[1] == r.type.split(":")[1]  # under its own layer
         assert {"noParent": True} in r.aliases, (r.type, r.name)  # `pulumi up` moves it, does not replace it
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_rag_path_outputs_name_the_store_the_embedding_model_moderation_and_reports(stack):
+    """New outputs of issue #11: the store's name (its id changes with each ingest generation: find it by name,
+    GET <ragAppUrl>/vector_stores), the app's embedding model id, the moderation service and the reports."""
+    out = run_stack(stack).outputs
+    assert out["vectorStoreName"] == "docs"
+    assert out["ragAppEmbeddingModel"].startswith("embeddings/")
+    assert out["moderationUrl"] == "http://moderation.rag.svc.cluster.local:8080/v1"
+    bucket = out["modelStoreUri"]
+    if bucket.startswith(("s3://", "gs://")):
+        assert out["benchmarkReports"] and all(
+            uri.startswith(f"{bucket}/benchmarks/") and uri.endswith("/latest.json")
+            for uri in out["benchmarkReports"].values()
+        )
+    else:
+        assert out["benchmarkReports"] == {}
+    for key in ("vectorStoreName", "ragAppEmbeddingModel", "moderationUrl", "benchmarkReports"):
+        assert key not in run_stack(stack).secret_outputs

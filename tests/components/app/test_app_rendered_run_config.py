@@ -26,6 +26,8 @@ def test_rendered_run_config_is_valid_for_ogx(ogx_python, stack):
     run = run_stack(stack)
     text = rk.find(run, "ConfigMap", "rag-app-config", "rag")["data"]["run.yaml"]
     env = {name: "from-a-secret" for name in re.findall(r"\$\{env\.([A-Z0-9_]+)\}", text)}
+    assert {"GATEWAY_API_KEY", "SHIELD_API_KEY"} <= set(env) and "REDIS_PASSWORD" not in env
+    assert "moderation_endpoint: http://moderation.rag.svc.cluster.local:8080/v1/moderations" in text
     rc, result = validate_with_ogx(text, env, ogx_python)
     assert (rc, result["errors"]) == (0, [])
     assert result["ogx_version"] == "1.5.0"
@@ -33,5 +35,5 @@ def test_rendered_run_config_is_valid_for_ogx(ogx_python, stack):
 
 def test_ogx_refuses_it_when_a_secret_env_var_is_missing(ogx_python):
     text = rk.find(run_stack("dev"), "ConfigMap", "rag-app-config", "rag")["data"]["run.yaml"]
-    rc, result = validate_with_ogx(text, {"GATEWAY_API_KEY": "k", "REDIS_PASSWORD": "p"}, ogx_python)
+    rc, result = validate_with_ogx(text, {"GATEWAY_API_KEY": "k", "SHIELD_API_KEY": "s"}, ogx_python)
     assert rc == 1 and "MILVUS_TOKEN" in json.dumps(result["errors"])

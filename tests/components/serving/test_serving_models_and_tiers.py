@@ -70,7 +70,7 @@ def test_dev_outputs_point_at_the_services_and_keep_the_key_secret():
     out = dev().outputs
     assert out["openaiBaseUrl"] == "http://llama-3-1-8b.serving.svc.cluster.local:8000/v1"
     assert out["openaiBaseUrls"]["smollm2-cpu"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
-    assert out["servedModels"] == ["llama-3-1-8b", "smollm2-cpu"]
+    assert out["servedModels"] == ["llama-3-1-8b", "smollm2-cpu", "llama-guard-3-1b-cpu"]  # + the safety model
     assert out["servingFallbacks"] == {"llama-3-1-8b": "smollm2-cpu"}
     assert out["apiKey"] == REDACTED and "apiKey" in dev().secret_outputs
 
@@ -100,10 +100,13 @@ def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_local_stack_serves_only_the_cpu_tier():
+def test_local_stack_serves_only_the_cpu_tier_and_the_cpu_safety_model():
     run = local()
-    assert [d["metadata"]["name"] for d in objects_of(run, "Deployment")] == ["smollm2-cpu"]
-    assert run.outputs["servedModels"] == ["smollm2-cpu"]
+    assert sorted(d["metadata"]["name"] for d in objects_of(run, "Deployment")) == [
+        "llama-guard-3-1b-cpu",
+        "smollm2-cpu",
+    ]
+    assert run.outputs["servedModels"] == ["smollm2-cpu", "llama-guard-3-1b-cpu"]
     assert run.outputs["openaiBaseUrl"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
 
 

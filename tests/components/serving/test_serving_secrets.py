@@ -59,5 +59,6 @@ def test_no_token_secret_without_the_hf_token_or_a_hugging_face_download():
     vals = stack_values("prod")
     for m in vals["serving"]["models"]:
         m["artifactUri"] = f"gs://leanrag-models/{m['name']}"
+    vals["jobs"] = {"benchmark": {"enabled": False}}  # its tokenizer download would need the token
     run = run_variant(vals, {"hfToken": HF_TOKEN})
     assert not [r for r in run.resources if r.name.endswith("-hf-token")]

@@ -14,6 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.app import (
+    CacheSettings,
+    GatewaySettings,
+    GuardrailSettings,
+    ModerationGuardrail,
+    RedisSettings,
+    Upstream,
+    build_gateway_config,
+)
 from local.process import free_port, http_json
 from local.services import Moderation, TinyUpstream, start_gateway, start_tiny_upstream
 
@@ -27,17 +36,20 @@ BENIGN = "How do I install Milvus Lite and create a local .db file?"
 def llama_guard_guardrail(moderation_base_url: str, key_env: str = "MODERATION_API_KEY") -> dict:
     """LiteLLM 1.103.7's built-in OpenAI moderation guardrail, called before each request reaches a model.
     It POSTs {"model": "omni-moderation-latest", "input": <last user message>} to <api_base>/moderations
-    with the key as Bearer, and answers HTTP 400 listing `violated_categories` when a result is flagged."""
-    return {
-        "guardrail_name": "llama-guard",
-        "litellm_params": {
-            "guardrail": "openai_moderation",
-            "mode": "pre_call",
-            "default_on": True,
-            "api_base": moderation_base_url,  # http://<moderation service>:8080/v1
-            "api_key": f"os.environ/{key_env}",
-        },
-    }
+    with the key as Bearer, and answers HTTP 400 listing `violated_categories` when a result is flagged.
+    The entry is the one the program renders (components.app.build_gateway_config with a ModerationGuardrail),
+    so these tests run the gateway config the cluster gets."""
+    settings = GatewaySettings(
+        upstreams=[Upstream(name="chat", base_url="http://unused:1/v1", served_model="unused")],
+        redis=RedisSettings(host="unused"),
+        cache=CacheSettings(enabled=False, corpus_version="1"),
+        guardrails=GuardrailSettings(enabled=False),
+        moderation=ModerationGuardrail(api_base=moderation_base_url, api_key_env=key_env),
+        master_key_env="UNUSED",
+    )
+    (guardrail,) = build_gateway_config(settings).data["guardrails"]
+    assert guardrail["litellm_params"]["guardrail"] == "openai_moderation"
+    return guardrail
 
 
 def gateway_config(chat_base_url: str, moderation_base_url: str) -> str:
