@@ -24,6 +24,11 @@ EKS_ADDON_EBS_CSI = "v1.48.0-eksbuild.1"
 VLLM_IMAGE = "vllm/vllm-openai:v0.21.0"
 """0.18+ has --shutdown-timeout; --task is gone (embedding models use --runner pooling). From 0.20 the image is
 built on CUDA 13: GPU nodes need an NVIDIA driver of the R580 branch or newer."""
+TEXT_EMBEDDINGS_CPU_IMAGE = "ghcr.io/huggingface/text-embeddings-inference:cpu-1.9.3"
+"""Hugging Face text-embeddings-inference 1.9.3 (March 2026, the latest release tag), x86_64 CPU build (ONNX
+Runtime, then Candle with MKL): serves the embedding model (OpenAI-compatible /v1/embeddings) and the reranker
+(/rerank) on the system pool. Loads a local folder (--model-id <dir>); API_KEY guards every route but /health
+and /metrics."""
 LLAMA_CPP_SERVER_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b8840"
 """CPU build of llama-server (tag b8840 = commit 9e5647a)."""
 LLM_D_EPP_IMAGE = "ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.10.0"

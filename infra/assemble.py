@@ -34,7 +34,7 @@ from components.serving import ModelServing, ModelServingArgs, ServingOutputs, S
 from infra.config import StackSecrets
 from stacks import catalog
 from stacks.config import StackConfig
-from stacks.models import served_models
+from stacks.models import cpu_tier_weights, model_store, served_models
 from stacks.pools import pool_hardware
 
 
@@ -127,6 +127,8 @@ def stack_outputs(
         "servedModels": serving.served_models,
         "apiKey": serving.api_key,
         "servingFallbacks": serving.fallbacks,
+        "embedding": serving.embedding.as_dict() if serving.embedding else None,
+        "reranker": serving.reranker.as_dict() if serving.reranker else None,
         "milvusUri": data.milvus.uri,
         "milvusToken": data.milvus.token,
         "redisUrl": data.redis.url,
@@ -176,11 +178,14 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
                 cluster_subnet_cidr=cfg.cluster.gcp.subnet_cidr,
                 app_namespace=cfg.platform.namespace,
                 jobs_namespace=cfg.jobs.namespace,
+                storage_class=storage_class(cfg),
             ),
             cluster=cluster,
             namespace=namespaces.namespaces["serving"],
             model_store_account=namespaces.model_store_accounts.get("serving"),
             hf_token=secrets.hf_token,
+            store=model_store(cfg),
+            gguf=cpu_tier_weights(cfg) if cfg.serving.cpu_tier.enabled else None,
             quantized=quantize.outputs.artifacts,
             quantize_jobs=quantize.jobs,
         ),

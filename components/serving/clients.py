@@ -2,8 +2,9 @@
 
 Admitted: every pod of the app namespace (the RAG app and its LiteLLM gateway), the benchmark Job's pods,
 Prometheus, the endpoint pickers (they scrape /metrics to score replicas) and, in llm-d mode on GKE, the
-managed gateway's proxies and health checkers. Kubelet probes come from the node and are not subject to these
-rules.
+managed gateway's proxies and health checkers; the embedding model's servers also admit the ingest Job's pods
+(documents and queries are embedded by the same served model). Kubelet probes come from the node and are not
+subject to these rules.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Clients:
             *(kube.IpBlock(cidr) for cidr in self.gateway_cidrs),
         ]
 
-    def ingress_rule(self, port: int) -> dict[str, Any]:
-        """Ingress from every client, only on `port`; egress stays open (weights are downloaded from Hugging
-        Face or streamed from a bucket)."""
-        return kube.ingress_rule(self.peers(), [port])
+    def ingress_rule(self, port: int, role: str = "chat") -> dict[str, Any]:
+        """Ingress from every client (and the ingest Job for an embedding model), only on `port`; egress stays
+        open (weights are streamed from a bucket)."""
+        ingest = [kube.Peer(self.jobs_namespace, kube.INGEST_JOB_POD_LABELS)] if role == "embedding" else []
+        return kube.ingress_rule([*self.peers(), *ingest], [port])

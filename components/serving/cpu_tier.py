@@ -1,7 +1,9 @@
 """The CPU tier: llama.cpp's llama-server with a small GGUF model on the system pool.
 
 Cheap short requests, the local stack's only model, and the fallback the LiteLLM gateway uses for the models
-named in cpuTier.fallbackFor when their GPU servers are unavailable.
+named in cpuTier.fallbackFor when their GPU servers are unavailable. The GGUF file comes from the model store
+(the prefetch Job's copy, or a pvc:// file), never from the hub at start-up: llama-server reads local files only,
+so the pod mounts the store's claim read-only or syncs the bucket folder into an emptyDir first.
 """
 
 from __future__ import annotations
@@ -16,26 +18,18 @@ from components import kube, versions
 from components.cluster.base import Placement
 from components.serving import lifecycle
 from components.serving.clients import Clients
-from components.serving.engine import volume_mount
 from components.serving.pod import API_KEY_KEY, TIER, container_security, pod_security, selector_of
+from components.serving.weights import LocalWeights
 from stacks.config.serving import CpuTierConfig
 from stacks.quantity import cpu_cores
-from stacks.uris import HubFile, parse_gguf_uri
 
 PORT = 8080
 """llama-server's port."""
 CACHE_DIR = "/cache"
 STARTUP_BUDGET_S = lifecycle.MIN_STARTUP_BUDGET_S
-"""A small GGUF (~100 MB-2 GB) downloads and maps in well under the minimum budget."""
-
-
-def gguf_args(uri: str) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(llama-server model flags, volumes, mounts) for hf://<org>/<repo>/<file.gguf> or pvc://<claim>/<path>."""
-    weights = parse_gguf_uri(uri)
-    if isinstance(weights, HubFile):
-        return ["--hf-repo", weights.repo, "--hf-file", weights.file], [], []
-    mount, volume, volume_mount_ = volume_mount(weights)
-    return ["--model", f"{mount}/{weights.path}"], [volume], [volume_mount_]
+"""A small GGUF (~100 MB-2 GB) maps from local disk in well under the minimum budget."""
+GGUF_ASSUMED_GB = 2.0
+"""Size of the emptyDir a GGUF is synced into from the bucket: the CPU tier's models are small."""
 
 
 def cpu_threads(cpu: str) -> int:
@@ -43,10 +37,11 @@ def cpu_threads(cpu: str) -> int:
     return max(1, int(cpu_cores(cpu)))
 
 
-def llama_args(cfg: CpuTierConfig) -> list[str]:
-    model_flags, _, _ = gguf_args(cfg.gguf_uri)
+def llama_args(cfg: CpuTierConfig, model_path: str) -> list[str]:
+    """llama-server's flags: the local GGUF file (`--model`), never --hf-repo (a download at start-up)."""
     return [
-        *model_flags,
+        "--model",
+        model_path,
         "--alias",
         cfg.name,
         "--host",
@@ -64,12 +59,13 @@ def pod_labels(cfg: CpuTierConfig) -> dict[str, str]:
     return kube.labels(cfg.name, kube.MODEL_SERVER, **{TIER: "cpu"})
 
 
-def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, pre_stop_s: int) -> dict[str, Any]:
-    _, volumes, mounts = gguf_args(cfg.gguf_uri)
+def pod_template(
+    cfg: CpuTierConfig, weights: LocalWeights, placement: Placement, api_key_secret: str, pre_stop_s: int
+) -> dict[str, Any]:
     container = {
         "name": "llama-server",
         "image": versions.LLAMA_CPP_SERVER_IMAGE,
-        "args": llama_args(cfg),
+        "args": llama_args(cfg, weights.path),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [
             *kube.env_vars({"LLAMA_CACHE": CACHE_DIR, "HOME": CACHE_DIR}),
@@ -77,31 +73,39 @@ def pod_template(cfg: CpuTierConfig, placement: Placement, api_key_secret: str, 
         ],
         "resources": {"requests": {"cpu": cfg.cpu, "memory": cfg.memory}, "limits": {"memory": cfg.memory}},
         **lifecycle.model_server_probes(STARTUP_BUDGET_S, pre_stop_s),
-        "volumeMounts": [{"name": "cache", "mountPath": CACHE_DIR}, {"name": "tmp", "mountPath": "/tmp"}, *mounts],
+        "volumeMounts": [
+            {"name": "cache", "mountPath": CACHE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *weights.mounts,
+        ],
         "securityContext": container_security(read_only_root=True),
     }
-    return {
-        # no /metrics: llama-server guards it with the API key, which scrapers do not send
-        "metadata": {"labels": pod_labels(cfg)},
-        "spec": {
-            "containers": [container],
-            "volumes": [
-                {"name": "cache", "emptyDir": {"sizeLimit": "8Gi"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-                *volumes,
-            ],
-            "nodeSelector": dict(placement.node_selector),
-            "securityContext": pod_security(),
-            "terminationGracePeriodSeconds": lifecycle.termination_grace_s(pre_stop_s, 0),
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-        },
+    spec: dict[str, Any] = {
+        "containers": [container],
+        "volumes": [
+            {"name": "cache", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            *weights.volumes,
+        ],
+        "nodeSelector": dict(placement.node_selector),
+        "securityContext": pod_security(),
+        "terminationGracePeriodSeconds": lifecycle.termination_grace_s(pre_stop_s, 0),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
     }
+    if weights.init_containers:
+        spec["initContainers"] = list(weights.init_containers)
+    if weights.service_account:
+        spec["serviceAccountName"] = weights.service_account
+    # no /metrics: llama-server guards it with the API key, which scrapers do not send
+    return {"metadata": {"labels": pod_labels(cfg)}, "spec": spec}
 
 
 @dataclass
 class CpuTierArgs:
     config: CpuTierConfig
+    weights: LocalWeights
+    """The GGUF file on the pod's disk (components/serving/weights.py)."""
     namespace: str
     placement: Placement
     """The system pool: no GPU request, no GPU toleration."""
@@ -132,7 +136,7 @@ class LlamaCppServer(pulumi.ComponentResource):
             spec={
                 "replicas": cfg.replicas,
                 "selector": {"matchLabels": sel},
-                "template": pod_template(cfg, args.placement, args.api_key_secret, args.pre_stop_s),
+                "template": pod_template(cfg, args.weights, args.placement, args.api_key_secret, args.pre_stop_s),
             },
             opts=child,
         )

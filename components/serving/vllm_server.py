@@ -80,7 +80,7 @@ class VllmServer(pulumi.ComponentResource):
             f"{name}-ingress",
             ns,
             sel,
-            [args.clients.ingress_rule(HTTP_PORT)],
+            [args.clients.ingress_rule(HTTP_PORT, model.role)],
             child,
             name=model.name,
             labels=meta_labels,

@@ -13,15 +13,20 @@ from stacks.preflight.cluster import check_cloud, check_pools
 from stacks.preflight.jobs import check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
 from stacks.preflight.platform import check_platform
+from stacks.preflight.pooling import check_app_embedding, check_cpu_pooling_models
 from stacks.preflight.problem import Check, PreflightError, Problem
 from stacks.preflight.serving import check_serving_mode
+from stacks.preflight.weights import check_weights
 
 CHECKS: list[Check] = [
     check_cloud,
     check_pools,
     check_models,
     check_model_sources,
+    check_weights,
     check_engine_settings,
+    check_cpu_pooling_models,
+    check_app_embedding,
     check_serving_mode,
     check_budget,
     check_platform,

@@ -29,6 +29,8 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
         "leanrag-dev-quantize-llama-3-1-8b",
         "leanrag-dev-ingest",
         "leanrag-dev-benchmark-llama-3-1-8b",
+        "prefetch-all-minilm-l6-v2",  # the serving layer's prefetch Jobs (components/serving/prefetch.py)
+        "prefetch-smollm2-cpu",
     }
     for job in jobs.values():
         spec = job.inputs["spec"]
@@ -36,7 +38,7 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
         pod = spec["template"]["spec"]
         assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-        for container in pod["containers"] + pod["initContainers"]:
+        for container in pod["containers"] + pod.get("initContainers", []):
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
             assert sc["readOnlyRootFilesystem"] is True
@@ -123,5 +125,10 @@ def test_no_secret_reaches_a_job_in_plain_text(quantized):
 def test_jobs_are_off_when_disabled():
     values = stack_values("local")
     values["jobs"] = {"ingest": {"enabled": False}}
-    assert run_values(values, "local").of_type(JOB) == []
-    assert [j.inputs["metadata"]["name"] for j in run_stack("local").of_type(JOB)] == ["leanrag-local-ingest"]
+    assert workload_jobs(run_values(values, "local")) == []
+    assert [j.inputs["metadata"]["name"] for j in workload_jobs(run_stack("local"))] == ["leanrag-local-ingest"]
+
+
+def workload_jobs(run):
+    """The jobs namespace's Jobs (the serving namespace has the prefetch Jobs)."""
+    return [j for j in run.of_type(JOB) if j.inputs["metadata"]["namespace"] == "jobs"]
