@@ -238,17 +238,18 @@ def check_engine_settings(cfg: StackConfig, _secrets: frozenset[str]) -> Iterato
                 f"set maxNumBatchedTokens >= {e.max_num_seqs}, or lower maxNumSeqs",
             )
         if model.role in POOLING_ROLES:
+            kind = "an embedding" if model.role == "embedding" else "a reranker"
             if e.max_num_batched_tokens is not None and e.max_num_batched_tokens < model.max_context:
                 yield Problem(
                     f"{path}.engine.maxNumBatchedTokens",
-                    f"an {model.role} model takes each input in one step (no chunked prefill), but "
+                    f"{kind} model takes each input in one step (no chunked prefill), but "
                     f"{e.max_num_batched_tokens} < maxContext {model.max_context}",
                     f"set maxNumBatchedTokens >= {model.max_context}, or unset it",
                 )
             if e.kv_cache_dtype == "fp8":
                 yield Problem(
                     f"{path}.engine.kvCacheDtype",
-                    f"an {model.role} model keeps no KV cache between steps",
+                    f"{kind} model keeps no KV cache between steps",
                     "remove kvCacheDtype (auto)",
                 )
         if model.cpu is not None and not is_cpu_quantity(model.cpu):

@@ -67,3 +67,13 @@ def test_every_layer_is_one_component_and_what_moved_under_it_keeps_its_old_urn(
     for r in moved:
         assert by_urn[r.parent].type.split(":")[1] == r.type.split(":")[1]  # under its own layer
         assert {"noParent": True} in r.aliases, (r.type, r.name)  # `pulumi up` moves it, does not replace it
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_outputs_name_the_embedding_model_and_the_reranker(stack):
+    """`embedding` and `reranker` (stack outputs, from ServingOutputs): what the app points OGX at."""
+    outputs = run_stack(stack).outputs
+    embedding = outputs["embedding"]
+    assert set(embedding) == {"model", "hubId", "dimension", "baseUrl", "runtime"}
+    assert embedding["model"] in outputs["servedModels"] and embedding["baseUrl"].endswith("/v1")
+    assert outputs["reranker"] is None  # off in the shipped stacks
