@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube, versions
 from components.cluster.base import Placement
 from components.serving import lifecycle
 from components.serving.clients import Clients
-from components.serving.pod import API_KEY_KEY, TIER, container_security, pod_security, selector_of
+from components.serving.cpu_server import cpu_pod_spec, cpu_server_objects
+from components.serving.pod import API_KEY_KEY, TIER, container_security, selector_of
 from components.serving.weights import LocalWeights
 from stacks.config.serving import CpuTierConfig
 from stacks.quantity import cpu_cores
@@ -73,30 +73,9 @@ def pod_template(
         ],
         "resources": {"requests": {"cpu": cfg.cpu, "memory": cfg.memory}, "limits": {"memory": cfg.memory}},
         **lifecycle.model_server_probes(STARTUP_BUDGET_S, pre_stop_s),
-        "volumeMounts": [
-            {"name": "cache", "mountPath": CACHE_DIR},
-            {"name": "tmp", "mountPath": "/tmp"},
-            *weights.mounts,
-        ],
         "securityContext": container_security(read_only_root=True),
     }
-    spec: dict[str, Any] = {
-        "containers": [container],
-        "volumes": [
-            {"name": "cache", "emptyDir": {"sizeLimit": "1Gi"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-            *weights.volumes,
-        ],
-        "nodeSelector": dict(placement.node_selector),
-        "securityContext": pod_security(),
-        "terminationGracePeriodSeconds": lifecycle.termination_grace_s(pre_stop_s, 0),
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-    }
-    if weights.init_containers:
-        spec["initContainers"] = list(weights.init_containers)
-    if weights.service_account:
-        spec["serviceAccountName"] = weights.service_account
+    spec = cpu_pod_spec(container, {"cache": CACHE_DIR, "tmp": "/tmp"}, weights, placement, pre_stop_s)
     # no /metrics: llama-server guards it with the API key, which scrapers do not send
     return {"metadata": {"labels": pod_labels(cfg)}, "spec": spec}
 
@@ -129,37 +108,23 @@ class LlamaCppServer(pulumi.ComponentResource):
         cfg, ns = args.config, args.namespace
         meta = pod_labels(cfg)
         sel = selector_of(cfg.name)
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        self.deployment = k8s.apps.v1.Deployment(
+        objects = cpu_server_objects(
             name,
-            metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-            spec={
+            cfg.name,
+            ns,
+            meta,
+            sel,
+            {
                 "replicas": cfg.replicas,
                 "selector": {"matchLabels": sel},
                 "template": pod_template(cfg, args.weights, args.placement, args.api_key_secret, args.pre_stop_s),
             },
-            opts=child,
+            PORT,
+            args.clients.ingress_rule(PORT),
+            pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
-        self.service = k8s.core.v1.Service(
-            f"{name}-svc",
-            metadata={"name": cfg.name, "namespace": ns, "labels": meta},
-            spec={
-                "type": "ClusterIP",
-                "selector": sel,
-                "ports": [
-                    {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
-                ],
-            },
-            opts=child,
-        )
-        self.network_policy = kube.network_policy(
-            f"{name}-ingress", ns, sel, [args.clients.ingress_rule(PORT)], child, name=cfg.name, labels=meta
-        )
-        self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
-        if cfg.replicas > 1:
-            self.pdb = kube.pod_disruption_budget(
-                f"{name}-pdb", cfg.name, ns, sel, child, labels=meta, max_unavailable=1
-            )
+        self.deployment, self.service = objects.deployment, objects.service
+        self.network_policy, self.pdb = objects.network_policy, objects.pdb
         self.service_name = cfg.name
         self.base_url = kube.service_url(cfg.name, ns, PORT, "/v1")
         self.register_outputs({"serviceName": self.service_name, "baseUrl": self.base_url})

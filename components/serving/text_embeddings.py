@@ -14,20 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube, versions
 from components.cluster.base import Placement
 from components.serving import lifecycle
 from components.serving.clients import Clients
-from components.serving.pod import (
-    API_KEY_KEY,
-    TIER,
-    container_security,
-    pod_security,
-    prometheus_annotations,
-    selector_of,
-)
+from components.serving.cpu_server import cpu_pod_spec, cpu_server_objects
+from components.serving.pod import API_KEY_KEY, TIER, container_security, prometheus_annotations, selector_of
 from components.serving.weights import LocalWeights
 from stacks.models import ServedModel
 
@@ -81,30 +74,9 @@ def pod_template(
         ],
         "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
         **lifecycle.model_server_probes(lifecycle.MIN_STARTUP_BUDGET_S, pre_stop_s),
-        "volumeMounts": [
-            {"name": "data", "mountPath": DATA_DIR},
-            {"name": "tmp", "mountPath": "/tmp"},
-            *weights.mounts,
-        ],
         "securityContext": container_security(read_only_root=True),
     }
-    spec: dict[str, Any] = {
-        "containers": [container],
-        "volumes": [
-            {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-            *weights.volumes,
-        ],
-        "nodeSelector": dict(placement.node_selector),
-        "securityContext": pod_security(),
-        "terminationGracePeriodSeconds": lifecycle.termination_grace_s(pre_stop_s, 0),
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-    }
-    if weights.init_containers:
-        spec["initContainers"] = list(weights.init_containers)
-    if weights.service_account:
-        spec["serviceAccountName"] = weights.service_account
+    spec = cpu_pod_spec(container, {"data": DATA_DIR, "tmp": "/tmp"}, weights, placement, pre_stop_s)
     return {
         "metadata": {"labels": pod_labels(model), "annotations": prometheus_annotations(PORT)},
         "spec": spec,
@@ -139,45 +111,24 @@ class TextEmbeddingsServer(pulumi.ComponentResource):
         model, ns = args.model, args.namespace
         meta = pod_labels(model)
         sel = selector_of(model.name)
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        replicas = model.config.max_replicas
-        self.deployment = k8s.apps.v1.Deployment(
+        objects = cpu_server_objects(
             name,
-            metadata={"name": model.name, "namespace": ns, "labels": meta},
-            spec={
-                "replicas": replicas,
+            model.name,
+            ns,
+            meta,
+            sel,
+            {
+                "replicas": model.config.max_replicas,
                 "selector": {"matchLabels": sel},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": pod_template(model, args.weights, args.placement, args.api_key_secret, args.pre_stop_s),
             },
-            opts=child,
+            PORT,
+            args.clients.ingress_rule(PORT, model.config.role),
+            pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
-        self.service = k8s.core.v1.Service(
-            f"{name}-svc",
-            metadata={"name": model.name, "namespace": ns, "labels": meta},
-            spec={
-                "type": "ClusterIP",
-                "selector": sel,
-                "ports": [
-                    {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
-                ],
-            },
-            opts=child,
-        )
-        self.network_policy = kube.network_policy(
-            f"{name}-ingress",
-            ns,
-            sel,
-            [args.clients.ingress_rule(PORT, model.config.role)],
-            child,
-            name=model.name,
-            labels=meta,
-        )
-        self.pdb: k8s.policy.v1.PodDisruptionBudget | None = None
-        if replicas > 1:
-            self.pdb = kube.pod_disruption_budget(
-                f"{name}-pdb", model.name, ns, sel, child, labels=meta, max_unavailable=1
-            )
+        self.deployment, self.service = objects.deployment, objects.service
+        self.network_policy, self.pdb = objects.network_policy, objects.pdb
         self.service_name = model.name
         self.base_url = kube.service_url(model.name, ns, PORT, "/v1")
         self.rerank_url = kube.service_url(model.name, ns, PORT, "/rerank")

@@ -129,6 +129,7 @@ class PoolingModelConfig(ConfigModel):
     pool: DnsLabel | None = None
     """Unset: the system pool, served on CPU by text-embeddings-inference. A GPU pool: vLLM --runner pooling."""
     replicas: int = Field(default=1, ge=1)
+    """Replicas of its server (more than one: a PodDisruptionBudget keeps one serving through node drains)."""
     max_context: int = Field(default=512, ge=256)
     """Longest input in tokens: --max-model-len on a GPU pool; on CPU, longer inputs are truncated at the model's
     own limit (TEI's --auto-truncate)."""
@@ -177,9 +178,11 @@ class PrefetchConfig(ConfigModel):
     enabled: bool = True
     """false: every model (and an hf:// CPU-tier GGUF) needs weights already in the store (artifactUri)."""
     resources: Resources = Resources(cpu="1", memory="2Gi")
+    """Each prefetch Job's container (hashing and uploading one file at a time needs little)."""
     staging_gb: int = Field(default=20, ge=1)
     """Scratch disk for one hub file while it is uploaded: the largest weights file must fit."""
     limits: JobLimits = JobLimits(active_deadline_s=7200, backoff_limit=3)
+    """Retries and deadline of each prefetch Job (a retry resumes: only missing files are copied)."""
     volume_gb: int | None = Field(default=50, ge=1)
     """Existing clusters (a pvc:// model store): size of the PersistentVolumeClaim the stack creates for the
     weights; null when the claim exists already."""

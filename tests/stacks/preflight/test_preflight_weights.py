@@ -6,17 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stacks.load import parse
-from stacks.preflight import PreflightError
 from tests.renderkit import stack_values
-
-
-def problems(vals: dict[str, Any], secrets: frozenset[str] = frozenset({"hfToken"})) -> list[str]:
-    try:
-        parse(vals, secrets)
-    except PreflightError as e:
-        return [str(p) for p in e.problems]
-    return []
+from tests.stacks.preflight.test_preflight_serving import problems
 
 
 def at(found: list[str], path: str) -> list[str]:
