@@ -8,7 +8,8 @@ so the pod mounts the store's claim read-only or syncs the bucket folder into an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -60,7 +61,12 @@ def pod_labels(cfg: CpuTierConfig) -> dict[str, str]:
 
 
 def pod_template(
-    cfg: CpuTierConfig, weights: LocalWeights, placement: Placement, api_key_secret: str, pre_stop_s: int
+    cfg: CpuTierConfig,
+    weights: LocalWeights,
+    placement: Placement,
+    api_key_secret: str,
+    pre_stop_s: int,
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     container = {
         "name": "llama-server",
@@ -77,7 +83,10 @@ def pod_template(
     }
     spec = cpu_pod_spec(container, {"cache": CACHE_DIR, "tmp": "/tmp"}, weights, placement, pre_stop_s)
     # no /metrics: llama-server guards it with the API key, which scrapers do not send
-    return {"metadata": {"labels": pod_labels(cfg)}, "spec": spec}
+    metadata: dict[str, Any] = {"labels": pod_labels(cfg)}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {"metadata": metadata, "spec": spec}
 
 
 @dataclass
@@ -92,6 +101,8 @@ class CpuTierArgs:
     clients: Clients
     pre_stop_s: int
     depends_on: list[pulumi.Resource]
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """What the prefetch Job copied (a new copy rolls the pods)."""
 
 
 class LlamaCppServer(pulumi.ComponentResource):
@@ -117,7 +128,9 @@ class LlamaCppServer(pulumi.ComponentResource):
             {
                 "replicas": cfg.replicas,
                 "selector": {"matchLabels": sel},
-                "template": pod_template(cfg, args.weights, args.placement, args.api_key_secret, args.pre_stop_s),
+                "template": pod_template(
+                    cfg, args.weights, args.placement, args.api_key_secret, args.pre_stop_s, args.pod_annotations
+                ),
             },
             PORT,
             args.clients.ingress_rule(PORT),

@@ -232,6 +232,7 @@ class ModelServing(pulumi.ComponentResource):
                         service_account=MODEL_STORE_SERVICE_ACCOUNT if model.source.streamed else None,
                         extra_env={"AWS_REGION": site.region} if model.bucket_scheme == "s3" else {},
                         quantized=quantized,
+                        pod_annotations=self.prefetched.annotations.get(model.name, {}),
                     ),
                     namespace=ns,
                     clients=clients,
@@ -257,6 +258,7 @@ class ModelServing(pulumi.ComponentResource):
                     clients=clients,
                     pre_stop_s=serving.pre_stop_s,
                     depends_on=[*pod_deps, *([jobs[model.name]] if model.name in jobs else [])],
+                    pod_annotations=self.prefetched.annotations.get(model.name, {}),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -275,6 +277,7 @@ class ModelServing(pulumi.ComponentResource):
                     clients=clients,
                     pre_stop_s=serving.pre_stop_s,
                     depends_on=[*pod_deps, *([jobs[cpu_name]] if cpu_name in jobs else [])],
+                    pod_annotations=self.prefetched.annotations.get(cpu_name, {}),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -66,6 +66,8 @@ class VllmPodSpec:
     quantized: pulumi.Input[str] | None = None
     """The model-store prefix of the quantize or prefetch Job's copy (known only at deploy time): models with
     quantizeFrom, and prefetched models on a bucket."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """Extra pod annotations, e.g. what the prefetch Job copied (a new copy rolls the pods)."""
 
     @property
     def load(self) -> engine.VllmLoad:
@@ -178,7 +180,7 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
     return {
         "metadata": {
             "labels": kube.labels(model.name, kube.MODEL_SERVER, **{TIER: "gpu"}),
-            "annotations": prometheus_annotations(engine.HTTP_PORT),
+            "annotations": {**prometheus_annotations(engine.HTTP_PORT), **spec.pod_annotations},
         },
         "spec": pod,
     }

@@ -74,6 +74,8 @@ class Prefetched:
     """Served model name -> the bucket folder of its copy (aws, gcp; empty on an existing cluster)."""
     volume: k8s.core.v1.PersistentVolumeClaim | None
     hf_token_secret: str | None
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Served model name -> the pod annotation naming what its Job copies (weights.WEIGHTS_ANNOTATION)."""
 
 
 def prefetch_weights(name: str, args: PrefetchArgs, parent: pulumi.Resource) -> Prefetched:
@@ -117,4 +119,5 @@ def prefetch_weights(name: str, args: PrefetchArgs, parent: pulumi.Resource) -> 
             opts=pulumi.ResourceOptions(parent=parent, depends_on=deps),
         )
     prefixes = {s.name: bucket_prefix(target.model_store_uri, s) for s in args.specs} if target.volume is None else {}
-    return Prefetched(jobs=jobs, prefixes=prefixes, volume=volume, hf_token_secret=secret_name)
+    annotations = {s.name: s.annotations for s in args.specs}
+    return Prefetched(jobs, prefixes, volume, secret_name, annotations)

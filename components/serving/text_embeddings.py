@@ -10,7 +10,8 @@ batching, Prometheus metrics, API-key auth, and the model families the stack use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -60,7 +61,12 @@ def pod_labels(model: ServedModel) -> dict[str, str]:
 
 
 def pod_template(
-    model: ServedModel, weights: LocalWeights, placement: Placement, api_key_secret: str, pre_stop_s: int
+    model: ServedModel,
+    weights: LocalWeights,
+    placement: Placement,
+    api_key_secret: str,
+    pre_stop_s: int,
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     cpu, memory = model.requests
     container = {
@@ -78,7 +84,10 @@ def pod_template(
     }
     spec = cpu_pod_spec(container, {"data": DATA_DIR, "tmp": "/tmp"}, weights, placement, pre_stop_s)
     return {
-        "metadata": {"labels": pod_labels(model), "annotations": prometheus_annotations(PORT)},
+        "metadata": {
+            "labels": pod_labels(model),
+            "annotations": {**prometheus_annotations(PORT), **(annotations or {})},
+        },
         "spec": spec,
     }
 
@@ -95,6 +104,8 @@ class TextEmbeddingsArgs:
     pre_stop_s: int
     depends_on: list[pulumi.Resource]
     """The namespace, the API key Secret and the model's prefetch Job."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """What the prefetch Job copied (a new copy rolls the pods)."""
 
 
 class TextEmbeddingsServer(pulumi.ComponentResource):
@@ -121,7 +132,9 @@ class TextEmbeddingsServer(pulumi.ComponentResource):
                 "replicas": model.config.max_replicas,
                 "selector": {"matchLabels": sel},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "template": pod_template(model, args.weights, args.placement, args.api_key_secret, args.pre_stop_s),
+                "template": pod_template(
+                    model, args.weights, args.placement, args.api_key_secret, args.pre_stop_s, args.pod_annotations
+                ),
             },
             PORT,
             args.clients.ingress_rule(PORT, model.config.role),

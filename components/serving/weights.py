@@ -39,6 +39,10 @@ STAGING_DIR = "/staging"
 WEIGHTS_DIR = "/weights"
 """Where a CPU server reads the copy an init container synced from the bucket."""
 SYNC_CONTAINER = "fetch-weights"
+WEIGHTS_ANNOTATION = "leanrag.dev/weights"
+"""On the pod template of a server whose weights a prefetch Job copies: <hub id>[/<file>]@<revision>. A new id or
+revision rewrites the copy at the same store path (the server's arguments do not change), so the annotation
+changes the template and the servers roll onto the new copy once the Job is done."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,12 @@ class PrefetchSpec:
     def path(self) -> str:
         return store_path(self.name, self.label)
 
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The server's pod annotation naming what this Job copies (WEIGHTS_ANNOTATION)."""
+        files = "".join(f"/{pattern}" for pattern in self.include)
+        return {WEIGHTS_ANNOTATION: f"{self.hub_id}{files}@{self.revision or 'main'}"}
+
 
 def bucket_prefix(model_store_uri: pulumi.Input[str], spec: PrefetchSpec) -> pulumi.Output[str]:
     """s3://<bucket>/models/<name>/<label>: where the Job writes and the servers read (the quantize Job's
@@ -70,13 +80,15 @@ def bucket_prefix(model_store_uri: pulumi.Input[str], spec: PrefetchSpec) -> pul
 
 
 def prefetch_args(spec: PrefetchSpec, output: pulumi.Input[str]) -> list[pulumi.Input[str]]:
-    """The job's command line (workloads/prefetch/README.md): never a token, which it reads from HF_TOKEN."""
+    """The job's command line (workloads/prefetch/README.md): never a token, which it reads from HF_TOKEN.
+    --overwrite: the stack owns models/<name>/<label>, so a new id or revision in the config replaces the copy
+    (the same revision copies nothing)."""
     args: list[pulumi.Input[str]] = ["--model", spec.hub_id]
     if spec.revision:
         args += ["--revision", spec.revision]
     for pattern in spec.include:
         args += ["--include", pattern]
-    return [*args, "--output", output, "--staging-dir", STAGING_DIR]
+    return [*args, "--output", output, "--staging-dir", STAGING_DIR, "--overwrite"]
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,7 @@ def test_vllm_metrics_are_scrapable(stack):
             "prometheus.io/scrape": "true",
             "prometheus.io/port": "8000",
             "prometheus.io/path": "/metrics",
+            "leanrag.dev/weights": ann["leanrag.dev/weights"],  # what the prefetch Job copied (test_serving_weights)
         }
 
 

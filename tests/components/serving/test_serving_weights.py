@@ -174,7 +174,7 @@ def test_the_prefetch_job_runs_the_pinned_image_with_its_cli_on_the_system_pool(
     job = obj(run, "Job", "prefetch-llama-3-1-8b")
     pod, c = pod_spec(job), container(job)
     assert c["image"] == versions.workload_image("prefetch") and ":latest" not in c["image"]
-    assert c["args"][-2:] == ["--staging-dir", "/staging"]
+    assert c["args"][-3:] == ["--staging-dir", "/staging", "--overwrite"]
     assert "--revision" not in c["args"]  # unset: main
     assert pod["serviceAccountName"] == "model-store" and pod["nodeSelector"] == {"leanrag.dev/pool": "system"}
     assert env_of(c)["AWS_REGION"] == "us-east-1" and "HF_TOKEN" not in env_of(c)  # dev has no hfToken
@@ -237,3 +237,26 @@ def test_cpu_servers_in_the_clouds_sync_the_bucket_copy_before_they_start():
     assert sync["command"][4] == flag_value(container(obj(run, "Job", "prefetch-all-minilm-l6-v2"))["args"], "--output")
     assert pod["serviceAccountName"] == "model-store" and restricted_violations(pod) == []
     assert flag_value(container(obj(run, "Deployment", "all-minilm-l6-v2"))["args"], "--model-id") == "/weights"
+
+
+def test_a_new_id_or_revision_replaces_the_copy_and_rolls_the_servers():
+    """The store path stays models/<name>/<precision>: the Job overwrites it, and the pod annotation naming the
+    copied id and revision changes the servers' templates, so they roll once the Job is done."""
+    run = run_stack("dev")
+    assert container(obj(run, "Job", "prefetch-llama-3-1-8b"))["args"][-1] == "--overwrite"
+    annotation = "leanrag.dev/weights"
+    template = obj(run, "Deployment", "llama-3-1-8b")["spec"]["template"]
+    assert template["metadata"]["annotations"][annotation] == "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16@main"
+    gguf = obj(run, "Deployment", "smollm2-cpu")["spec"]["template"]["metadata"]["annotations"][annotation]
+    assert gguf == "bartowski/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct-Q4_K_M.gguf@main"
+    vals = copy.deepcopy(stack_values("dev"))
+    vals["serving"]["models"][0]["revision"] = "4f0c1d2"
+    vals["serving"]["embedding"] = {"revision": "c9745ed"}
+    pinned = run_variant(vals)
+    args = container(obj(pinned, "Deployment", "llama-3-1-8b"))["args"]
+    assert args[1:] == container(obj(run, "Deployment", "llama-3-1-8b"))["args"][1:]  # the same arguments
+    new = obj(pinned, "Deployment", "llama-3-1-8b")["spec"]["template"]["metadata"]["annotations"][annotation]
+    assert new.endswith("@4f0c1d2")
+    embed = obj(pinned, "Deployment", "all-minilm-l6-v2")["spec"]["template"]["metadata"]["annotations"]
+    assert embed[annotation] == "sentence-transformers/all-MiniLM-L6-v2@c9745ed"
+    assert "leanrag.dev/weights" not in json.dumps(obj(pinned, "Job", "prefetch-llama-3-1-8b"))
