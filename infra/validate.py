@@ -1,5 +1,7 @@
 """Validate Kubernetes manifests: built-in kinds against the Kubernetes OpenAPI schemas (strict), custom
-resources against the CRD schemas shipped in `schemas/crds/` (pinned, one JSON schema per group/version/kind).
+resources against the CRD schemas shipped in `schemas/crds/` (pinned, one JSON schema per group/version/kind:
+KEDA's and KServe's generated from the CRD manifests of the exact pinned releases; see its README for each
+file's source).
 """
 
 from __future__ import annotations

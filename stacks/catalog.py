@@ -49,6 +49,7 @@ class InstanceSpec(_Frozen):
     region: str
     gpu: str | None = None
     gpu_count: int = 0
+    efa: bool = Field(default=False, description="supports AWS Elastic Fabric Adapter (RDMA between nodes)")
 
 
 class ModelSpec(_Frozen):

@@ -4,8 +4,8 @@
 prefetch Job's copy of the Hugging Face Hub repository in the stack's model store), whether they are gated and
 which Hub id they derive from; `model_shape` finds its architecture; `served_models` resolves every model of a
 valid stack (`serving.models[]`, and the `serving.embedding` and `serving.reranker` sections when enabled) into
-a `ServedModel` that the serving layer and the Jobs read instead of working these out again; `cpu_tier_weights`
-does the same for the CPU tier's GGUF file.
+a `ServedModel` that the serving layer and the Jobs read instead of working these out again; `gguf_weights`
+does the same for the GGUF file of a llama.cpp server (the CPU tier, the CPU safety model).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Literal
 from stacks import catalog, memory
 from stacks.catalog import InstanceSpec, ModelSpec
 from stacks.config import StackConfig
-from stacks.config.serving import ModelConfig, PoolingModelConfig
+from stacks.config.serving import LlamaCppConfig, ModelConfig, PoolingModelConfig
 from stacks.pools import pool_instance
 from stacks.quantity import memory_bytes
 from stacks.uris import (
@@ -42,7 +42,7 @@ DEFAULT_CPU, DEFAULT_MEMORY = "4", "16Gi"
 CPU_SERVER_CPU = "1"
 """CPU request of a text-embeddings-inference replica when none is configured."""
 GGUF_LABEL = "gguf"
-"""The store folder label of the CPU tier's GGUF file (models/<name>/gguf/)."""
+"""The store folder label of a llama.cpp server's GGUF file (models/<name>/gguf/)."""
 
 SourceKind = Literal["huggingface", "bucket", "volume", "quantized", "prefetched"]
 Runtime = Literal["vllm", "tei"]
@@ -74,7 +74,7 @@ def model_store(cfg: StackConfig) -> ModelStore:
 
 def store_path(name: str, label: str) -> str:
     """The folder of a served model's weights inside the model store: models/<served-name>/<label>, where the
-    label is its precision (as the quantize Job writes it) or `gguf` for the CPU tier's file."""
+    label is its precision (as the quantize Job writes it) or `gguf` for a llama.cpp server's file."""
     return f"models/{name}/{label}"
 
 
@@ -305,7 +305,7 @@ def served_by_key(models: list[ServedModel], key: str) -> ServedModel | None:
 
 @dataclass(frozen=True)
 class GgufWeights:
-    """Where the CPU tier's GGUF file comes from and where llama-server reads it."""
+    """Where a llama.cpp server's GGUF file comes from and where llama-server reads it."""
 
     kind: Literal["prefetched", "volume", "huggingface"]
     """prefetched: the prefetch Job copies `file` of `repo` into the model store; volume: the file is already on
@@ -325,18 +325,32 @@ class GgufWeights:
         return self.repo is not None and is_gated(self.repo)
 
 
-def cpu_tier_weights(cfg: StackConfig) -> GgufWeights:
-    """The CPU tier's weights (UriError for a ggufUri preflight rejects)."""
-    cpu = cfg.serving.cpu_tier
-    weights = parse_gguf_uri(cpu.gguf_uri)
+def gguf_weights(cfg: StackConfig, server: LlamaCppConfig) -> GgufWeights:
+    """The weights of a llama.cpp server (serving.cpuTier, serving.cpuSafety); UriError for a ggufUri preflight
+    rejects."""
+    weights = parse_gguf_uri(server.gguf_uri)
     if isinstance(weights, PvcUri):
         folder, _, file = weights.path.rpartition("/")
         at = PvcUri(uri=f"pvc://{weights.claim}/{folder}", claim=weights.claim, path=folder)
         return GgufWeights("volume", None, file, None, at, None)
     assert isinstance(weights, HubFile)
     if not cfg.serving.prefetch.enabled:
-        return GgufWeights("huggingface", weights.repo, weights.file, cpu.revision, None, None)
+        return GgufWeights("huggingface", weights.repo, weights.file, server.revision, None, None)
     store = model_store(cfg)
-    where = store_path(cpu.name, GGUF_LABEL)
+    where = store_path(server.name, GGUF_LABEL)
     copy = in_volume(store.volume, where) if store.volume is not None else None
-    return GgufWeights("prefetched", weights.repo, weights.file, cpu.revision, copy, store.scheme)
+    return GgufWeights("prefetched", weights.repo, weights.file, server.revision, copy, store.scheme)
+
+
+def llama_cpp_servers(cfg: StackConfig) -> list[tuple[str, LlamaCppConfig]]:
+    """(config key path, section) of every enabled llama.cpp server: the CPU tier, then the CPU safety model."""
+    sections: list[tuple[str, LlamaCppConfig]] = [
+        ("serving.cpuTier", cfg.serving.cpu_tier),
+        ("serving.cpuSafety", cfg.serving.cpu_safety),
+    ]
+    return [(key, section) for key, section in sections if section.enabled]
+
+
+def llama_cpp_weights(cfg: StackConfig) -> dict[str, GgufWeights]:
+    """Served name -> the GGUF weights of every enabled llama.cpp server (of a stack that passed preflight)."""
+    return {section.name: gguf_weights(cfg, section) for _, section in llama_cpp_servers(cfg)}

@@ -3,7 +3,8 @@
 Cheap short requests, the local stack's only model, and the fallback the LiteLLM gateway uses for the models
 named in cpuTier.fallbackFor when their GPU servers are unavailable. The GGUF file comes from the model store
 (the prefetch Job's copy, or a pvc:// file), never from the hub at start-up: llama-server reads local files only,
-so the pod mounts the store's claim read-only or syncs the bucket folder into an emptyDir first.
+so the pod mounts the store's claim read-only or syncs the bucket folder into an emptyDir first. The same
+component serves Llama Guard on CPU (serving.cpuSafety) for stacks without a GPU to spare for the safety model.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from components.serving.clients import Clients
 from components.serving.cpu_server import cpu_pod_spec, cpu_server_objects
 from components.serving.pod import API_KEY_KEY, TIER, container_security, selector_of
 from components.serving.weights import LocalWeights
-from stacks.config.serving import CpuTierConfig
+from stacks.config.serving import LlamaCppConfig
 from stacks.quantity import cpu_cores
 
 PORT = 8080
@@ -38,8 +39,10 @@ def cpu_threads(cpu: str) -> int:
     return max(1, int(cpu_cores(cpu)))
 
 
-def llama_args(cfg: CpuTierConfig, model_path: str) -> list[str]:
-    """llama-server's flags: the local GGUF file (`--model`), never --hf-repo (a download at start-up)."""
+def llama_args(cfg: LlamaCppConfig, model_path: str, jinja: bool = False) -> list[str]:
+    """llama-server's flags: the local GGUF file (`--model`), never --hf-repo (a download at start-up).
+    `jinja`: apply the GGUF's own chat template with the Jinja engine (Llama Guard's template holds its hazard
+    taxonomy and the answer format)."""
     return [
         "--model",
         model_path,
@@ -53,25 +56,27 @@ def llama_args(cfg: CpuTierConfig, model_path: str) -> list[str]:
         str(cfg.context),
         "--threads",
         str(cpu_threads(cfg.cpu)),
+        *(["--jinja"] if jinja else []),
     ]
 
 
-def pod_labels(cfg: CpuTierConfig) -> dict[str, str]:
+def pod_labels(cfg: LlamaCppConfig) -> dict[str, str]:
     return kube.labels(cfg.name, kube.MODEL_SERVER, **{TIER: "cpu"})
 
 
 def pod_template(
-    cfg: CpuTierConfig,
+    cfg: LlamaCppConfig,
     weights: LocalWeights,
     placement: Placement,
     api_key_secret: str,
     pre_stop_s: int,
     annotations: Mapping[str, str] | None = None,
+    jinja: bool = False,
 ) -> dict[str, Any]:
     container = {
         "name": "llama-server",
         "image": versions.LLAMA_CPP_SERVER_IMAGE,
-        "args": llama_args(cfg, weights.path),
+        "args": llama_args(cfg, weights.path, jinja),
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [
             *kube.env_vars({"LLAMA_CACHE": CACHE_DIR, "HOME": CACHE_DIR}),
@@ -91,7 +96,7 @@ def pod_template(
 
 @dataclass
 class CpuTierArgs:
-    config: CpuTierConfig
+    config: LlamaCppConfig
     weights: LocalWeights
     """The GGUF file on the pod's disk (components/serving/weights.py)."""
     namespace: str
@@ -103,6 +108,8 @@ class CpuTierArgs:
     depends_on: list[pulumi.Resource]
     pod_annotations: dict[str, str] = field(default_factory=dict)
     """What the prefetch Job copied (a new copy rolls the pods)."""
+    jinja: bool = False
+    """Apply the GGUF's chat template with Jinja (the safety model)."""
 
 
 class LlamaCppServer(pulumi.ComponentResource):
@@ -129,7 +136,13 @@ class LlamaCppServer(pulumi.ComponentResource):
                 "replicas": cfg.replicas,
                 "selector": {"matchLabels": sel},
                 "template": pod_template(
-                    cfg, args.weights, args.placement, args.api_key_secret, args.pre_stop_s, args.pod_annotations
+                    cfg,
+                    args.weights,
+                    args.placement,
+                    args.api_key_secret,
+                    args.pre_stop_s,
+                    args.pod_annotations,
+                    args.jinja,
                 ),
             },
             PORT,

@@ -118,6 +118,8 @@ def engine_args(model: ModelConfig) -> list[str]:
     args += ["--shutdown-timeout", str(e.shutdown_timeout_s)]
     if model.role in POOLING_ROLES:  # /v1/embeddings; a cross-encoder also /rerank, /v1/rerank and /score
         args += ["--runner", "pooling"]
+    if model.kv_offload.cpu_gib:  # vLLM's native CPU offloading connector (summed over the TP ranks)
+        args += ["--kv-offloading-size", str(model.kv_offload.cpu_gib), "--kv-offloading-backend", "native"]
     return args
 
 

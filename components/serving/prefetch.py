@@ -33,19 +33,19 @@ HF_TOKEN_SECRET = "hf-token"
 """The hub token's Secret in the serving namespace (read by the prefetch Jobs only)."""
 
 
-def model_specs(models: Sequence[ServedModel], gguf: GgufWeights | None, cpu_tier: str) -> list[PrefetchSpec]:
-    """What the stack prefetches: every model whose source is `prefetched`, and an hf:// CPU-tier GGUF."""
+def model_specs(models: Sequence[ServedModel], gguf: Mapping[str, GgufWeights]) -> list[PrefetchSpec]:
+    """What the stack prefetches: every model whose source is `prefetched`, and each hf:// GGUF of a llama.cpp
+    server (`gguf`: served name -> its weights; the CPU tier, the CPU safety model)."""
     specs = [
         PrefetchSpec(name=m.name, hub_id=m.source.hub_id, revision=m.source.revision, label=m.store_label)
         for m in models
         if m.source.prefetched
     ]
-    if gguf is not None and gguf.kind == "prefetched" and gguf.repo is not None:
-        specs.append(
-            PrefetchSpec(
-                name=cpu_tier, hub_id=gguf.repo, revision=gguf.revision, label=GGUF_LABEL, include=(gguf.file,)
-            )
-        )
+    specs += [
+        PrefetchSpec(name=server, hub_id=w.repo, revision=w.revision, label=GGUF_LABEL, include=(w.file,))
+        for server, w in gguf.items()
+        if w.kind == "prefetched" and w.repo is not None
+    ]
     return specs
 
 

@@ -1,5 +1,6 @@
-"""Resolve the serving config against the rest of the stack: the inference gateway's class, address and CRDs,
-who may call the model servers, monitoring, the Hugging Face token and the CPU-tier fallbacks.
+"""Resolve the serving config against the rest of the stack: the router (standalone or a Gateway: its class,
+address and CRDs), who may call the model servers, monitoring, the Hugging Face token and the CPU-tier
+fallbacks.
 
 Pure functions over the serving config slice, the resolved models and `ServingSite`; the components only
 wire what these return.
@@ -17,6 +18,7 @@ from components.serving.clients import GKE_HEALTH_CHECK_CIDRS, Clients
 from stacks.config.cluster import CloudName
 from stacks.config.serving import ModelRole, ServingConfig
 from stacks.models import ServedModel
+from stacks.serving_modes import RouterChoice, router_choice
 
 
 @dataclass(frozen=True)
@@ -47,27 +49,34 @@ def placement(model: ServedModel, gpu_pools: dict[str, Placement]) -> Placement:
     return gpu_pools[pool]
 
 
+def router(config: ServingConfig, site: ServingSite) -> RouterChoice:
+    """The router of llm-d and KServe modes (standalone, or a Gateway implementation and its class)."""
+    return router_choice(config, site.cloud)
+
+
 def gateway_class(config: ServingConfig, site: ServingSite) -> str | None:
-    """The GatewayClass of llm-d mode (None when it is not set and no default exists: a preflight error)."""
-    configured = config.inference_gateway.class_name
-    if configured is not None:
-        return configured
-    return gateway.GKE_DEFAULT_CLASS if site.cloud == "gcp" else None
+    """The GatewayClass of the gateway router (None for the standalone router, or an external implementation
+    without className: a preflight error)."""
+    return router(config, site).class_name
 
 
 def gateway_address(config: ServingConfig, site: ServingSite, class_name: str) -> str:
     """Where in-cluster clients reach the Gateway: a fixed internal IP of the cluster subnet on GKE, else the
-    Service the implementation creates for the Gateway."""
+    Service the implementation creates for the Gateway (agentgateway names it after the Gateway; an external
+    implementation is assumed to follow Istio's <gateway>-<class>)."""
     configured = config.inference_gateway.address
     if configured is not None:
         return configured
     if gateway.is_gke_class(class_name):
         subnet = ipaddress.ip_network(site.cluster_subnet_cidr)
         return str(subnet.broadcast_address - 5)
+    if router(config, site).implementation == "agentgateway":
+        return f"{gateway.GATEWAY_NAME}.{config.namespace}.svc.cluster.local"
     return f"{gateway.GATEWAY_NAME}-{class_name}.{config.namespace}.svc.cluster.local"
 
 
 def install_inference_crds(config: ServingConfig, site: ServingSite) -> bool:
+    """GKE with the Gateway API enabled installs and upgrades both CRD sets (1.34+); elsewhere the stack does."""
     configured = config.inference_gateway.install_crds
     return configured if configured is not None else site.cloud != "gcp"
 
@@ -77,17 +86,25 @@ def service_monitors_on(config: ServingConfig) -> bool:
     return configured if configured is not None else config.autoscaling.enabled
 
 
+GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name"
+"""The label Gateway API implementations (agentgateway, Istio) put on a Gateway's proxy pods."""
+
+
 def clients(config: ServingConfig, site: ServingSite) -> Clients:
     cidrs: tuple[str, ...] = ()
-    klass = gateway_class(config, site)
-    if config.mode == "llm-d" and klass is not None and gateway.is_gke_class(klass):
+    gateway_pods: dict[str, str] | None = None
+    klass = gateway_class(config, site) if config.mode != "vllm" else None
+    if klass is not None and gateway.is_gke_class(klass):
         cidrs = (config.inference_gateway.proxy_subnet_cidr, *GKE_HEALTH_CHECK_CIDRS)
+    elif klass is not None:
+        gateway_pods = {GATEWAY_POD_LABEL: gateway.GATEWAY_NAME}
     return Clients(
         app_namespace=site.app_namespace,
         jobs_namespace=site.jobs_namespace,
         serving_namespace=config.namespace,
         prometheus_namespace=config.monitoring.prometheus_namespace,
         gateway_cidrs=cidrs,
+        gateway_pods=gateway_pods,
     )
 
 
@@ -98,7 +115,8 @@ def fallbacks(config: ServingConfig) -> dict[str, str]:
 
 
 def served_roles(config: ServingConfig) -> dict[str, ModelRole]:
-    """Served model name -> role, in serving order; the CPU tier is a chat model."""
+    """Served model name -> role, in serving order; the CPU tier is a chat model, the CPU safety model a safety
+    model."""
     out: dict[str, ModelRole] = {m.name: m.role for m in config.models}
     if config.embedding.enabled:
         out[config.embedding.name] = "embedding"
@@ -106,6 +124,8 @@ def served_roles(config: ServingConfig) -> dict[str, ModelRole]:
         out[config.reranker.name] = "reranker"
     if config.cpu_tier.enabled:
         out[config.cpu_tier.name] = "chat"
+    if config.cpu_safety.enabled:
+        out[config.cpu_safety.name] = "safety"
     return out
 
 

@@ -137,7 +137,7 @@ class TextEmbeddingsServer(pulumi.ComponentResource):
                 ),
             },
             PORT,
-            args.clients.ingress_rule(PORT, model.config.role),
+            args.clients.ingress_rule(PORT),
             pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
         self.deployment, self.service = objects.deployment, objects.service

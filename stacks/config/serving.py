@@ -10,6 +10,7 @@ from stacks.catalog import Precision
 from stacks.config.base import ConfigModel, DnsLabel
 from stacks.config.jobs import JobLimits
 from stacks.config.platform import Resources
+from stacks.config.serving_modes import DisaggregationConfig, KServeConfig, KvOffloadConfig, RouterConfig
 
 ModelRole = Literal["chat", "safety", "embedding", "reranker"]
 POOLING_ROLES: tuple[ModelRole, ...] = ("embedding", "reranker")
@@ -76,6 +77,10 @@ class ModelConfig(ConfigModel):
     """0 allows scale to zero (needs autoscaling)."""
     max_replicas: int = Field(default=1, ge=1)
     engine: EngineConfig = EngineConfig()
+    kv_offload: KvOffloadConfig = KvOffloadConfig()
+    """KV-cache offloading to CPU memory (vLLM's native offloading connector)."""
+    disaggregation: DisaggregationConfig = DisaggregationConfig()
+    """Prefill/decode disaggregation (llm-d mode)."""
     shape: ModelShape | None = None
     """Architecture, for models that are not in the catalog."""
     cpu: str | None = None
@@ -94,12 +99,12 @@ class ModelConfig(ConfigModel):
         return self
 
 
-class CpuTierConfig(ConfigModel):
-    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+class LlamaCppConfig(ConfigModel):
+    """A small GGUF model served by llama.cpp's llama-server on the system pool (CPU nodes)."""
 
     enabled: bool = False
     name: DnsLabel = "smollm2-cpu"
-    """Served model name of the CPU tier."""
+    """Served model name."""
     gguf_uri: str = "hf://bartowski/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct-Q4_K_M.gguf"
     """GGUF weights: hf://<org>/<repo>/<file>.gguf (copied into the model store by the prefetch Job, then read
     from there), or pvc://<claim>/<path>.gguf (already on a volume)."""
@@ -109,6 +114,11 @@ class CpuTierConfig(ConfigModel):
     cpu: str = "2"
     memory: str = "2Gi"
     context: int = Field(default=4096, ge=256)
+
+
+class CpuTierConfig(LlamaCppConfig):
+    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+
     fallback_for: list[str] = Field(default_factory=list)
     """Served model names whose requests fall back to the CPU tier when the GPU tier is unavailable."""
 
@@ -191,6 +201,19 @@ class PrefetchConfig(ConfigModel):
     run on several nodes (needs a storage class that supports it)."""
 
 
+class CpuSafetyConfig(LlamaCppConfig):
+    """Llama Guard 3 1B on CPU nodes (llama.cpp): the `role: safety` model of stacks without a GPU to spare for
+    it. The moderation service (platform.moderation) calls it; answers take about a second per request on 2
+    cores."""
+
+    name: DnsLabel = "llama-guard-3-1b-cpu"
+    gguf_uri: str = "hf://bartowski/Llama-Guard-3-1B-GGUF/Llama-Guard-3-1B-Q8_0.gguf"
+    """Llama Guard 3 1B quantized to 8 bits (about 1.6 GB): Q8_0 keeps the verdicts close to the original."""
+    memory: str = "3Gi"
+    context: int = Field(default=4096, ge=256)
+    """Llama Guard's prompt holds the 14 hazard categories (about 400 tokens) plus the checked text."""
+
+
 class AutoscalingConfig(ConfigModel):
     enabled: bool = False
     """Scale model servers with KEDA on vLLM's queue length and KV-cache usage (needs Prometheus)."""
@@ -224,8 +247,9 @@ class InferenceGatewayConfig(ConfigModel):
     picker per model."""
 
     class_name: str | None = None
-    """GatewayClass; unset: gke-l7-rilb on gcp (GKE's managed regional internal L7 load balancer). Other
-    clouds must name an installed Gateway implementation that supports InferencePool (e.g. istio)."""
+    """GatewayClass; unset: gke-l7-rilb for router implementation gke (GKE's managed regional internal L7 load
+    balancer), agentgateway for agentgateway. Required for an external implementation that supports
+    InferencePool (e.g. istio)."""
     install_crds: bool | None = None
     """Install the Gateway API and InferencePool CRDs from their pinned release manifests. Unset: not on gcp
     (GKE with the Gateway API enabled installs and upgrades both), yes elsewhere."""
@@ -255,18 +279,25 @@ class MonitoringConfig(ConfigModel):
 
 
 class ServingConfig(ConfigModel):
-    mode: Literal["vllm", "llm-d"] = "vllm"
-    """vllm: plain vLLM behind a ClusterIP Service. llm-d: inference gateway with prefix-cache-aware
-    routing."""
+    mode: Literal["vllm", "llm-d", "kserve"] = "vllm"
+    """vllm: plain vLLM behind a ClusterIP Service. llm-d: llm-d's router (prefix-cache and load-aware endpoint
+    picking), standalone or behind a Gateway (see router). kserve: KServe LLMInferenceServices (vLLM with llm-d's
+    scheduler) behind the router's Gateway."""
     namespace: DnsLabel = "serving"
     models: list[ModelConfig] = Field(default_factory=list)
     cpu_tier: CpuTierConfig = CpuTierConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     reranker: RerankerConfig = RerankerConfig()
     prefetch: PrefetchConfig = PrefetchConfig()
+    cpu_safety: CpuSafetyConfig = CpuSafetyConfig()
+    """A Llama Guard safety model on CPU (llama.cpp), for stacks that serve no safety model on a GPU."""
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    router: RouterConfig = RouterConfig()
+    """llm-d and kserve modes: standalone router or a Gateway, and which implementation."""
     inference_gateway: InferenceGatewayConfig = InferenceGatewayConfig()
-    """llm-d mode only."""
+    """llm-d and kserve modes with a gateway router."""
+    kserve: KServeConfig = KServeConfig()
+    """kserve mode only."""
     monitoring: MonitoringConfig = MonitoringConfig()
     grafana_dashboard: bool = True
     """Ship the vLLM Grafana dashboard as a ConfigMap for the Grafana sidecar."""

@@ -119,10 +119,10 @@ def _check_model(cfg: StackConfig, path: str, model: ModelConfig, secrets: froze
             f"{pool.name!r}: {pool.max_nodes} node(s) x {hw.gpu_count} GPU(s)",
             f"set maxReplicas <= {replicas_fit} or raise the pool's maxNodes",
         )
-    yield from _check_fit(path, model, hw)
+    yield from check_fit(path, model, hw)
 
 
-def _check_fit(path: str, model: ModelConfig, hw: PoolHardware) -> Iterator[Problem]:
+def check_fit(path: str, model: ModelConfig, hw: PoolHardware) -> Iterator[Problem]:
     assert hw.gpu is not None
     shape = model_shape(model)
     if shape is None:

@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stacks.config import NAMESPACE, StackConfig
-from stacks.models import FALLBACK_WEIGHTS_GB, cpu_tier_weights, model_entries, model_store, served_model
+from stacks.models import (
+    FALLBACK_WEIGHTS_GB,
+    gguf_weights,
+    llama_cpp_servers,
+    model_entries,
+    model_store,
+    served_model,
+)
 from stacks.preflight.problem import Problem
 from stacks.uris import UriError
 
@@ -40,26 +47,26 @@ def check_weights(cfg: StackConfig, secrets: frozenset[str]) -> Iterator[Problem
             )
         elif source.prefetched:
             prefetching.append((key, model.weights_gb if model.shape is not None else FALLBACK_WEIGHTS_GB))
-    if cfg.serving.cpu_tier.enabled:
+    for key, server in llama_cpp_servers(cfg):
         try:
-            gguf = cpu_tier_weights(cfg)
+            gguf = gguf_weights(cfg, server)
         except UriError:
-            gguf = None  # check_model_sources reports the ggufUri
-        if gguf is not None and gguf.kind == "huggingface":
+            continue  # check_model_sources and check_moderation report the ggufUri
+        if gguf.kind == "huggingface":
             include = f" --include {gguf.file}"
-            command = _prefetch_command(gguf.repo or "", cfg.serving.cpu_tier.name, "gguf", store_uri, include)
+            command = _prefetch_command(gguf.repo or "", server.name, "gguf", store_uri, include)
             yield Problem(
-                "serving.cpuTier.ggufUri",
-                f"{cfg.serving.cpu_tier.gguf_uri} is not prefetched (serving.prefetch.enabled is false): "
+                f"{key}.ggufUri",
+                f"{server.gguf_uri} is not prefetched (serving.prefetch.enabled is false): "
                 "llama-server would download it from the hub at every start",
                 f"copy it onto a volume ({command}) and set ggufUri to pvc://<claim>/<path>.gguf, or set "
                 "serving.prefetch.enabled: true",
             )
-        if gguf is not None and gguf.kind == "prefetched":
-            prefetching.append(("serving.cpuTier", 0.0))
+        if gguf.kind == "prefetched":
+            prefetching.append((key, 0.0))
             if gguf.gated and "hfToken" not in secrets:
                 yield Problem(
-                    "serving.cpuTier.ggufUri",
+                    f"{key}.ggufUri",
                     f"{gguf.repo} is gated on Hugging Face and the secret hfToken is missing",
                     f"pulumi config set --secret {NAMESPACE}:hfToken hf_...",
                 )

@@ -12,7 +12,8 @@ from stacks.models import (
     DEFAULT_MEMORY,
     FALLBACK_WEIGHTS_GB,
     ModelStore,
-    cpu_tier_weights,
+    gguf_weights,
+    llama_cpp_weights,
     model_entries,
     model_shape,
     model_source,
@@ -151,7 +152,7 @@ def test_cpu_models_are_sized_from_their_float32_weights():
 
 def test_the_cpu_tiers_gguf_is_prefetched_into_the_store_or_read_from_a_claim():
     cfg = StackConfig.model_validate({"cloud": "existing", "serving": {"cpuTier": {"enabled": True}}})
-    gguf = cpu_tier_weights(cfg)
+    gguf = gguf_weights(cfg, cfg.serving.cpu_tier)
     assert (gguf.kind, gguf.repo, gguf.file) == (
         "prefetched",
         "bartowski/SmolLM2-135M-Instruct-GGUF",
@@ -161,12 +162,34 @@ def test_the_cpu_tiers_gguf_is_prefetched_into_the_store_or_read_from_a_claim():
     on_claim = StackConfig.model_validate(
         {"cloud": "existing", "serving": {"cpuTier": {"enabled": True, "ggufUri": "pvc://weights/smol/m.gguf"}}}
     )
-    gguf = cpu_tier_weights(on_claim)
+    gguf = gguf_weights(on_claim, on_claim.serving.cpu_tier)
     assert gguf.kind == "volume" and gguf.file == "m.gguf" and gguf.artifact is not None
     assert (gguf.artifact.claim, gguf.artifact.path) == ("weights", "smol")
     off = StackConfig.model_validate(
         {"cloud": "aws", "region": "r", "serving": {"cpuTier": {"enabled": True}, "prefetch": {"enabled": False}}}
     )
-    assert cpu_tier_weights(off).kind == "huggingface"  # what preflight refuses
+    assert gguf_weights(off, off.serving.cpu_tier).kind == "huggingface"  # what preflight refuses
     aws = StackConfig.model_validate({"cloud": "aws", "region": "r", "serving": {"cpuTier": {"enabled": True}}})
-    assert cpu_tier_weights(aws).bucket_scheme == "s3" and cpu_tier_weights(aws).artifact is None
+    assert gguf_weights(aws, aws.serving.cpu_tier).bucket_scheme == "s3"
+    assert gguf_weights(aws, aws.serving.cpu_tier).artifact is None
+
+
+def test_the_cpu_safety_models_gguf_is_prefetched_like_the_cpu_tiers():
+    """Llama Guard on CPU (serving.cpuSafety) is a llama.cpp server too: its GGUF goes through the model store."""
+    cfg = StackConfig.model_validate(
+        {"cloud": "existing", "serving": {"cpuTier": {"enabled": True}, "cpuSafety": {"enabled": True}}}
+    )
+    weights = llama_cpp_weights(cfg)
+    assert list(weights) == ["smollm2-cpu", "llama-guard-3-1b-cpu"]
+    guard = weights["llama-guard-3-1b-cpu"]
+    assert (guard.kind, guard.repo, guard.file) == (
+        "prefetched",
+        "bartowski/Llama-Guard-3-1B-GGUF",
+        "Llama-Guard-3-1B-Q8_0.gguf",
+    )
+    assert guard.artifact is not None and guard.artifact.path == "models/llama-guard-3-1b-cpu/gguf"
+    only_safety = StackConfig.model_validate(
+        {"cloud": "aws", "region": "r", "serving": {"cpuSafety": {"enabled": True}}}
+    )
+    assert list(llama_cpp_weights(only_safety)) == ["llama-guard-3-1b-cpu"]
+    assert llama_cpp_weights(StackConfig.model_validate({"cloud": "aws", "region": "r"})) == {}

@@ -71,19 +71,22 @@ def test_every_stack_serves_the_embedding_model_on_cpu_with_its_outputs(stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "local"])
-def test_the_app_and_the_ingest_job_may_call_the_embedding_server(stack):
+def test_the_app_namespace_may_call_the_embedding_server_and_the_ingest_job_may_not(stack):
+    """The app embeds through the gateway (both in the app namespace); the ingest Job writes through the app's
+    API (docs/rag-path.md), so the embedding server does not admit it."""
     run = STACKS[stack]()
     policies = objects_of(run, "NetworkPolicy")
     server = ("serving", obj(run, "Deployment", EMBED)["spec"]["template"]["metadata"]["labels"])
     assert admits(policies, ("rag", {"app.kubernetes.io/name": "rag-app"}), server, 8080)
-    assert admits(policies, ("jobs", INGEST_JOB_POD_LABELS), server, 8080)
+    assert admits(policies, ("rag", {"app.kubernetes.io/name": "gateway"}), server, 8080)
+    assert not admits(policies, ("jobs", INGEST_JOB_POD_LABELS), server, 8080)
     assert not admits(policies, ("jobs", {"app.kubernetes.io/name": "quantize"}), server, 8080)
     assert not admits(policies, ("default", {}), server, 8080)
     rule = obj(run, "NetworkPolicy", EMBED)["spec"]["ingress"][0]
     assert {
         "namespaceSelector": {"matchLabels": {NAMESPACE_NAME: "jobs"}},
         "podSelector": {"matchLabels": INGEST_JOB_POD_LABELS},
-    } in rule["from"]
+    } not in rule["from"]
 
 
 def test_the_embedding_model_runs_on_a_gpu_pool_with_the_pooling_runner_when_configured():

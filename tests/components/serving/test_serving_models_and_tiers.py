@@ -72,7 +72,8 @@ def test_dev_outputs_point_at_the_services_and_keep_the_key_secret():
     out = dev().outputs
     assert out["openaiBaseUrl"] == "http://llama-3-1-8b.serving.svc.cluster.local:8000/v1"
     assert out["openaiBaseUrls"]["smollm2-cpu"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
-    assert out["servedModels"] == ["llama-3-1-8b", "all-minilm-l6-v2", "smollm2-cpu"]
+    # the safety model last: Llama Guard on CPU (serving.cpuSafety)
+    assert out["servedModels"] == ["llama-3-1-8b", "all-minilm-l6-v2", "smollm2-cpu", "llama-guard-3-1b-cpu"]
     assert out["servingFallbacks"] == {"llama-3-1-8b": "smollm2-cpu"}
     assert out["apiKey"] == REDACTED and "apiKey" in dev().secret_outputs
 
@@ -114,10 +115,14 @@ def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_local_stack_serves_the_cpu_tier_and_the_embedding_model_on_cpu():
+def test_local_stack_serves_the_cpu_tier_the_cpu_safety_model_and_the_embedding_model_on_cpu():
     run = local()
-    assert sorted(d["metadata"]["name"] for d in objects_of(run, "Deployment")) == ["all-minilm-l6-v2", "smollm2-cpu"]
-    assert run.outputs["servedModels"] == ["all-minilm-l6-v2", "smollm2-cpu"]
+    assert sorted(d["metadata"]["name"] for d in objects_of(run, "Deployment")) == [
+        "all-minilm-l6-v2",
+        "llama-guard-3-1b-cpu",
+        "smollm2-cpu",
+    ]
+    assert run.outputs["servedModels"] == ["all-minilm-l6-v2", "smollm2-cpu", "llama-guard-3-1b-cpu"]
     assert run.outputs["openaiBaseUrl"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
     # the GGUF is read from the model store's claim, which the prefetch Job filled
     args = container(obj(run, "Deployment", "smollm2-cpu"))["args"]

@@ -15,7 +15,7 @@ import pytest
 
 from components.serving.engine import flag_value
 from local.envs import job_env, venv_bin
-from tests.renderkit import container, env_of, local, obj
+from tests.renderkit import container, env_of, local, obj, objects_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.servers]
 
@@ -73,8 +73,18 @@ def test_the_local_stacks_prefetch_jobs_fill_the_paths_its_servers_read(tmp_path
         "README.md": b"#",
     }
     seed_hub_cache(hf_home, "sentence-transformers/all-MiniLM-L6-v2", minilm)
+    guard = b"GGUF" + bytes(range(255, -1, -1)) * 64  # Llama Guard on CPU (serving.cpuSafety)
+    seed_hub_cache(
+        hf_home,
+        "bartowski/Llama-Guard-3-1B-GGUF",
+        {"Llama-Guard-3-1B-Q8_0.gguf": guard, "Llama-Guard-3-1B-Q4_K_M.gguf": b"other", "README.md": b"#"},
+    )
 
-    for job in ("prefetch-smollm2-cpu", "prefetch-all-minilm-l6-v2"):
+    jobs = sorted(
+        j["metadata"]["name"] for j in objects_of(run, "Job") if j["metadata"]["name"].startswith("prefetch-")
+    )
+    assert jobs == ["prefetch-all-minilm-l6-v2", "prefetch-llama-guard-3-1b-cpu", "prefetch-smollm2-cpu"]
+    for job in jobs:
         first = run_job(obj(run, "Job", job), store, staging, hf_home)
         assert first.returncode == 0, first.stderr
     # llama-server's --model and TEI's --model-id, with the claim's mount mapped to the same folder
@@ -87,6 +97,10 @@ def test_the_local_stacks_prefetch_jobs_fill_the_paths_its_servers_read(tmp_path
     assert sorted(str(p.relative_to(copied)) for p in copied.rglob("*") if p.is_file()) == sorted(
         [*(n for n in minilm if n not in ("pytorch_model.bin", "README.md")), "manifest.json"]
     )
+    guard_model = flag_value(container(obj(run, "Deployment", "llama-guard-3-1b-cpu"))["args"], "--model")
+    guard_path = Path(guard_model.replace(SERVER_MOUNT, str(store)))
+    assert guard_path.read_bytes() == guard
+    assert sorted(p.name for p in guard_path.parent.iterdir()) == ["Llama-Guard-3-1B-Q8_0.gguf", "manifest.json"]
     manifest = json.loads((copied / "manifest.json").read_text())
     assert manifest["source_model"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
 

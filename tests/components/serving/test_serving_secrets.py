@@ -59,6 +59,7 @@ def test_no_token_secret_without_the_hf_token_or_a_hub_download():
     for m in vals["serving"]["models"]:
         m["artifactUri"] = f"gs://leanrag-models/{m['name']}"
     vals["serving"]["embedding"] = {"artifactUri": "gs://leanrag-models/minilm"}
+    vals["jobs"] = {"benchmark": {"enabled": False}}  # its tokenizer download would need the token
     run = run_variant(vals, {"hfToken": HF_TOKEN})
     assert not [r for r in run.resources if r.name.endswith("-hf-token")]
     assert not [r for r in run.of_type("kubernetes:batch/v1:Job") if "prefetch" in r.name]  # nothing to copy

@@ -34,6 +34,7 @@ from tests.renderkit import (
 HF = {"hfToken": "hf_test"}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB_TYPE = "kubernetes:batch/v1:Job"
+LLMISVC_TYPE = "kubernetes:serving.kserve.io/v1alpha2:LLMInferenceService"
 
 
 def variants() -> dict[str, tuple[dict[str, Any], dict[str, str] | None]]:
@@ -52,6 +53,10 @@ def variants() -> dict[str, tuple[dict[str, Any], dict[str, str] | None]]:
     existing["serving"]["models"] = [{"name": "qwen", "id": "Qwen/Qwen2.5-7B-Instruct", "pool": "gpu"}]
     existing["serving"]["embedding"] = {"pool": "gpu"}
     existing["serving"]["prefetch"] = {"volumeGb": 20}
+    kserve = copy.deepcopy(stack_values("kserve"))  # KServe's storage initializer reads the prefetched copy
+    kserve["serving"]["models"][0].pop("artifactUri")
+    disaggregated = copy.deepcopy(stack_values("eks-pd"))  # prefill and decode stream the same copy
+    disaggregated["serving"]["models"][0].pop("artifactUri")
     quantized = copy.deepcopy(stack_values("dev"))
     model = quantized["serving"]["models"][0]
     model.update(id="meta-llama/Llama-3.1-8B-Instruct", quantizeFrom="meta-llama/Llama-3.1-8B-Instruct")
@@ -62,6 +67,8 @@ def variants() -> dict[str, tuple[dict[str, Any], dict[str, str] | None]]:
         "prod-tensor-parallel": (tensor_parallel, HF),
         "existing-gpu": (existing, None),
         "dev-quantized": (quantized, HF),
+        "kserve-prefetched": (kserve, None),
+        "eks-pd-prefetched": (disaggregated, HF),
     }
 
 
@@ -92,6 +99,18 @@ def registered(run: ProgramRun, kind_type: str, name: str) -> Registered:
     return found
 
 
+def servers_of(run: ProgramRun, model: str) -> list[Registered]:
+    """Every server of a served model: its Deployments (one, or a prefill and a decode one) or its
+    LLMInferenceService (KServe mode)."""
+    deployments = [
+        r
+        for r in run.of_type(DEPLOYMENT)
+        if r.inputs["spec"]["template"]["metadata"]["labels"].get(NAME) == model
+        and r.inputs["spec"]["template"]["metadata"]["labels"].get(COMPONENT) == MODEL_SERVER
+    ]
+    return deployments + [r for r in run.of_type(LLMISVC_TYPE) if r.inputs["metadata"]["name"] == model]
+
+
 @pytest.mark.parametrize("name,run", every_run(), ids=lambda v: v if isinstance(v, str) else "")
 def test_no_model_server_downloads_from_the_hub_at_start_up(name, run):
     servers = model_servers(run)
@@ -113,6 +132,11 @@ def test_no_model_server_downloads_from_the_hub_at_start_up(name, run):
             assert path is not None and path.startswith(("/weights", "/models/")), path
         if main["image"] != versions.LLAMA_CPP_SERVER_IMAGE:
             assert env_of(main)["HF_HUB_OFFLINE"] == "1"  # any hub request fails instead of downloading
+    # KServe mode: the LLMInferenceService's storage initializer reads the model store, never hf://
+    for svc in objects_of(run, "LLMInferenceService"):
+        assert svc["spec"]["model"]["uri"].startswith(("s3://", "gs://", "pvc://")), svc["spec"]["model"]["uri"]
+        for c in svc["spec"]["template"]["containers"]:
+            assert env_of(c)["HF_HUB_OFFLINE"] == "1" and "HF_TOKEN" not in env_of(c)
     # the hub token reaches only the prefetch Jobs
     for w in objects_of(run, "Job"):
         if any("HF_TOKEN" in env_of(c) for c in containers(pod_spec(w))):
@@ -125,14 +149,20 @@ def test_each_prefetch_job_precedes_the_server_that_loads_its_weights(name, run)
     assert jobs
     for job in jobs:
         model = job["metadata"]["labels"]["leanrag.dev/model"]
-        server = registered(run, DEPLOYMENT, model)
         job_resource = registered(run, JOB_TYPE, job["metadata"]["name"])
-        assert job_resource.name in depends_on(run, server), (model, depends_on(run, server))
+        servers = servers_of(run, model)
+        assert servers, model
+        for server in servers:
+            assert job_resource.name in depends_on(run, server), (model, depends_on(run, server))
     # and every server whose weights a Job copies waits for one
     copied = {j["metadata"]["labels"]["leanrag.dev/model"] for j in jobs}
-    for d in model_servers(run):
-        waits = {n for n in depends_on(run, registered(run, DEPLOYMENT, d["metadata"]["name"])) if "prefetch" in n}
-        assert bool(waits) == (d["metadata"]["name"] in copied), d["metadata"]["name"]
+    for server in [*run.of_type(DEPLOYMENT), *run.of_type(LLMISVC_TYPE)]:
+        labels = server.inputs["spec"].get("template", {}).get("metadata", {}).get("labels", {})
+        if server.type == DEPLOYMENT and labels.get(COMPONENT) != MODEL_SERVER:
+            continue
+        model = labels.get(NAME) or server.inputs["metadata"]["name"]
+        waits = {n for n in depends_on(run, server) if "prefetch" in n}
+        assert bool(waits) == (model in copied), model
 
 
 def test_vllm_streams_the_prefetched_copy_from_the_bucket_through_the_workload_identity():
@@ -155,6 +185,34 @@ def test_tensor_parallel_ranks_stream_their_own_shards():
     args = container(obj(run_variant(vals, secrets), "Deployment", "llama-3-1-8b"))["args"]
     assert flag_value(args, "--load-format") == "runai_streamer"
     assert json.loads(flag_value(args, "--model-loader-extra-config")) == {"distributed": True}
+
+
+def test_kserve_reads_the_prefetched_copy_from_the_model_store_claim():
+    vals, secrets = variants()["kserve-prefetched"]
+    run = run_variant(vals, secrets)
+    job = obj(run, "Job", "prefetch-qwen-2-5-7b")
+    assert flag_value(container(job)["args"], "--output") == "/store/models/qwen-2-5-7b/bf16"
+    svc = obj(run, "LLMInferenceService", "qwen-2-5-7b")
+    assert svc["spec"]["model"]["uri"] == "pvc://model-store/models/qwen-2-5-7b/bf16"  # what the Job wrote
+    assert svc["spec"]["template"]["containers"][0]["image"] == versions.VLLM_IMAGE
+    shipped = obj(run_stack("kserve"), "LLMInferenceService", "qwen-2-5-7b")
+    assert shipped["spec"]["model"]["uri"] == "pvc://model-store/Qwen/Qwen2.5-7B-Instruct"  # artifactUri as is
+
+
+def test_prefill_and_decode_servers_stream_the_same_prefetched_copy():
+    vals, secrets = variants()["eks-pd-prefetched"]
+    run = run_variant(vals, secrets)
+    output = flag_value(container(obj(run, "Job", "prefetch-llama-3-1-8b"))["args"], "--output")
+    assert output.startswith("s3://leanrag-test-models-") and output.endswith("/models/llama-3-1-8b/bf16")
+    for role in ("prefill", "decode"):
+        d = obj(run, "Deployment", f"llama-3-1-8b-{role}")
+        vllm = next(c for c in pod_spec(d)["containers"] if c["name"] == "vllm")
+        assert vllm["args"][0] == output
+        assert flag_value(vllm["args"], "--load-format") == "runai_streamer"
+        assert json.loads(flag_value(vllm["args"], "--model-loader-extra-config")) == {"distributed": True}  # TP 2
+        assert pod_spec(d)["serviceAccountName"] == "model-store" and env_of(vllm)["HF_HUB_OFFLINE"] == "1"
+        annotations = d["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["leanrag.dev/weights"] == "meta-llama/Llama-3.1-8B-Instruct@main"
 
 
 def test_quantized_artifacts_go_through_the_same_path():

@@ -20,6 +20,10 @@ def values(stack: str, **serving: Any) -> dict[str, Any]:
     return vals
 
 
+def without_ingest(vals: dict[str, Any]) -> None:
+    vals.setdefault("jobs", {})["ingest"] = {**vals["jobs"].get("ingest", {}), "enabled": False}
+
+
 # --- every model is in the store or prefetched -------------------------------------------------------------
 
 
@@ -32,6 +36,10 @@ def test_a_model_neither_in_the_store_nor_prefetched_is_refused_with_the_copy_co
     assert "python -m workloads.prefetch --model RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16" in msg
     assert "--output s3://<bucket>/models/llama-3-1-8b/w4a16" in msg and "serving.prefetch.enabled: true" in msg
     assert at(found, "serving.embedding.artifactUri") and at(found, "serving.cpuTier.ggufUri")  # all at once
+    [guard] = at(found, "serving.cpuSafety.ggufUri")  # Llama Guard's GGUF: the same rule as the CPU tier's
+    assert "llama-server would download it from the hub at every start" in guard
+    assert "--model bartowski/Llama-Guard-3-1B-GGUF --include Llama-Guard-3-1B-Q8_0.gguf" in guard
+    assert "--output s3://<bucket>/models/llama-guard-3-1b-cpu/gguf" in guard
 
 
 def test_models_already_in_the_store_need_no_prefetch():
@@ -39,6 +47,7 @@ def test_models_already_in_the_store_need_no_prefetch():
     vals["serving"]["models"][0]["artifactUri"] = "s3://models/llama-3-1-8b/w4a16"
     vals["serving"]["embedding"] = {"artifactUri": "s3://models/minilm"}
     vals["serving"]["cpuTier"]["ggufUri"] = "pvc://weights/smol/model.gguf"
+    vals["serving"]["cpuSafety"]["ggufUri"] = "pvc://weights/guard/model.gguf"
     assert problems(vals) == []
     assert problems(values("dev")) == []  # prefetch on (the default): nothing to declare
 
@@ -48,6 +57,7 @@ def test_an_existing_cluster_prefetches_into_a_claim_of_its_model_store():
     vals["cluster"]["existing"]["modelStoreUri"] = "s3://not-a-claim"
     [msg] = at(problems(vals), "cluster.existing.modelStoreUri")
     assert "serving.cpuTier" in msg and "serving.embedding" in msg and "pvc://model-store" in msg
+    assert "serving.cpuSafety" in msg
     vals["cluster"]["existing"]["modelStoreUri"] = "pvc://model-store/weights"
     assert problems(vals) == []
 
@@ -72,6 +82,9 @@ def test_a_gated_gguf_needs_the_token_for_its_prefetch():
     [msg] = at(problems(vals, frozenset()), "serving.cpuTier.ggufUri")
     assert "gated" in msg and "hfToken" in msg
     assert problems(vals, frozenset({"hfToken"})) == []
+    vals["serving"]["cpuSafety"]["ggufUri"] = "hf://meta-llama/Llama-Guard-3-1B-GGUF/model.gguf"
+    [msg] = at(problems(vals, frozenset()), "serving.cpuSafety.ggufUri")
+    assert "gated" in msg and "hfToken" in msg
 
 
 # --- the app embeds with the served model ------------------------------------------------------------------
@@ -88,6 +101,8 @@ def test_the_app_and_the_served_embedding_model_must_be_the_same():
     [msg] = at(problems(vals), "platform.app.embeddingModel")
     assert "the app embeds with sentence-transformers/all-MiniLM-L6-v2" in msg and "BAAI/bge-small-en-v1.5" in msg
     vals["platform"]["app"] = {"embeddingModel": "BAAI/bge-small-en-v1.5"}
+    assert [p for p in problems(vals) if "ingest Job" not in p] == []
+    without_ingest(vals)  # the ingest image bundles MiniLM only (stacks/preflight/jobs.py)
     assert problems(vals) == []
 
 
@@ -96,6 +111,8 @@ def test_the_app_and_the_served_embedding_dimension_must_be_the_same():
     [msg] = at(problems(vals), "platform.app.embeddingDimension")
     assert "expects 384-dimensional vectors" in msg and "returns 768" in msg
     vals["platform"]["app"] = {"embeddingDimension": 768}
+    assert [p for p in problems(vals) if "ingest Job" not in p] == []
+    without_ingest(vals)  # MiniLM in the ingest image makes 384-dimensional vectors (stacks/preflight/jobs.py)
     assert problems(vals) == []
 
 
