@@ -87,8 +87,8 @@ def run_ingest(root: Path, producer: Producer, sink: ChunkSink, options: IngestO
     summary = Summary(corpus=str(root), sink=sink.describe(), pdf_pipeline=producer.describe_pdf())
     found = discover(root)  # CorpusError for a missing or unreadable root
     summary.documents = len(found.files)
-    for source, reason in found.problems:
-        summary.skip(source, reason)
+    for source, problem in found.problems:
+        summary.skip(source, problem)
     sink.open(dim=producer.dim, model_identity=producer.model_identity)
     summary.sink = sink.describe()
     stored = sink.stored_documents()
@@ -98,7 +98,7 @@ def run_ingest(root: Path, producer: Producer, sink: ChunkSink, options: IngestO
     by_hash: dict[str, list[SourceFile]] = {}
     held_back: list[str] = []  # present, stored, but not usable this run: their stored version stays
     for file in found.files:
-        reason = None
+        reason: str | None = None
         if not file.supported:
             reason = _unsupported(file)
         elif file.size > options.max_file_bytes:
@@ -226,12 +226,14 @@ def _write(
             record(sink.add(item.doc))
         if time.monotonic() - last_note >= 10:
             last_note = time.monotonic()
+            embedded = sum(chunks.values())
             log.info(
-                "progress: %d of %d documents, %d chunks written (%.1f chunks/s)",
+                "progress: %d of %d documents done, %d chunks embedded (%.1f chunks/s), %d written",
                 done,
                 len(jobs),
+                embedded,
+                embedded / (last_note - started),
                 summary.chunks_written,
-                summary.chunks_written / (last_note - started),
             )
     record(sink.flush())
     summary.ingested.sort()

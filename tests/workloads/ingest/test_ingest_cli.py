@@ -24,6 +24,7 @@ from workloads.ingest.sinks.ogx import AppVectorStoreSink
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
+TODAY_RECALL = 31 / 37  # recall@5 of the private Milvus path before this change (0.838 rounded)
 
 
 def _app(app: RagApp, store: str) -> list[str]:
@@ -186,7 +187,7 @@ def test_sample_corpus_recall_at_5_through_the_apps_search(
     app_env: RagApp, store_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The shipped corpus and question set, ingested through the app and asked through the app's search:
-    recall@5 must stay at least what the private Milvus path measured (0.838)."""
+    recall@5 must stay at least what the private Milvus path measured: 31 of the 37 questions (printed 0.838)."""
     result_path = tmp_path / "eval.json"
     code = main(
         [
@@ -198,7 +199,7 @@ def test_sample_corpus_recall_at_5_through_the_apps_search(
             "--k",
             "5",
             "--min-recall",
-            "0.838",
+            str(TODAY_RECALL),
             "--json",
             str(result_path),
             *_app(app_env, store_name),
@@ -207,7 +208,7 @@ def test_sample_corpus_recall_at_5_through_the_apps_search(
     result = json.loads(result_path.read_text())
     with capsys.disabled():
         print(f"\nsample corpus through the app's search: recall@5 = {result['recall@5']}, MRR@5 = {result['mrr@5']}")
-    assert result["recall@5"] >= 0.838, result
+    assert result["recall@5"] >= round(TODAY_RECALL, 4), result
     assert code == 0
 
 
@@ -382,7 +383,7 @@ def test_bad_input_table(
         else:
             monkeypatch.setenv(name, value)
 
-    code = main(["ingest", *folder, *flags, *common])
+    code = main(["ingest", *folder, *common, *flags])  # the case's flags win over the common ones
 
     seen = capsys.readouterr()
     text = seen.out + seen.err
