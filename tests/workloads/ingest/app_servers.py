@@ -77,12 +77,7 @@ def embedding_server(workdir: Path, api_key: str) -> Iterator[str]:
             )
         yield f"http://127.0.0.1:{json.loads(line)['port']}/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        local_services._stop(proc)  # this process only
         log.close()
 
 
