@@ -150,6 +150,22 @@ def test_cli_export_writes_every_chunk_with_its_source(
     assert {r["id"] for r in rows} == all_chunk_ids(_sink(app_env, store_name))
 
 
+def test_cli_search_needs_a_question(app_env: RagApp, store_name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", *_app(app_env, store_name)]) == 2
+    assert capsys.readouterr().err.strip() == "error: give a question, or --questions-json FILE"
+
+
+def test_cli_search_and_export_without_a_store_say_what_to_do(
+    app_env: RagApp, store_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "anything", *_app(app_env, store_name)]) == 2
+    assert f"has no vector store {store_name!r}: run ingest first" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "out.jsonl"), *_app(app_env, store_name)]) == 2
+    assert "run ingest first" in capsys.readouterr().err
+    assert main(["search", "anything", "--k", "51", *_app(app_env, store_name)]) == 2
+    assert "--k 51: the app's search returns 1 to 50 results" in capsys.readouterr().err
+
+
 def test_cli_evaluate_on_a_tiny_labelled_set(
     corpus: Path, app_env: RagApp, store_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
