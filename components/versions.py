@@ -43,6 +43,11 @@ VLLM_IMAGE = "vllm/vllm-openai:v0.21.0"
 built on CUDA 13: GPU nodes need an NVIDIA driver of the R580 branch or newer. 0.21 has what llm-d's router needs
 of a model server (Prometheus /metrics, NixlConnector for prefill/decode, --kv-offloading-size/-backend for CPU KV
 offload). Newer vLLM releases exist (0.2x); the pin stays until the weights-streaming flags are re-verified."""
+TEXT_EMBEDDINGS_CPU_IMAGE = "ghcr.io/huggingface/text-embeddings-inference:cpu-1.9.3"
+"""Hugging Face text-embeddings-inference 1.9.3 (March 2026, the latest release tag), x86_64 CPU build (ONNX
+Runtime, then Candle with MKL): serves the embedding model (OpenAI-compatible /v1/embeddings) and the reranker
+(/rerank) on the system pool. Loads a local folder (--model-id <dir>); API_KEY guards every route but /health
+and /metrics."""
 LLAMA_CPP_SERVER_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b8840"
 """CPU build of llama-server (tag b8840 = commit 9e5647a)."""
 LLM_D_ROUTER_VERSION = "v0.10.0"

@@ -42,7 +42,7 @@ from components.serving import ModelServing, ModelServingArgs, ServingOutputs, S
 from infra.config import StackSecrets
 from stacks import catalog
 from stacks.config import StackConfig
-from stacks.models import served_models
+from stacks.models import llama_cpp_weights, model_store, served_models
 from stacks.pools import pool_hardware
 from stacks.serving_modes import role_models
 
@@ -121,16 +121,18 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
     ).outputs
 
 
-def ingest_app(cfg: StackConfig, app: AppLayer) -> IngestApp | None:
-    """The RAG app as the ingest Job's target: the same store name and the same embedding model as the app."""
+def ingest_app(cfg: StackConfig, app: AppLayer, serving: ServingOutputs) -> IngestApp | None:
+    """The RAG app as the ingest Job's target: the same store name and the same embedding model as the app (the
+    served one, ServingOutputs.embedding: the Job embeds with its Hugging Face id, the app with its served name)."""
     if app.outputs is None or app.app is None:
         return None
+    embedding = serving.embedding
     return IngestApp(
         target=IngestTarget(
             app_url=app.outputs.rag_app_url.removesuffix("/v1"),
             vector_store=app.outputs.vector_store_name,
             app_embedding_model=app.outputs.embedding_model,
-            embedding_model=cfg.platform.app.embedding_model,
+            embedding_model=embedding.hub_id if embedding is not None else cfg.platform.app.embedding_model,
             api_key=None,
         ),
         api_key=app.outputs.rag_app_api_key,
@@ -154,6 +156,8 @@ def stack_outputs(
         "servedModels": serving.served_models,
         "apiKey": serving.api_key,
         "servingFallbacks": serving.fallbacks,
+        "embedding": serving.embedding.as_dict() if serving.embedding else None,
+        "reranker": serving.reranker.as_dict() if serving.reranker else None,
         "servingMode": serving.mode,
         "servingRouter": serving.router,
         "inferencePools": serving.inference_pools,
@@ -212,11 +216,14 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
                 cluster_subnet_cidr=cfg.cluster.gcp.subnet_cidr,
                 app_namespace=cfg.platform.namespace,
                 jobs_namespace=cfg.jobs.namespace,
+                storage_class=storage_class(cfg),
             ),
             cluster=cluster,
             namespace=namespaces.namespaces["serving"],
             model_store_account=namespaces.model_store_accounts.get("serving"),
             hf_token=secrets.hf_token,
+            store=model_store(cfg),
+            gguf=llama_cpp_weights(cfg),
             quantized=quantize.outputs.artifacts,
             quantize_jobs=quantize.jobs,
             roles={m.name: role_models(cfg, m) for m in models if m.config.disaggregation.enabled},
@@ -259,7 +266,7 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             cloud=cfg.cloud,
             region=cfg.region,
             namespace=jobs_ns,
-            app=ingest_app(cfg, app),
+            app=ingest_app(cfg, app, serving.outputs),
             serving=serving.outputs,
             serving_ready=serving,
             hf_secret=quantize.hf_secret,

@@ -77,8 +77,12 @@ def upstream_specs(serving: ServingOutputs) -> list[UpstreamSpec]:
 
 
 def embedding_model(wanted: str, serving: ServingOutputs, routed: Sequence[str]) -> str:
-    """The served name of the embedding model the app uses: the one whose Hugging Face id is `wanted`
-    (platform.app.embeddingModel), else the first one served; `wanted` itself when none is."""
+    """The served name of the embedding model the app uses: the stack's embedding model
+    (`ServingOutputs.embedding`, the one the ingest Job's documents are embedded like) when the gateway routes it,
+    else the one whose Hugging Face id is `wanted` (platform.app.embeddingModel), else the first one served;
+    `wanted` itself when none is."""
+    if serving.embedding is not None and serving.embedding.model in routed:
+        return serving.embedding.model
     embedders = [n for n, role in serving.roles.items() if role == "embedding" and n in routed]
     exact = [n for n in embedders if serving.model_ids.get(n) == wanted]
     return (exact or embedders or [wanted])[0]

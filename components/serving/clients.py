@@ -3,8 +3,9 @@
 Admitted: every pod of the app namespace (the RAG app and its LiteLLM gateway), the benchmark Job's pods,
 Prometheus, the endpoint pickers (they scrape /metrics to score replicas; the standalone router's Envoy runs in
 their pods) and the Gateway's proxies: on GKE the managed gateway's proxies and health checkers (by source
-range), elsewhere the in-cluster Gateway's proxy pods. Kubelet probes come from the node and are not subject to
-these rules.
+range), elsewhere the in-cluster Gateway's proxy pods. Not the ingest Job: it writes through the RAG app's API,
+and the app reaches the embedding model through the LiteLLM gateway (docs/rag-path.md). Kubelet probes come from
+the node and are not subject to these rules.
 """
 
 from __future__ import annotations
@@ -44,6 +45,5 @@ class Clients:
         ]
 
     def ingress_rule(self, port: int) -> dict[str, Any]:
-        """Ingress from every client, only on `port`; egress stays open (weights are downloaded from Hugging
-        Face or streamed from a bucket)."""
+        """Ingress from every client, only on `port`; egress stays open (weights are streamed from a bucket)."""
         return kube.ingress_rule(self.peers(), [port])

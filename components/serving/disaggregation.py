@@ -16,7 +16,6 @@ The pod templates are the vLLM pod of `pod.vllm_pod_template`, adjusted here by 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,10 +88,20 @@ def sidecar_container() -> dict[str, Any]:
     }
 
 
+def _copy_tree(value: Any) -> Any:
+    """A copy of the dicts and lists of a pod template; other values are shared (immutable strings and numbers,
+    and Pulumi Outputs such as the model store's prefix, which cannot be deep-copied)."""
+    if isinstance(value, Mapping):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(v) for v in value]
+    return value
+
+
 def role_pod_template(base: Mapping[str, Any], role: Role, disaggregation: DisaggregationConfig) -> dict[str, Any]:
     """The vLLM pod of one role: role label, NIXL flags and side channel, the transport's environment and
     device, and on decode pods the sidecar in front of vLLM."""
-    pod = copy.deepcopy(dict(base))
+    pod = _copy_tree(base)
     pod["metadata"]["labels"][ROLE_LABEL] = role
     spec = pod["spec"]
     vllm = _vllm_container(pod)

@@ -13,7 +13,9 @@ LLMInferenceService CRDs, the controller and its webhooks, then the well-known L
 waits for all four and for the Gateway its HTTPRoute attaches to.
 
 The model's container is the same pinned vLLM with the same engine flags and API key as the other modes;
-KServe's template runs `vllm serve /mnt/models` after its storage initializer has fetched `model.uri`.
+KServe's template runs `vllm serve /mnt/models` after its storage initializer has fetched `model.uri`, which is
+the model's folder in the stack's model store (the prefetch or quantize Job's copy, or artifactUri), never the
+Hugging Face Hub.
 """
 
 from __future__ import annotations
@@ -64,15 +66,19 @@ def install_kserve(name: str, config: KServeConfig, opts: pulumi.ResourceOptions
 
 
 def model_uri(spec: VllmPodSpec) -> pulumi.Input[str]:
-    """spec.model.uri: hf://<id>, the artifact's s3://, gs:// or pvc:// URI, or the quantize Job's artifact."""
+    """spec.model.uri, always in the stack's model store (KServe's storage initializer fills /mnt/models from it
+    as the pod's ServiceAccount, the model-store identity): the quantize or prefetch Job's copy (its bucket prefix,
+    known at deploy time, or its folder on the store's claim), or the artifact's s3://, gs:// or pvc:// URI. Never
+    hf://<id>, a hub download at every start (preflight refuses a model that is neither in the store nor
+    prefetched)."""
     source = spec.model.source
-    if source.kind == "quantized":
-        if spec.quantized is None:
-            raise ValueError(f"{source.hub_id} is quantized in the cluster: pass the quantize Job's artifact URI")
-        return spec.quantized
     if source.artifact is not None:
         return source.artifact.uri
-    return f"hf://{source.hub_id}"
+    if source.kind in ("quantized", "prefetched"):
+        if spec.quantized is None:
+            raise ValueError(f"{source.hub_id} is copied by a Job of the stack: pass its model-store prefix")
+        return spec.quantized
+    raise ValueError(f"{source.hub_id} is not in the model store: set serving.prefetch.enabled: true or artifactUri")
 
 
 def additional_args(spec: VllmPodSpec) -> str:

@@ -34,6 +34,8 @@ class ServingSite:
     """Its pods (the RAG app and the gateway) call the model servers."""
     jobs_namespace: str
     """The benchmark Job's pods there call the model servers."""
+    storage_class: str | None = None
+    """Existing clusters: StorageClass of the model store's claim (None: the cluster's default)."""
 
 
 def placement(model: ServedModel, gpu_pools: dict[str, Placement]) -> Placement:
@@ -106,11 +108,6 @@ def clients(config: ServingConfig, site: ServingSite) -> Clients:
     )
 
 
-def needs_hf_token(models: Sequence[ServedModel]) -> bool:
-    """A model server downloads from the Hugging Face Hub (the token also lifts anonymous rate limits)."""
-    return any(m.source.kind == "huggingface" for m in models)
-
-
 def fallbacks(config: ServingConfig) -> dict[str, str]:
     """Served model name -> the CPU-tier model its requests fall back to."""
     cpu = config.cpu_tier
@@ -121,6 +118,10 @@ def served_roles(config: ServingConfig) -> dict[str, ModelRole]:
     """Served model name -> role, in serving order; the CPU tier is a chat model, the CPU safety model a safety
     model."""
     out: dict[str, ModelRole] = {m.name: m.role for m in config.models}
+    if config.embedding.enabled:
+        out[config.embedding.name] = "embedding"
+    if config.reranker.enabled:
+        out[config.reranker.name] = "reranker"
     if config.cpu_tier.enabled:
         out[config.cpu_tier.name] = "chat"
     if config.cpu_safety.enabled:
@@ -128,11 +129,18 @@ def served_roles(config: ServingConfig) -> dict[str, ModelRole]:
     return out
 
 
-def primary_model(config: ServingConfig) -> str:
-    """The model clients get by default: the first chat model, else the CPU tier, else the first model."""
+def first_with(models: Sequence[ServedModel], key: str, role: ModelRole) -> ServedModel | None:
+    """The model of config section `key` (serving.embedding, serving.reranker), else the first serving.models[]
+    entry with `role`."""
+    return next((m for m in models if m.key == key), None) or next((m for m in models if m.config.role == role), None)
+
+
+def primary_model(config: ServingConfig) -> str | None:
+    """The model clients get by default: the first chat model, else the CPU tier, else the first model (None when
+    only the embedding and reranker sections are served)."""
     chat = [m.name for m in config.models if m.role == "chat"]
     if chat:
         return chat[0]
     if config.cpu_tier.enabled:
         return config.cpu_tier.name
-    return config.models[0].name
+    return config.models[0].name if config.models else None

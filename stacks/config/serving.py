@@ -8,9 +8,14 @@ from pydantic import Field, model_validator
 
 from stacks.catalog import Precision
 from stacks.config.base import ConfigModel, DnsLabel
+from stacks.config.jobs import JobLimits
+from stacks.config.platform import Resources
 from stacks.config.serving_modes import DisaggregationConfig, KServeConfig, KvOffloadConfig, RouterConfig
 
-ModelRole = Literal["chat", "safety", "embedding"]
+ModelRole = Literal["chat", "safety", "embedding", "reranker"]
+POOLING_ROLES: tuple[ModelRole, ...] = ("embedding", "reranker")
+"""Roles a pooling model serves (vectors or relevance scores, no generation): on a GPU pool with vLLM's pooling
+runner, or on the system pool with text-embeddings-inference on CPU."""
 
 
 class ModelShape(ConfigModel):
@@ -48,9 +53,12 @@ class ModelConfig(ConfigModel):
     """Served model name (what clients send as `model`); also names the Kubernetes objects."""
     id: str
     """Hugging Face model id; looked up in the catalog for its shape."""
+    revision: str | None = None
+    """Hub branch, tag or commit the prefetch Job copies (unset: main); pin a commit for reproducible deploys."""
     artifact_uri: str | None = None
-    """Load weights from this s3:// or gs:// prefix (written by the quantize job) with the Run:ai streamer, or
-    from a volume: pvc://<claim>/<path> mounts the PersistentVolumeClaim read-only."""
+    """Load weights from this s3:// or gs:// prefix (written by the quantize or prefetch job) with the Run:ai
+    streamer, or from a volume: pvc://<claim>/<path> mounts the PersistentVolumeClaim read-only. Unset: the
+    prefetch Job copies `id` from the hub into the model store first (serving.prefetch)."""
     quantize_from: str | None = None
     """Run the quantize job from this Hugging Face id to `precision` first; serving waits for the artifact."""
     precision: Precision = "bf16"
@@ -60,9 +68,11 @@ class ModelConfig(ConfigModel):
     tensor_parallel: int = Field(default=1, ge=1)
     """--tensor-parallel-size: GPUs per replica; at most the pool's GPUs per node."""
     pool: DnsLabel
-    """Node pool that runs it (a GPU pool)."""
+    """Node pool that runs it: a GPU pool (vLLM), or for embedding and reranker models the system pool
+    (text-embeddings-inference on CPU)."""
     role: ModelRole = "chat"
-    """chat, safety (Llama Guard shield, served like chat) or embedding (served with --runner pooling)."""
+    """chat, safety (Llama Guard shield, served like chat), embedding or reranker (vLLM --runner pooling on a
+    GPU pool: /v1/embeddings, /rerank and /score)."""
     min_replicas: int = Field(default=1, ge=0)
     """0 allows scale to zero (needs autoscaling)."""
     max_replicas: int = Field(default=1, ge=1)
@@ -96,7 +106,10 @@ class LlamaCppConfig(ConfigModel):
     name: DnsLabel = "smollm2-cpu"
     """Served model name."""
     gguf_uri: str = "hf://bartowski/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct-Q4_K_M.gguf"
-    """GGUF weights: hf://<repo>/<file>, or a path inside the model store."""
+    """GGUF weights: hf://<org>/<repo>/<file>.gguf (copied into the model store by the prefetch Job, then read
+    from there), or pvc://<claim>/<path>.gguf (already on a volume)."""
+    revision: str | None = None
+    """Hub branch, tag or commit of an hf:// GGUF that the prefetch Job copies (unset: main)."""
     replicas: int = Field(default=1, ge=1)
     cpu: str = "2"
     memory: str = "2Gi"
@@ -108,6 +121,84 @@ class CpuTierConfig(LlamaCppConfig):
 
     fallback_for: list[str] = Field(default_factory=list)
     """Served model names whose requests fall back to the CPU tier when the GPU tier is unavailable."""
+
+
+class PoolingModelConfig(ConfigModel):
+    """A model that turns text into vectors or relevance scores. Served where it is cheapest: on the system pool
+    by Hugging Face text-embeddings-inference on CPU (pool unset), or on a GPU pool by vLLM's pooling runner."""
+
+    enabled: bool
+    name: DnsLabel
+    """Served model name (what clients send as `model`); also names the Kubernetes objects."""
+    id: str
+    """Hugging Face model id; looked up in the catalog for its shape."""
+    revision: str | None = None
+    """Hub branch, tag or commit the prefetch Job copies (unset: main)."""
+    artifact_uri: str | None = None
+    """Weights already in the model store (s3://, gs:// or pvc://); unset: the prefetch Job copies `id`."""
+    pool: DnsLabel | None = None
+    """Unset: the system pool, served on CPU by text-embeddings-inference. A GPU pool: vLLM --runner pooling."""
+    replicas: int = Field(default=1, ge=1)
+    """Replicas of its server (more than one: a PodDisruptionBudget keeps one serving through node drains)."""
+    max_context: int = Field(default=512, ge=256)
+    """Longest input in tokens: --max-model-len on a GPU pool; on CPU, longer inputs are truncated at the model's
+    own limit (TEI's --auto-truncate)."""
+    cpu: str | None = None
+    """CPU request of each replica; unset: 1 on the system pool, the node's share on a GPU pool."""
+    memory: str | None = None
+    """Memory request (and limit) of each replica; unset: sized from the model's weights on the system pool
+    (float32 weights x 1.5 + 0.5 GB), the node's share on a GPU pool."""
+    engine: EngineConfig = EngineConfig()
+    """vLLM settings on a GPU pool. On CPU, maxNumBatchedTokens is --max-batch-tokens (unset: 16384) and
+    maxNumSeqs is --max-client-batch-size (inputs per request)."""
+    shape: ModelShape | None = None
+    """Architecture, for models that are not in the catalog."""
+
+
+class EmbeddingConfig(PoolingModelConfig):
+    """The embedding model the RAG app queries with and the ingest Job embeds with (served in every stack by
+    default). platform.app.embeddingModel and embeddingDimension must name the same model (preflight)."""
+
+    enabled: bool = True
+    """Serve it (false: the app needs a serving.models[] entry with role embedding and its embeddingModel id)."""
+    name: DnsLabel = "all-minilm-l6-v2"
+    """Served model name."""
+    id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    """Hugging Face id: the model the ingest Job embeds with by default."""
+    dimension: int = Field(default=384, ge=8)
+    """Length of the vectors it returns."""
+
+
+class RerankerConfig(PoolingModelConfig):
+    """A cross-encoder that scores (query, passage) pairs for the second retrieval stage. Off by default: without
+    it retrieval is one stage. CPU: text-embeddings-inference POST /rerank; GPU: vLLM POST /v1/rerank."""
+
+    enabled: bool = False
+    """Serve it; its URL is the stack output `reranker`."""
+    name: DnsLabel = "ms-marco-minilm-l6"
+    """Served model name."""
+    id: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+    """Hugging Face id of a sequence-classification (cross-encoder) model."""
+
+
+class PrefetchConfig(ConfigModel):
+    """Model weights come from the stack's model store, never from the hub when a server starts: a prefetch Job
+    (workloads/prefetch) copies each model without artifactUri from the hub once, before its server starts."""
+
+    enabled: bool = True
+    """false: every model (and an hf:// CPU-tier GGUF) needs weights already in the store (artifactUri)."""
+    resources: Resources = Resources(cpu="1", memory="2Gi")
+    """Each prefetch Job's container (hashing and uploading one file at a time needs little)."""
+    staging_gb: int = Field(default=20, ge=1)
+    """Scratch disk for one hub file while it is uploaded: the largest weights file must fit."""
+    limits: JobLimits = JobLimits(active_deadline_s=7200, backoff_limit=3)
+    """Retries and deadline of each prefetch Job (a retry resumes: only missing files are copied)."""
+    volume_gb: int | None = Field(default=50, ge=1)
+    """Existing clusters (a pvc:// model store): size of the PersistentVolumeClaim the stack creates for the
+    weights; null when the claim exists already."""
+    volume_access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+    """ReadWriteOnce (e.g. kind): every reader on one node at a time; ReadWriteMany when replicas of one model
+    run on several nodes (needs a storage class that supports it)."""
 
 
 class CpuSafetyConfig(LlamaCppConfig):
@@ -195,6 +286,9 @@ class ServingConfig(ConfigModel):
     namespace: DnsLabel = "serving"
     models: list[ModelConfig] = Field(default_factory=list)
     cpu_tier: CpuTierConfig = CpuTierConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    reranker: RerankerConfig = RerankerConfig()
+    prefetch: PrefetchConfig = PrefetchConfig()
     cpu_safety: CpuSafetyConfig = CpuSafetyConfig()
     """A Llama Guard safety model on CPU (llama.cpp), for stacks that serve no safety model on a GPU."""
     autoscaling: AutoscalingConfig = AutoscalingConfig()

@@ -104,6 +104,8 @@ def test_serving_contract_is_the_typed_outputs_the_serving_layer_registers(cfg):
         "servedModels": list(URLS),
         "apiKey": "k",
         "fallbacks": {"chat": "smollm2-cpu"},
+        "embedding": None,
+        "reranker": None,
     }
 
 

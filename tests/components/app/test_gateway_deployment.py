@@ -58,8 +58,9 @@ def test_image_is_the_pinned_non_root_litellm():
 def test_dev_routes_the_gpu_model_with_cpu_fallback_and_caches_in_redis():
     cfg = config(run_stack("dev"))
     models = {m["model_name"]: m["litellm_params"] for m in cfg["model_list"]}
-    assert set(models) == {"llama-3-1-8b", "smollm2-cpu"}
+    assert set(models) == {"llama-3-1-8b", "all-minilm-l6-v2", "smollm2-cpu"}  # + the served embedding model
     assert models["llama-3-1-8b"]["api_base"] == "http://llama-3-1-8b.serving.svc.cluster.local:8000/v1"
+    assert models["all-minilm-l6-v2"]["api_base"] == "http://all-minilm-l6-v2.serving.svc.cluster.local:8080/v1"
     assert models["smollm2-cpu"]["api_base"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
     assert all(p["api_key"] == "os.environ/SERVING_API_KEY" for p in models.values())
     assert cfg["router_settings"]["fallbacks"] == [{"llama-3-1-8b": ["smollm2-cpu"]}]
@@ -120,7 +121,7 @@ def test_pii_block_and_cache_settings_follow_config(blocking):
 
 def test_local_has_only_the_cpu_tier_and_no_fallbacks():
     cfg = config(run_stack("local"))
-    assert [m["model_name"] for m in cfg["model_list"]] == ["smollm2-cpu"]
+    assert [m["model_name"] for m in cfg["model_list"]] == ["all-minilm-l6-v2", "smollm2-cpu"]
     assert "fallbacks" not in cfg["router_settings"]
 
 
@@ -199,9 +200,11 @@ def test_an_upstream_without_a_url_is_a_clear_error():
 def test_prod_routes_the_chat_model_through_the_inference_gateway_and_has_a_pdb():
     run = run_stack("prod")
     cfg = config(run)
-    # llm-d: every model's URL is the inference Gateway's; the safety model is not routed for chat
+    # llm-d: every GPU model's URL is the inference Gateway's; the safety model is not routed for chat; the CPU
+    # embedding server is reached at its own Service
     assert [(m["model_name"], m["litellm_params"]["api_base"]) for m in cfg["model_list"]] == [
-        ("llama-3-1-8b", run.outputs["openaiBaseUrls"]["llama-3-1-8b"])
+        ("llama-3-1-8b", run.outputs["openaiBaseUrls"]["llama-3-1-8b"]),
+        ("all-minilm-l6-v2", "http://all-minilm-l6-v2.serving.svc.cluster.local:8080/v1"),
     ]
     assert "fallbacks" not in cfg["router_settings"]  # prod has no CPU tier
     assert rk.find(run, "PodDisruptionBudget", "gateway", "rag")["spec"]["minAvailable"] == 1

@@ -47,12 +47,28 @@ def test_every_stack_runs_the_moderation_service_in_front_of_its_safety_model(st
     assert run.outputs["moderationUrl"] == "http://moderation.rag.svc.cluster.local:8080/v1"
 
 
+GUARD_GGUF = {
+    # dev: an init container syncs the prefetched copy from the bucket; local: the model store's claim
+    "dev": "/weights/Llama-Guard-3-1B-Q8_0.gguf",
+    "local": "/models/model-store/models/llama-guard-3-1b-cpu/gguf/Llama-Guard-3-1B-Q8_0.gguf",
+}
+
+
 def test_dev_and_local_serve_llama_guard_on_cpu_with_its_own_chat_template():
     for stack in ("dev", "local"):
-        server = rk.find(run_stack(stack), "Deployment", "llama-guard-3-1b-cpu", "serving")
+        run = run_stack(stack)
+        server = rk.find(run, "Deployment", "llama-guard-3-1b-cpu", "serving")
         pod = rk.pod_spec(server)
         args = rk.container(server)["args"]
-        assert args[args.index("--hf-file") + 1] == "Llama-Guard-3-1B-Q8_0.gguf"
+        # the GGUF comes from the model store after its prefetch Job, never from the hub at start-up
+        assert "--hf-repo" not in args and "--hf-file" not in args
+        assert args[args.index("--model") + 1] == GUARD_GGUF[stack]
+        job = rk.find(run, "Job", "prefetch-llama-guard-3-1b-cpu", "serving")
+        job_args = rk.container(job)["args"]
+        assert job_args[job_args.index("--model") + 1] == "bartowski/Llama-Guard-3-1B-GGUF"
+        assert job_args[job_args.index("--include") + 1] == "Llama-Guard-3-1B-Q8_0.gguf"
+        assert job_args[job_args.index("--output") + 1].endswith("models/llama-guard-3-1b-cpu/gguf")
+        # (tests/components/serving/test_serving_weights.py: the server waits for its Job, in every stack)
         assert args[args.index("--alias") + 1] == "llama-guard-3-1b-cpu" and "--jinja" in args
         assert pod["nodeSelector"] == {"leanrag.dev/pool": "system"} and "tolerations" not in pod
         assert rk.restricted_violations(pod) == []

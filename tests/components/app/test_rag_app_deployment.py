@@ -64,7 +64,7 @@ def test_inference_and_embeddings_go_through_the_gateway_to_the_served_models():
     assert models == {
         "llama-3-1-8b": "llm",
         "smollm2-cpu": "llm",
-        "sentence-transformers/all-MiniLM-L6-v2": "embedding",
+        "all-minilm-l6-v2": "embedding",  # the served embedding model (serving.embedding)
     }
 
 

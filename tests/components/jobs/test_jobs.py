@@ -5,7 +5,7 @@ import yaml
 
 from components.cluster.base import cpu_placement
 from components.jobs.pipeline import benchmark_args
-from components.kube import APP_POD_LABELS, INGEST_JOB_POD_LABELS, SecretRef
+from components.kube import APP_POD_LABELS, GATEWAY_POD_LABELS, INGEST_JOB_POD_LABELS, SecretRef
 from stacks.load import parse
 from stacks.models import served_models
 from tests import renderkit as rk
@@ -52,6 +52,9 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
         "leanrag-dev-quantize-llama-3-1-8b",
         "leanrag-dev-ingest",
         "leanrag-dev-benchmark-llama-3-1-8b",
+        "prefetch-all-minilm-l6-v2",  # the serving layer's prefetch Jobs (components/serving/prefetch.py)
+        "prefetch-smollm2-cpu",
+        "prefetch-llama-guard-3-1b-cpu",  # Llama Guard on CPU: its GGUF from the model store too
     }
     for job in jobs.values():
         spec = job.inputs["spec"]
@@ -59,7 +62,7 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
         pod = spec["template"]["spec"]
         assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-        for container in pod["containers"] + pod["initContainers"]:
+        for container in pod["containers"] + pod.get("initContainers", []):
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
             assert sc["readOnlyRootFilesystem"] is True
@@ -114,7 +117,7 @@ def test_ingest_runs_after_the_app_and_writes_through_its_api(quantized):
     assert pod["nodeSelector"] == {"leanrag.dev/pool": "system"} and not pod["tolerations"]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+@pytest.mark.parametrize("stack", rk.STACKS)
 def test_ingest_and_the_app_name_the_same_store_and_the_same_embedding_model(stack):
     run = run_stack(stack)
     env = rk.env_of(rk.container(rk.find(run, "Job", f"leanrag-{stack}-ingest", "jobs")))
@@ -132,6 +135,23 @@ def test_ingest_and_the_app_name_the_same_store_and_the_same_embedding_model(sta
     assert embedding["metadata"]["embedding_dimension"] == default["embedding_dimensions"] == 384
     served = {m["model_id"] for m in app["registered_resources"]["models"]}
     assert default["model_id"] in served
+    # ... and that model is the stack's served embedding model (ServingOutputs.embedding), through the gateway
+    out = run.outputs["embedding"]
+    assert (out["model"], out["hubId"], out["dimension"]) == (
+        "all-minilm-l6-v2",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        384,
+    )
+    assert env["INGEST_APP_EMBEDDING_MODEL"] == f"embeddings/{out['model']}"
+    assert env["INGEST_EMBEDDING_MODEL"] == out["hubId"]
+    assert embedding["provider_model_id"] == default["model_id"] == out["model"]
+    assert embedding["metadata"]["embedding_dimension"] == out["dimension"]
+    [provider] = [p for p in app["providers"]["inference"] if p["provider_id"] == default["provider_id"]]
+    assert provider["config"]["base_url"] == run.outputs["gatewayBaseUrl"]  # the app reaches it via the gateway
+    gateway = yaml.safe_load(rk.find(run, "ConfigMap", "gateway-config", "rag")["data"]["config.yaml"])
+    [route] = [m for m in gateway["model_list"] if m["model_name"] == out["model"]]
+    assert route["litellm_params"]["api_base"] == out["baseUrl"].rstrip("/")
+    assert route["model_info"] == {"mode": "embedding"}
 
 
 def test_ingest_reaches_the_app_and_not_milvus_under_the_network_policies():
@@ -143,6 +163,19 @@ def test_ingest_reaches_the_app_and_not_milvus_under_the_network_policies():
         {"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": "milvus", "component": "standalone"},
     )
     assert not rk.admits(policies, ingest, milvus, 19530)
+
+
+@pytest.mark.parametrize("stack", rk.STACKS)
+def test_the_gateway_reaches_the_served_embedding_model_and_the_ingest_job_only_the_app(stack):
+    """The app embeds queries (and the documents the ingest Job sends it) with the served model through the
+    gateway; the ingest Job itself calls only the app."""
+    run = run_stack(stack)
+    policies = rk.of_kind(run, "NetworkPolicy")
+    server = rk.find(run, "Deployment", run.outputs["embedding"]["model"], "serving")
+    pods = ("serving", server["spec"]["template"]["metadata"]["labels"])
+    port = rk.container(server)["ports"][0]["containerPort"]
+    assert rk.admits(policies, ("rag", GATEWAY_POD_LABELS), pods, port)
+    assert not rk.admits(policies, ("jobs", INGEST_JOB_POD_LABELS), pods, port)
 
 
 def test_with_app_auth_the_ingest_job_gets_a_copy_of_the_apps_key():
@@ -255,5 +288,10 @@ def test_every_image_built_here_comes_from_the_configured_registry_and_tag(quant
 def test_jobs_are_off_when_disabled():
     values = stack_values("local")
     values["jobs"] = {"ingest": {"enabled": False}}
-    assert run_values(values, "local").of_type(JOB) == []
-    assert [j.inputs["metadata"]["name"] for j in run_stack("local").of_type(JOB)] == ["leanrag-local-ingest"]
+    assert workload_jobs(run_values(values, "local")) == []
+    assert [j.inputs["metadata"]["name"] for j in workload_jobs(run_stack("local"))] == ["leanrag-local-ingest"]
+
+
+def workload_jobs(run):
+    """The jobs namespace's Jobs (the serving namespace has the prefetch Jobs)."""
+    return [j for j in run.of_type(JOB) if j.inputs["metadata"]["namespace"] == "jobs"]

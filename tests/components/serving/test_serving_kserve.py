@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from components import versions
+from components.cluster.base import Placement
 from components.serving.gateway import GATEWAY_NAME
+from components.serving.kserve import model_uri
+from components.serving.pod import VllmPodSpec
 from infra.validate import validate
+from stacks.load import parse
+from stacks.models import served_models
 from tests.renderkit import (
     depends_on,
     helm_values,
@@ -21,6 +26,7 @@ from tests.renderkit import (
     resource_named,
     run_stack,
     serving_objects,
+    stack_values,
 )
 
 STACK = "kserve"
@@ -77,6 +83,18 @@ def test_the_model_is_an_llm_inference_service_with_the_stacks_model_config():
     assert MODEL not in {d["metadata"]["name"] for d in objects_of(run, "Deployment")}  # KServe creates it
     assert run.outputs["openaiBaseUrl"] == f"http://inference-gateway.serving.svc.cluster.local/serving/{MODEL}/v1"
     assert run.outputs["servingMode"] == "kserve" and run.outputs["servingRouter"] == "gateway/agentgateway"
+
+
+def test_the_model_uri_is_the_model_stores_copy_never_the_hub():
+    """A prefetched model (no artifactUri) on a bucket: KServe's storage initializer reads the prefetch Job's
+    copy (its prefix is known at deploy time), not hf://<id>."""
+    [model] = [m for m in served_models(parse(stack_values("dev"))) if m.runtime == "vllm"]
+    assert (model.source.kind, model.source.artifact) == ("prefetched", None)
+    copy_prefix = "s3://leanrag-dev-models/models/llama-3-1-8b/w4a16"
+    spec = VllmPodSpec(model, Placement({"leanrag.dev/pool": "gpu-l4"}), 20, "serving-api-key", quantized=copy_prefix)
+    assert model_uri(spec) == copy_prefix
+    with pytest.raises(ValueError, match="model-store prefix"):
+        model_uri(VllmPodSpec(model, spec.placement, 20, "serving-api-key"))
 
 
 def test_every_serving_object_of_the_kserve_stack_validates_and_the_schema_is_strict():

@@ -76,9 +76,18 @@ def test_ingest_embeds_with_a_model_its_image_can_load_at_the_apps_dimension():
     found = problems(platform={"app": {"embeddingDimension": 768}})
     assert list(found) == ["platform.app.embeddingDimension"]
     assert found["platform.app.embeddingDimension"].endswith("set platform.app.embeddingDimension: 384")
-    # no ingest Job: the app may use any model the serving layer serves
+    # no ingest Job: the app may use any model the serving layer serves (serving.embedding, the same id)
+    shape = {"paramsB": 0.0334, "layers": 12, "kvHeads": 12, "headDim": 32, "maxContext": 512}  # its config.json
+    bge = {
+        "cpuTier": {"enabled": True},
+        "embedding": {"name": "bge-small", "id": "BAAI/bge-small-en-v1.5", "shape": shape},
+    }
     assert (
-        problems(platform={"app": {"embeddingModel": "BAAI/bge-small-en-v1.5"}}, jobs={"ingest": {"enabled": False}})
+        problems(
+            platform={"app": {"embeddingModel": "BAAI/bge-small-en-v1.5"}},
+            jobs={"ingest": {"enabled": False}},
+            serving=bge,
+        )
         == {}
     )
 
