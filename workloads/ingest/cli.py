@@ -73,6 +73,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ValueError(text)
+    return value in ("on", "true", "1", "yes")
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -90,6 +97,7 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("app_vector_provider", "--app-vector-provider", "INGEST_APP_VECTOR_PROVIDER", str, None, "a provider id"),
     ("embedding_model", "--embedding-model", "INGEST_EMBEDDING_MODEL", str, DEFAULT_MODEL, "a model"),
     ("chunk_tokens", "--chunk-tokens", "INGEST_CHUNK_TOKENS", _positive_int, None, "a positive integer"),
+    ("contextual_chunks", "--contextual-chunks", "INGEST_CONTEXTUAL_CHUNKS", _on_off, True, "on or off"),
     ("max_file_mb", "--max-file-mb", "INGEST_MAX_FILE_MB", _positive_float, 50.0, "megabytes > 0"),
     ("max_file_seconds", "--max-file-seconds", "INGEST_MAX_FILE_SECONDS", _positive_float, 600.0, "seconds > 0"),
     ("convert_workers", "--convert-workers", "INGEST_CONVERT_WORKERS", _positive_int, 1, "a positive integer"),
@@ -97,7 +105,7 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("max_prune_fraction", "--max-prune-fraction", "INGEST_MAX_PRUNE_FRACTION", _fraction, 0.5, "0 to 1"),
 ]
 _PRODUCER_ONLY = {
-    "embedding_model", "chunk_tokens", "max_file_mb", "max_file_seconds", "convert_workers", "insert_batch",
+    "embedding_model", "chunk_tokens", "contextual_chunks", "max_file_mb", "max_file_seconds", "convert_workers", "insert_batch",
     "max_prune_fraction",
 }  # fmt: skip
 _HELP = {
@@ -110,6 +118,8 @@ _HELP = {
     "app_vector_provider": "the app's vector_io provider for a new store (default: the app's default)",
     "embedding_model": "sentence-transformers folder or name, loaded offline (bundled: all-MiniLM-L6-v2)",
     "chunk_tokens": "maximum tokens per chunk, headings included (default: the model's window, 256 for MiniLM)",
+    "contextual_chunks": "on: each chunk is embedded with its document title and heading path before its text "
+    "(the stored, cited text stays the clean chunk); off: the chunk text alone",
     "max_file_mb": "larger files are skipped and listed",
     "max_file_seconds": "a file whose conversion and chunking takes longer is stopped, skipped and listed",
     "convert_workers": "Docling worker processes",
@@ -288,6 +298,7 @@ def _producer(args: argparse.Namespace) -> ChunkProducer:
     settings = ProducerSettings(
         embedding_model=args.embedding_model,
         chunk_tokens=args.chunk_tokens,
+        contextual_chunks=args.contextual_chunks,
         docling_artifacts=args.docling_artifacts,
         max_file_seconds=args.max_file_seconds,
         convert_workers=args.convert_workers,
