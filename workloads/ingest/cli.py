@@ -105,8 +105,8 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("max_prune_fraction", "--max-prune-fraction", "INGEST_MAX_PRUNE_FRACTION", _fraction, 0.5, "0 to 1"),
 ]
 _PRODUCER_ONLY = {
-    "embedding_model", "chunk_tokens", "contextual_chunks", "max_file_mb", "max_file_seconds", "convert_workers", "insert_batch",
-    "max_prune_fraction",
+    "embedding_model", "chunk_tokens", "contextual_chunks", "max_file_mb", "max_file_seconds", "convert_workers",
+    "insert_batch", "max_prune_fraction",
 }  # fmt: skip
 _HELP = {
     "app_url": "base URL of the RAG app (OGX)",
