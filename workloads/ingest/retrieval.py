@@ -92,7 +92,9 @@ class AppSearch:
         for item in self.client.search(self.store_id, query, min(n, 50), mode=mode):
             text = "".join(str(c.get("text") or "") for c in item.get("content") or [])
             attrs = item.get("attributes") or {}
-            passages.append(passage_from_attributes(attrs, text, float(item.get("score") or 0.0), item.get("file_id")))
+            passages.append(
+                passage_from_attributes(attrs, text, float(item.get("score") or 0.0), str(item.get("file_id") or ""))
+            )
         return passages
 
 
