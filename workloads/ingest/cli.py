@@ -33,7 +33,8 @@ from workloads.ingest.evaluate import evaluate, load_questions
 from workloads.ingest.ingest import IngestOptions, PruneRefused, run_ingest
 from workloads.ingest.manifest import ManifestError
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
-from workloads.ingest.search import SearchError, format_hits, search
+from workloads.ingest.retrieval import RetrievalSettings, RetrieverSearch
+from workloads.ingest.search import Searcher, SearchError, format_hits, search
 from workloads.ingest.sinks.ogx import MAX_SEARCH_RESULTS, AppVectorStoreSink, StoreError
 from workloads.ingest.summary import Summary
 
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file ('-' for stdout, then nothing else is printed there)",
     )
     p.add_argument("--k", type=int, default=5, help="number of chunks (1-50; default %(default)s)")
+    _add_hybrid(p)
     add_settings(p, producer=False)
 
     p = sub.add_parser("export", help="write every stored chunk (text and metadata, no vectors) as JSON lines, sorted")
@@ -263,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-recall", type=float, default=None, help="exit with status 1 when recall@k is below this value"
     )
+    _add_hybrid(p)
     add_settings(p, producer=True)
     return parser
 
@@ -377,11 +380,30 @@ def _search_questions(args: argparse.Namespace) -> list[str]:
     return questions
 
 
+def _add_hybrid(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--hybrid",
+        choices=["off", "bm25", "ogx"],
+        default=os.environ.get("INGEST_SEARCH_HYBRID", "off"),
+        help="first stage: off = the app's dense search; bm25 = dense fused with BM25 over the chunks' title, "
+        "headings and text (retrieval.py); ogx = OGX's search_mode hybrid (env INGEST_SEARCH_HYBRID; default off)",
+    )
+
+
+def _searcher(args: argparse.Namespace, store: AppVectorStoreSink) -> Searcher:
+    if args.hybrid not in ("off", "bm25", "ogx"):
+        raise ConfigError(f"--hybrid / INGEST_SEARCH_HYBRID {args.hybrid!r}: expected off, bm25 or ogx")
+    if args.hybrid == "off":
+        return store
+    return RetrieverSearch(store, RetrievalSettings(hybrid=args.hybrid))
+
+
 def _search(args: argparse.Namespace) -> int:
     questions = _search_questions(args)
     store = _found(_store(args))
     try:
-        results = [(q, search(q, store, args.k)) for q in questions]
+        searcher = _searcher(args, store)
+        results = [(q, search(q, searcher, args.k)) for q in questions]
     finally:
         store.close()
     if args.json_path:
@@ -407,7 +429,7 @@ def _evaluate(args: argparse.Namespace, corpus: Path) -> int:
             _found(store)
         else:
             status = _ingest(args, corpus, store, _producer(args))
-        result = evaluate(questions, store, args.k)
+        result = evaluate(questions, _searcher(args, store), args.k)
     finally:
         store.close()
     print(result.render())

@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from workloads.ingest.app_client import AppClient
-from workloads.ingest.records import HEADING_SEPARATOR, chunk_id, contextual_text
+from workloads.ingest.records import HEADING_SEPARATOR, SearchHit, chunk_id, contextual_text
 
 log = logging.getLogger(__name__)
 
@@ -369,3 +369,30 @@ class Retriever:
             passages = dedup_by_document(passages)
         seconds["total"] = time.perf_counter() - started
         return Retrieved(passages, seconds)
+
+
+class RetrieverSearch:
+    """The ``search.Searcher`` the CLI's search and evaluate use: the store's search through these stages."""
+
+    def __init__(self, sink: Any, settings: RetrievalSettings, reranker: Reranker | None = None) -> None:
+        from workloads.ingest.sinks.ogx import AppVectorStoreSink
+
+        assert isinstance(sink, AppVectorStoreSink) and sink.store_id is not None
+        keyword = KeywordIndex.from_rows(sink.chunks()) if settings.hybrid == "bm25" else None
+        self.retriever = Retriever(AppSearch(sink.client, sink.store_id), settings, keyword, reranker)
+
+    def search(self, query: str, k: int) -> list[SearchHit]:
+        passages = self.retriever.retrieve(query).passages[:k]
+        return [
+            SearchHit(
+                rank=n,
+                score=p.score,
+                source=p.source,
+                title=p.title,
+                text=p.text,
+                headings=p.headings,
+                page=p.page,
+                chunk_id=p.chunk_id,
+            )
+            for n, p in enumerate(passages, start=1)
+        ]
