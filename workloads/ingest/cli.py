@@ -386,7 +386,8 @@ def _add_hybrid(p: argparse.ArgumentParser) -> None:
         choices=["off", "bm25", "ogx"],
         default=os.environ.get("INGEST_SEARCH_HYBRID", "bm25"),
         help="first stage: off = the app's dense search; bm25 = dense fused with BM25 over the chunks' title, "
-        "headings and text (retrieval.py); ogx = OGX's search_mode hybrid (env INGEST_SEARCH_HYBRID; default bm25: docs/retrieval.md)",
+        "headings and text (retrieval.py); ogx = OGX's search_mode hybrid "
+        "(env INGEST_SEARCH_HYBRID; default bm25: docs/retrieval.md)",
     )
 
 
