@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 
 from components import kube, versions
 from components.serving import engine
+from components.serving.clients import Clients
 from components.serving.gateway import GATEWAY_NAME
 from components.serving.pod import TIER, VllmPodSpec, gpu_resources, pod_security, vllm_env
 from stacks.config.serving_modes import KServeConfig
@@ -131,6 +132,29 @@ def llm_inference_service_spec(spec: VllmPodSpec, namespace: str) -> dict[str, A
             "gateway": {"refs": [{"name": GATEWAY_NAME, "namespace": namespace}]},
         },
     }
+
+
+KSERVE_POD_LABELS = {"app.kubernetes.io/part-of": "llminferenceservice"}
+"""What KServe labels the pods of every LLMInferenceService with (its vLLM workload and its scheduler)."""
+KSERVE_PORTS = (8000, 9002, 9090)
+"""vLLM (KServe's workload port), the scheduler's ext-proc and metrics ports (kserve-runtime-configs v0.20.0)."""
+
+
+def kserve_pods_policy(
+    name: str, namespace: str, clients: Clients, opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """Ingress to the pods KServe creates: the model servers' clients (the Gateway's proxies among them) on
+    KServe's ports, and the pods of the services themselves on any port (the scheduler scrapes the workload's
+    metrics; prefill and decode pods exchange KV caches)."""
+    own = kube.Peer(namespace, KSERVE_POD_LABELS)
+    return kube.network_policy(
+        f"{name}-kserve-ingress",
+        namespace,
+        KSERVE_POD_LABELS,
+        [kube.ingress_rule(clients.peers(), list(KSERVE_PORTS)), {"from": [own.rule()]}],
+        opts,
+        name="llminferenceservices",
+    )
 
 
 def kserve_base_url(gateway_address: str, namespace: str, model: str) -> str:
