@@ -43,6 +43,41 @@ _CACHE_ENV = {"HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT", "TRITON_CA
 """Cache locations of the stack's own vLLM pod (its /cache volume); KServe's template mounts its own (/home)."""
 
 
+CONTROLLER_UID = 10001
+"""The uid/gid cert-manager's and KServe's controllers run as instead of their charts' 1000 (their images are
+static binaries that run as any user): 10000 or more cannot clash with a node's own users (checkov CKV_K8S_40)."""
+CERT_MANAGER_RESOURCES = {
+    "": ("50m", "128Mi", "256Mi"),
+    "webhook": ("20m", "64Mi", "128Mi"),
+    "cainjector": ("50m", "128Mi", "512Mi"),
+    "startupapicheck": ("10m", "32Mi", "64Mi"),
+}
+"""cert-manager's components (the controller at the top level of its values) -> (CPU request, memory request,
+memory limit); the CPU limit is kube.CPU_LIMIT_FACTOR times the request. The chart sets none."""
+
+
+def cert_manager_values() -> dict[str, Any]:
+    """cert-manager's values: its CRDs, and for every component resources, the pull policy every container of the
+    stack has (kube.IMAGE_PULL_POLICY) and a high uid (the chart's contexts are otherwise kept)."""
+    values: dict[str, Any] = {"crds": {"enabled": True}}
+    for component, (cpu, memory, memory_limit) in CERT_MANAGER_RESOURCES.items():
+        settings = {
+            "resources": kube.fixed_resources(cpu, memory, memory_limit),
+            "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
+            "securityContext": {"runAsUser": CONTROLLER_UID, "runAsGroup": CONTROLLER_UID},
+        }
+        if component:
+            values[component] = settings
+        else:
+            values.update(settings)
+    return values
+
+
+def kserve_controller_values() -> dict[str, Any]:
+    """KServe's LLMInferenceService controller as a high uid (the chart sets 1000 on its container)."""
+    return {"kserve": {"llmisvc": {"controller": {"containerSecurityContext": {"runAsUser": CONTROLLER_UID}}}}}
+
+
 def install_kserve(name: str, config: KServeConfig, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
     """cert-manager (unless the cluster has it), KServe's LLMInferenceService CRDs, controller and configs, in
     that order; returns what LLMInferenceServices wait for."""
@@ -50,14 +85,14 @@ def install_kserve(name: str, config: KServeConfig, opts: pulumi.ResourceOptions
     if config.install_cert_manager:
         installed.append(
             kube.helm_release(
-                f"{name}-cert-manager", versions.CERT_MANAGER, CERT_MANAGER_NAMESPACE, {"crds": {"enabled": True}}, opts
+                f"{name}-cert-manager", versions.CERT_MANAGER, CERT_MANAGER_NAMESPACE, cert_manager_values(), opts
             )
         )
     if not config.install:
         return installed
     steps = [
         ("kserve-crd", versions.KSERVE_LLMISVC_CRD, {}),
-        ("kserve", versions.KSERVE_LLMISVC, {}),
+        ("kserve", versions.KSERVE_LLMISVC, kserve_controller_values()),
         ("kserve-configs", versions.KSERVE_RUNTIME_CONFIGS, {"kserve": {"llmisvcConfigs": {"enabled": True}}}),
     ]
     for suffix, chart, values in steps:
