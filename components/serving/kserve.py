@@ -39,7 +39,16 @@ MAIN_CONTAINER = "main"
 """The container name KServe's LLMInferenceServiceConfig templates use for vLLM (merged by name)."""
 _SET_BY_TEMPLATE = ("--served-model-name", "--tensor-parallel-size", "--shutdown-timeout")
 """Flags KServe's template sets itself (from spec.model.name, spec.parallelism, the grace period)."""
-_CACHE_ENV = {"HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR"}
+_CACHE_ENV = {
+    "HOME",
+    "XDG_CACHE_HOME",
+    "HF_HOME",
+    "VLLM_CACHE_ROOT",
+    "TRITON_CACHE_DIR",
+    "TORCHINDUCTOR_CACHE_DIR",
+    "FLASHINFER_WORKSPACE_BASE",
+    "NUMBA_CACHE_DIR",
+}
 """Cache locations of the stack's own vLLM pod (its /cache volume); KServe's template mounts its own (/home)."""
 
 
