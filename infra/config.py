@@ -7,15 +7,13 @@ preflight.
 
 from __future__ import annotations
 
-import json
-import typing
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from stacks.config import NAMESPACE, SECRET_KEYS, StackConfig
-from stacks.load import parse
+from stacks.load import decode, parse
 
 
 @dataclass(frozen=True)
@@ -31,17 +29,6 @@ class StackSecrets:
         return frozenset(
             k for k, attr in (("hfToken", self.hf_token), ("kubeconfig", self.kubeconfig)) if attr is not None
         )
-
-
-def _decode(key: str, value: str) -> Any:
-    """Pulumi hands structured values over as JSON and plain strings as they are."""
-    field = next((f for n, f in StackConfig.model_fields.items() if (f.alias or n) == key), None)
-    if field is not None and (field.annotation is str or typing.get_origin(field.annotation) is typing.Literal):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def _secret(config: pulumi.Config, key: str) -> pulumi.Output[str] | None:
@@ -61,6 +48,6 @@ def from_pulumi() -> tuple[StackConfig, StackSecrets]:
         key = full_key.removeprefix(prefix)
         value = config.get(key)
         if key not in SECRET_KEYS and value is not None:
-            raw[key] = _decode(key, value)
+            raw[key] = decode(key, value)
     secrets = StackSecrets(hf_token=_secret(config, "hfToken"), kubeconfig=_secret(config, "kubeconfig"))
     return parse(raw, secrets.present()), secrets
