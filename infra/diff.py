@@ -306,7 +306,7 @@ class DiffResult:
             out += [f"      {line}" for line in _field_lines(c.fields)]
         out.append(f"  monthly cost: {self.cost_summary()}")
         out += [
-            f"      {item}: {cost.usd(b)} -> {cost.usd(a)} at maxNodes ({_signed(a - b)})"
+            f"      {item}: {_amount(b)} -> {_amount(a)} at maxNodes ({_signed(a - b)})"
             for item, b, a in self.cost_line_changes()
         ]
         return out
@@ -336,7 +336,7 @@ class DiffResult:
             if lines:
                 head.append(
                     "Cost lines that changed (at maxNodes): "
-                    + "; ".join(f"{item} {cost.usd(b)} → {cost.usd(a)}" for item, b, a in lines)
+                    + "; ".join(f"{item} {_amount(b)} → {_amount(a)}" for item, b, a in lines)
                 )
                 head.append("")
         if not self.changes:
@@ -354,6 +354,11 @@ class DiffResult:
                 body.append(f"- ... and {len(items) - _MAX_ITEMS} more (see the plan artifact)")
             body += ["", "</details>", ""]
         return "\n".join(head + body)
+
+
+def _amount(amount: float) -> str:
+    """Whole dollars, or cents below $100 (a bucket line moves by cents)."""
+    return f"${amount:,.2f}" if abs(amount) < 100 else cost.usd(amount)
 
 
 def _signed(amount: float) -> str:

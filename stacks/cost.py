@@ -59,7 +59,7 @@ class CostLine:
     max_usd: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"item": self.item, "detail": self.detail, "min": round(self.min_usd, 2), "max": round(self.max_usd, 2)}
+        return {"item": self.item, "detail": self.detail, "min": round(self.min_usd, 4), "max": round(self.max_usd, 4)}
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class CostEstimate:
         return {
             "currency": "USD",
             "hoursPerMonth": HOURS_PER_MONTH,
-            "monthly": {"min": round(self.min_usd, 2), "max": round(self.max_usd, 2)},
+            "monthly": {"min": round(self.min_usd, 4), "max": round(self.max_usd, 4)},
             "lines": [line.as_dict() for line in self.lines],
             "assumptions": list(self.assumptions),
             "prices": self.prices,
