@@ -48,6 +48,7 @@ class InstanceSpec(_Frozen):
     price_per_hour_usd: float
     """On-demand list price."""
     price_date: str
+    """When the price was read (the cloud's price_date unless the instance has its own)."""
     region: str
     gpu: str | None = None
     gpu_count: int = 0
@@ -153,6 +154,11 @@ def instances(cloud: Cloud) -> dict[str, InstanceSpec]:
 
 def models() -> dict[str, ModelSpec]:
     return dict(_load().models)
+
+
+def validate(raw: object) -> None:
+    """Raise pydantic's ValidationError when `raw` (a parsed catalog.yaml) is not a valid catalog."""
+    _CatalogFile.model_validate(raw)
 
 
 def cloud(name: Cloud) -> CloudPrices:

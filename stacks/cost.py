@@ -279,8 +279,10 @@ def _volumes_line(cfg: StackConfig, prices: CloudPrices) -> CostLine:
     return CostLine("persistent volumes", f"{gb} GB {_disk(cfg)}: {parts} GB", monthly, monthly)
 
 
-def _dates(cfg: StackConfig, prices: CloudPrices) -> str:
-    dates = {prices.price_date, prices.spot.date, *(p.date for p in prices.prices.values())}
+def _dates(cfg: StackConfig, prices: CloudPrices, pools: tuple[NodePool, ...]) -> str:
+    assert cfg.cloud != "existing"
+    instances = {catalog.instance(cfg.cloud, p.instance_type).price_date for p in pools}
+    dates = {*instances, prices.spot.date, *(p.date for p in prices.prices.values())}
     return f"{cfg.cloud} {prices.region} list prices of {', '.join(sorted(dates))}"
 
 
@@ -308,7 +310,7 @@ def estimate(cfg: StackConfig) -> CostEstimate | None:
         assumptions.append(f"{assumed.load_balancer_gb_per_month:g} GB/month through the load balancer")
     if any(p.spot for p in cfg.cluster.gpu_pools) or cfg.cluster.system_pool.spot:
         assumptions.append(f"spot at the catalog's spot price or -{prices.spot.discount:.0%} ({prices.spot.source})")
-    return CostEstimate(cfg.cloud, prices.region, tuple(lines), tuple(assumptions), _dates(cfg, prices))
+    return CostEstimate(cfg.cloud, prices.region, tuple(lines), tuple(assumptions), _dates(cfg, prices, pools))
 
 
 @dataclass(frozen=True)
