@@ -32,6 +32,8 @@ MISSING: Any = object()
 """A field on one side only."""
 _OBJECT_TYPE_EXCLUDED = ("pulumi:providers:", "kubernetes:helm.sh/", "kubernetes:yaml")
 _MAX_FIELDS, _MAX_ITEMS, _MAX_VALUE = 20, 100, 100
+_MAX_COMMENT = 60_000
+"""Characters of a --markdown comment (GitHub refuses comments over 65,536)."""
 
 
 class BaseError(Exception):
@@ -342,16 +344,22 @@ class DiffResult:
         if not self.changes:
             return "\n".join([*head, "No resource or Kubernetes object changes.", ""])
         body: list[str] = []
+        size = sum(len(line) + 1 for line in head)
         for kind in ("changed", "added", "removed"):
             items = [c for c in self.changes if c.kind == kind]
             if not items:
                 continue
             body += [f"<details><summary>{kind.capitalize()} ({len(items)})</summary>", ""]
+            shown = 0
             for c in items[:_MAX_ITEMS]:
-                body.append(f"- `{c.key}`")
-                body += [f"  - `{line}`" for line in _field_lines(c.fields)]
-            if len(items) > _MAX_ITEMS:
-                body.append(f"- ... and {len(items) - _MAX_ITEMS} more (see the plan artifact)")
+                lines = [f"- `{c.key}`", *(f"  - `{line}`" for line in _field_lines(c.fields))]
+                if size + sum(len(line) + 1 for line in lines) > _MAX_COMMENT:
+                    break
+                body += lines
+                size += sum(len(line) + 1 for line in lines)
+                shown += 1
+            if shown < len(items):
+                body.append(f"- ... and {len(items) - shown} more (see the plan artifact)")
             body += ["", "</details>", ""]
         return "\n".join(head + body)
 

@@ -137,3 +137,10 @@ def test_an_older_plan_with_numbered_files_compares_by_object_identity(tmp_path,
     out = capsys.readouterr().out
     assert "Kubernetes objects: 0 added, 0 removed, 0 changed" in out
     assert "resources: 0 added, 0 removed, 0 changed" in out and "compare by presence" in out
+
+
+def test_the_comment_stays_within_what_github_accepts():
+    big = {f"ConfigMap ns/c{i}": {"data": {f"k{j}": "x" * 90 for j in range(30)}} for i in range(300)}
+    changed = {k: {"data": {f"k{j}": "y" * 90 for j in range(30)}} for k in big}
+    text = diff.compare(diff.Plan("a", objects=big), diff.Plan("b", objects=changed)).markdown("prod")
+    assert len(text) < 65_536 and "more (see the plan artifact)" in text and "**300 changed" in text
