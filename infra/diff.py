@@ -352,11 +352,11 @@ class DiffResult:
             body += [f"<details><summary>{kind.capitalize()} ({len(items)})</summary>", ""]
             shown = 0
             for c in items[:_MAX_ITEMS]:
-                lines = [f"- `{c.key}`", *(f"  - `{line}`" for line in _field_lines(c.fields))]
-                if size + sum(len(line) + 1 for line in lines) > _MAX_COMMENT:
+                entry = [f"- `{c.key}`", *(f"  - `{line}`" for line in _field_lines(c.fields))]
+                if size + sum(len(line) + 1 for line in entry) > _MAX_COMMENT:
                     break
-                body += lines
-                size += sum(len(line) + 1 for line in lines)
+                body += entry
+                size += sum(len(line) + 1 for line in entry)
                 shown += 1
             if shown < len(items):
                 body.append(f"- ... and {len(items) - shown} more (see the plan artifact)")
