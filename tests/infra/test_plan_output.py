@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from infra.mocks import REDACTED, Registered
-from infra.plan import object_file_names, write_plan
+from infra.plan import main, object_file_names, write_plan
 from stacks import cost
 from stacks.load import validated
 from tests.renderkit import ROOT, run_stack, stack_values
+from tests.stacks.test_cost import dev_by_hand, prod_by_hand
 
 
 def _plan(stack: str, out: Path, hash_seed: str) -> subprocess.CompletedProcess[str]:
@@ -139,3 +140,16 @@ def test_the_plan_prints_the_monthly_range_and_the_lines_behind_it(tmp_path):
     )
     assert local.returncode == 0 and "not estimated (an existing cluster" in local.stdout
     assert json.loads((tmp_path / "local" / "plan.json").read_text())["cost"] is None
+
+
+@pytest.mark.parametrize(
+    ("stack", "by_hand", "printed"), [("dev", dev_by_hand, "$449..$1,114"), ("prod", prod_by_hand, "$1,761..$5,896")]
+)
+def test_the_plans_monthly_range_is_the_hand_calculation(stack, by_hand, printed, tmp_path, capsys):
+    assert main([stack, "--out", str(tmp_path), "--quiet"]) == 0
+    low, high = by_hand()
+    assert json.loads((tmp_path / "plan.json").read_text())["cost"]["monthly"] == {
+        "min": pytest.approx(low, abs=1e-4),
+        "max": pytest.approx(high, abs=1e-4),
+    }
+    assert f"{printed}/month" in capsys.readouterr().out

@@ -27,7 +27,8 @@ def _hourly(cloud: str, instance: str) -> float:
     return CATALOG["clouds"][cloud]["instances"][instance]["price_per_hour_usd"]
 
 
-def test_dev_monthly_range_is_the_hand_calculation_from_the_catalog():
+def dev_by_hand() -> tuple[float, float]:
+    """dev's monthly (min, max), calculated by hand from catalog.yaml."""
     p, assumed = _prices("aws"), CATALOG["assumptions"]
     disk = 200 * p["block_storage_gb_month"]  # each node's 200 GB gp3 root volume
     system_node = _hourly("aws", "m7i.xlarge") * H + disk  # 0.2016 x 730 + 16 = 163.168
@@ -41,7 +42,16 @@ def test_dev_monthly_range_is_the_hand_calculation_from_the_catalog():
     fixed = eks + nat + bucket + volumes
     low = 2 * system_node + 0 * gpu_node + fixed  # systemPool minNodes 2, gpu-l4 minNodes 0
     high = 3 * system_node + 2 * gpu_node + fixed  # maxNodes 3 and 2
+    return low, high
 
+
+def test_dev_monthly_range_is_the_hand_calculation_from_the_catalog():
+    low, high = dev_by_hand()
+    p = _prices("aws")
+    gpu_node = (
+        _hourly("aws", "g6.xlarge") * (1 - CATALOG["clouds"]["aws"]["spot"]["discount"]) * H
+        + 200 * p["block_storage_gb_month"]
+    )
     estimate = cost.estimate(_config("dev"))
     assert estimate.min_usd == pytest.approx(low) and estimate.max_usd == pytest.approx(high)
     assert (round(low, 2), round(high, 2)) == (448.53, 1113.70)  # at the 2025-09-01 prices
@@ -52,7 +62,8 @@ def test_dev_monthly_range_is_the_hand_calculation_from_the_catalog():
     assert "load balancer" not in lines  # vllm mode: a ClusterIP Service, no load balancer
 
 
-def test_prod_monthly_range_is_the_hand_calculation_from_the_catalog():
+def prod_by_hand() -> tuple[float, float]:
+    """prod's monthly (min, max), calculated by hand from catalog.yaml."""
     p, assumed = _prices("gcp"), CATALOG["assumptions"]
     disk = 200 * p["block_storage_gb_month"]  # pd-balanced: 20
     system_node = _hourly("gcp", "n2-standard-8") * H + disk  # 0.3885 x 730 + 20 = 303.605
@@ -70,7 +81,11 @@ def test_prod_monthly_range_is_the_hand_calculation_from_the_catalog():
     volumes = (4 * 200 + 3 * 10 + 8) * p["block_storage_gb_month"]  # 83.8
     low = 3 * system_node + 1 * gpu_node + gke + cloud_nat(3 + 1) + lb + bucket + volumes
     high = 6 * system_node + 6 * gpu_node + gke + cloud_nat(6 + 6) + lb + bucket + volumes
+    return low, high
 
+
+def test_prod_monthly_range_is_the_hand_calculation_from_the_catalog():
+    low, high = prod_by_hand()
     estimate = cost.estimate(_config("prod"))
     assert estimate.min_usd == pytest.approx(low) and estimate.max_usd == pytest.approx(high)
     assert (round(low, 2), round(high, 2)) == (1761.28, 5895.91)  # at the 2025-09-01 prices
