@@ -77,7 +77,7 @@ def read_plan(folder: Path, label: str) -> Plan:
         return plan
     data = json.loads(index.read_text())
     for path in sorted((folder / "k8s").glob("*.yaml")):
-        obj = yaml.safe_load(path.read_text())
+        obj = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
         plan.objects[object_key(obj)] = obj
     helm_files = {h["name"]: h.get("file", f"helm/{h['name']}.yaml") for h in data.get("helmReleases", [])}
     seen: dict[str, int] = {}
@@ -91,7 +91,7 @@ def read_plan(folder: Path, label: str) -> Plan:
         inputs = dict(r.get("inputs") or {})
         if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"] in helm_files:
             values = folder / helm_files[r["name"]]
-            inputs["values"] = yaml.safe_load(values.read_text()) if values.exists() else None
+            inputs["values"] = yaml.load(values.read_text(), Loader=yaml.CSafeLoader) if values.exists() else None
         plan.resources[key] = inputs
     plan.cost = data.get("cost")
     plan.has_inputs = any("inputs" in r for r in data.get("resources", []))

@@ -133,7 +133,8 @@ def print_tree(run: ProgramRun) -> None:
 
 
 def _dump(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+    """YAML through libyaml's emitter (PyYAML's C binding: several times faster than the Python one)."""
+    return yaml.dump(value, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True)
 
 
 def write_plan(stack: str, run: ProgramRun, out: Path, estimate: cost.CostEstimate | None = None) -> list[str]:
@@ -232,13 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     stack = stack_name(stack_file)
     out = args.out or ROOT / ".plan" / stack
     config, secret_keys = mocks.stack_config(stack_file)
-    gc.disable()  # a short-lived run that allocates ~1M objects while importing the provider SDKs: ~25% faster
+    # Importing the provider SDKs allocates about a million long-lived objects, which the cyclic collector would
+    # scan again and again: collect nothing while the program runs, then freeze what it made (~25% faster).
+    gc.disable()
     try:
         run = mocks.run_program(config, secret_keys, stack)
     except PreflightError as e:
         print(f"plan {stack}: configuration invalid ({stack_file.name})\n{e}", file=sys.stderr)
         return 2
     finally:
+        gc.freeze()
         gc.enable()
     secrets = frozenset(k.split(":", 1)[1] for k in secret_keys)
     estimate = cost.estimate(parse(values_from_engine(config), secrets))
