@@ -28,7 +28,7 @@ venv-quantize:
 	  workloads/prefetch/requirements.txt workloads/prefetch/requirements-test.txt requirements-test.txt
 
 venv-benchmark:
-	@$(MKVENV) .venvs/benchmark 3.11 --torch workloads/benchmark/requirements.txt requirements-test.txt
+	@$(MKVENV) .venvs/benchmark 3.11 --torch workloads/benchmark/requirements.txt workloads/benchmark/requirements-test.txt requirements-test.txt
 
 venv-llm-server:
 	@$(MKVENV) .venvs/llm-server 3.11 local/requirements-llm-server.txt
@@ -58,7 +58,7 @@ test: test-core test-workloads test-app test-e2e
 
 test-core: venv
 	$(PY) -m pytest tests/test_architecture.py tests/stacks tests/components tests/infra tests/policy \
-	  -m "not servers" $(PYTEST_ARGS)
+	  tests/corpora -m "not servers" $(PYTEST_ARGS)
 
 test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
 	.venvs/ingest/bin/python -m pytest tests/workloads/ingest $(PYTEST_ARGS)

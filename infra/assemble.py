@@ -28,14 +28,23 @@ from components.cluster import (
     workload_service_accounts,
 )
 from components.data import DataLayer, DataLayerArgs, DataOutputs
-from components.jobs import IngestAndBenchmarkJobs, IngestAndBenchmarkJobsArgs, QuantizeJobs, QuantizeJobsArgs
+from components.jobs import (
+    IngestAndBenchmarkJobs,
+    IngestAndBenchmarkJobsArgs,
+    IngestApp,
+    IngestTarget,
+    JobsOutputs,
+    QuantizeJobs,
+    QuantizeJobsArgs,
+)
 from components.namespaces import Namespaces, NamespacesArgs
 from components.serving import ModelServing, ModelServingArgs, ServingOutputs, ServingSite
 from infra.config import StackSecrets
 from stacks import catalog
 from stacks.config import StackConfig
-from stacks.models import served_models
+from stacks.models import llama_cpp_weights, model_store, served_models
 from stacks.pools import pool_hardware
+from stacks.serving_modes import role_models
 
 
 @dataclass
@@ -112,12 +121,32 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
     ).outputs
 
 
+def ingest_app(cfg: StackConfig, app: AppLayer, serving: ServingOutputs) -> IngestApp | None:
+    """The RAG app as the ingest Job's target: the same store name and the same embedding model as the app (the
+    served one, ServingOutputs.embedding: the Job embeds with its Hugging Face id, the app with its served name)."""
+    if app.outputs is None or app.app is None:
+        return None
+    embedding = serving.embedding
+    return IngestApp(
+        target=IngestTarget(
+            app_url=app.outputs.rag_app_url.removesuffix("/v1"),
+            vector_store=app.outputs.vector_store_name,
+            app_embedding_model=app.outputs.embedding_model,
+            embedding_model=embedding.hub_id if embedding is not None else cfg.platform.app.embedding_model,
+            api_key=None,
+        ),
+        api_key=app.outputs.rag_app_api_key,
+        ready=[app.app],
+    )
+
+
 def stack_outputs(
     cfg: StackConfig,
     cluster: ClusterOutputs,
     serving: ServingOutputs,
     data: DataOutputs,
     app: AppOutputs | None,
+    jobs: JobsOutputs | None = None,
 ) -> dict[str, Any]:
     """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey and
     kubeconfig are secret Outputs."""
@@ -127,12 +156,19 @@ def stack_outputs(
         "servedModels": serving.served_models,
         "apiKey": serving.api_key,
         "servingFallbacks": serving.fallbacks,
+        "embedding": serving.embedding.as_dict() if serving.embedding else None,
+        "reranker": serving.reranker.as_dict() if serving.reranker else None,
+        "servingMode": serving.mode,
+        "servingRouter": serving.router,
+        "inferencePools": serving.inference_pools,
         "milvusUri": data.milvus.uri,
         "milvusToken": data.milvus.token,
         "redisUrl": data.redis.url,
     }
     if app is not None:
         outputs.update(app.as_dict())  # ragAppApiKey is None when platform.app.auth is off
+    # chat model -> its benchmark runs' latest.json in the bucket; {} without a benchmark or a bucket
+    outputs["benchmarkReports"] = jobs.benchmark_reports if jobs is not None else {}
     outputs.update({"cloud": cfg.cloud, "kubeconfig": cluster.kubeconfig, "modelStoreUri": cluster.model_store_uri})
     return outputs
 
@@ -162,6 +198,7 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             namespace=jobs_ns,
             model_store_accounts=list(namespaces.model_store_accounts.values()),
             hf_token=secrets.hf_token,
+            images=cfg.workload_images,
         ),
         opts=provider_opts,
     )
@@ -176,13 +213,17 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
                 cluster_subnet_cidr=cfg.cluster.gcp.subnet_cidr,
                 app_namespace=cfg.platform.namespace,
                 jobs_namespace=cfg.jobs.namespace,
+                storage_class=storage_class(cfg),
             ),
             cluster=cluster,
             namespace=namespaces.namespaces["serving"],
             model_store_account=namespaces.model_store_accounts.get("serving"),
             hf_token=secrets.hf_token,
+            store=model_store(cfg),
+            gguf=llama_cpp_weights(cfg),
             quantized=quantize.outputs.artifacts,
             quantize_jobs=quantize.jobs,
+            roles={m.name: role_models(cfg, m) for m in models if m.config.disaggregation.enabled},
         ),
         opts=provider_opts,
     )
@@ -191,8 +232,6 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
         DataLayerArgs(
             config=cfg.platform,
             cluster=cluster,
-            jobs_namespace=cfg.jobs.namespace,
-            ingest_enabled=cfg.jobs.ingest.enabled,
             storage_class=storage_class(cfg),
             namespaces=list(namespaces.namespaces.values()),
         ),
@@ -209,25 +248,29 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             data=data.outputs,
             data_ready=data_ready,
             storage_class=storage_class(cfg),
+            images=cfg.workload_images,
+            ingest_enabled=cfg.jobs.ingest.enabled,
         ),
         opts=provider_opts,
     )
-    IngestAndBenchmarkJobs(
+    jobs = IngestAndBenchmarkJobs(
         name,
         IngestAndBenchmarkJobsArgs(
             config=cfg.jobs,
             models=models,
             serving_mode=cfg.serving.mode,
-            collection=cfg.platform.app.vector_store,
             cluster=cluster,
+            cloud=cfg.cloud,
+            region=cfg.region,
             namespace=jobs_ns,
-            milvus=data.outputs.milvus,
-            milvus_ready=[data.vector_store],
+            app=ingest_app(cfg, app, serving.outputs),
             serving=serving.outputs,
             serving_ready=serving,
             hf_secret=quantize.hf_secret,
+            images=cfg.workload_images,
+            model_store_account=namespaces.model_store_accounts.get("jobs"),
         ),
         opts=provider_opts,
     )
-    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs)
+    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs, jobs.outputs)
     return StackResult(cluster=cluster, namespaces=namespaces, outputs=outputs)

@@ -1,5 +1,7 @@
 """Validate Kubernetes manifests: built-in kinds against the Kubernetes OpenAPI schemas (strict), custom
-resources against the CRD schemas shipped in `schemas/crds/` (pinned, one JSON schema per group/version/kind).
+resources against the CRD schemas shipped in `schemas/crds/` (pinned, one JSON schema per group/version/kind:
+KEDA's and KServe's generated from the CRD manifests of the exact pinned releases; see its README for each
+file's source).
 
 The built-in schemas are kubernetes-validate's (the library ships them per Kubernetes version). Its
 `validate()` re-reads a kind's schema and the shared `_definitions.json` (about 2 MB) for every object; a

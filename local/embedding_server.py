@@ -2,10 +2,10 @@
 
     HF_HUB_OFFLINE=1 .venvs/ingest/bin/python -m local.embedding_server --port 0 [--host 127.0.0.1]
 
-Routes: GET /v1/models, POST /v1/embeddings (input: a string or a list of strings; encoding_format float or
-base64). Same model and normalisation as the ingest job (workloads/ingest/embed.py). When the API_KEY env
-var is set, every request must send it as a Bearer token. With --port 0 it picks a free port and prints one
-JSON line {"port": N} once it listens.
+Routes: GET /health, GET /v1/models, POST /v1/embeddings (input: a string or a list of strings; encoding_format
+float or base64). Same model and normalisation as the ingest job (workloads/ingest/embed.py). When the API_KEY
+env var is set, every route but /health needs it as a Bearer token. Once it listens it prints one JSON line
+{"port": N, "dim": D} (with --port 0, N is the port it picked). The HTTP side is local/json_server.py's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any
 
-from local.json_server import JsonHandler, serve
+from local.json_server import OneModelHandler, serve
 
 MODEL_ID = "all-MiniLM-L6-v2"
 
@@ -41,27 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.model_path)
     lock = threading.Lock()  # one encode at a time: torch on 2 cores gains nothing from more
 
-    class Handler(JsonHandler):
+    class Handler(OneModelHandler):
         api_key = os.environ.get("API_KEY", "")
+        model_id = args.model_id
+        post_route = "/v1/embeddings"
 
-        def do_GET(self) -> None:
-            if not self.authorized():
-                return
-            if self.route == "/v1/models":
-                listed = {"id": args.model_id, "object": "model", "owned_by": "local", "created": 0}
-                self.send_json(200, {"object": "list", "data": [listed]})
-            elif self.route == "/health":
-                self.send_json(200, {"status": "ok"})
-            else:
-                self.send_error_json(404, f"no route {self.path}")
-
-        def do_POST(self) -> None:
-            body = self.read_json()
-            if body is None or not self.authorized():
-                return
-            if self.route != "/v1/embeddings":
-                self.send_error_json(404, f"no route {self.path}")
-                return
+        def answer(self, body: dict[str, Any]) -> None:
             texts = body.get("input")
             texts = [texts] if isinstance(texts, str) else texts
             if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):

@@ -31,16 +31,15 @@ xyran-lpd expects Prompt Guard weights that its wheel does not hold.
 
 Routes: GET /health, GET /v1/models, POST /v1/chat/completions (classifies the content of the last message,
 as Llama Guard assesses the last turn; ``stream`` is not supported). When the API_KEY env var is set, every
-route but /health needs it as a Bearer token. With --port 0 it picks a free port and prints one JSON line
-{"port": N, "threshold": T, "loo_tpr": ..., "loo_fpr": ...} once it listens.
+route but /health needs it as a Bearer token. Once it listens it prints one JSON line
+{"port": N, "threshold": T, "loo_tpr": ..., "loo_fpr": ...} (with --port 0, N is the port it picked). The HTTP
+side is local/json_server.py's, as for the harness's other small servers; `local.services.start_safety_classifier`
+starts it on a free port.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hmac
-import json
 import os
 import sys
 import threading
@@ -48,10 +47,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
+
+from local.json_server import OneModelHandler, message_text, serve
 
 MODEL_ID = "local-safety-classifier"
 SAFE = "safe"
@@ -432,90 +432,47 @@ def _last_message_text(body: dict[str, Any]) -> str:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
         raise ValueError("messages: must be a non-empty list of chat messages")
-    content = messages[-1].get("content")
-    if isinstance(content, list):  # OpenAI content parts
-        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    if not isinstance(content, str):
+    content = message_text(messages[-1].get("content"))
+    if content is None:
         raise ValueError("messages[-1].content: must be a string or a list of text parts")
     return content
 
 
-def serve(classifier: ExemplarClassifier, host: str, port: int, model_id: str, api_key: str) -> ThreadingHTTPServer:
-    """An HTTP server (not yet serving) that answers chat completions with the classifier's verdict."""
+def chat_completion(model_id: str, text: str, answer: str) -> dict[str, Any]:
+    """The chat completion that carries `answer` (Llama Guard's output) for the classified `text`."""
+    words = len(text.split())
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model_id,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": words, "completion_tokens": 2, "total_tokens": words + 2},
+    }
+
+
+def make_handler(classifier: ExemplarClassifier, model_id: str, api_key: str) -> type[OneModelHandler]:
+    """The HTTP handler (local/json_server.py) that answers chat completions with the classifier's verdict."""
     lock = threading.Lock()  # one encode at a time: torch on 2 cores gains nothing from more
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(OneModelHandler):
+        post_route = "/v1/chat/completions"
 
-        def log_message(self, format: str, *a: Any) -> None:
-            return
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _error(self, status: int, message: str) -> None:
-            self._send(status, {"error": {"message": message, "type": "invalid_request_error"}})
-
-        def _authorized(self) -> bool:
-            if not api_key:
-                return True
-            sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if hmac.compare_digest(sent.encode(), api_key.encode()):
-                return True
-            self._error(401, "invalid API key")
-            return False
-
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                self._send(200, {"status": "ok"})
-            elif not self._authorized():
-                return
-            elif self.path.rstrip("/") == "/v1/models":
-                model = {"id": model_id, "object": "model", "owned_by": "local", "created": 0}
-                self._send(200, {"object": "list", "data": [model]})
-            else:
-                self._error(404, f"no route {self.path}")
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if not self._authorized():
-                return
-            if self.path.rstrip("/") != "/v1/chat/completions":
-                self._error(404, f"no route {self.path}")
-                return
+        def answer(self, body: dict[str, Any]) -> None:
             try:
-                body = json.loads(raw or b"{}")
                 text = _last_message_text(body)
-            except (ValueError, AttributeError) as err:
-                self._error(400, str(err))
+            except ValueError as err:
+                self.send_error_json(400, str(err))
                 return
             if body.get("stream"):
-                self._error(400, "stream: not supported by the local safety classifier")
+                self.send_error_json(400, "stream: not supported by the local safety classifier")
                 return
             with lock:
                 codes = classifier.classify([text])[0]
-            answer = llama_guard_output(codes)
-            words = len(text.split())
-            self._send(
-                200,
-                {
-                    "id": f"chatcmpl-{uuid.uuid4().hex}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": model_id,
-                    "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-                    ],
-                    "usage": {"prompt_tokens": words, "completion_tokens": 2, "total_tokens": words + 2},
-                },
-            )
+            self.send_json(200, chat_completion(model_id, text, llama_guard_output(codes)))
 
-    return ThreadingHTTPServer((host, port), Handler)
+    Handler.api_key, Handler.model_id = api_key, model_id
+    return Handler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -526,22 +483,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     classifier = ExemplarClassifier(minilm_embedder())
-    server = serve(classifier, args.host, args.port, args.model_id, os.environ.get("API_KEY", ""))
+    handler = make_handler(classifier, args.model_id, os.environ.get("API_KEY", ""))
     calibration = classifier.calibration
-    print(
-        json.dumps(
-            {
-                "port": server.server_address[1],
-                "threshold": round(calibration.threshold, 4),
-                "loo_tpr": round(calibration.tpr, 3),
-                "loo_fpr": round(calibration.fpr, 3),
-            }
-        ),
-        flush=True,
+    return serve(
+        handler,
+        args.host,
+        args.port,
+        threshold=round(calibration.threshold, 4),
+        loo_tpr=round(calibration.tpr, 3),
+        loo_fpr=round(calibration.fpr, 3),
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return 0
 
 
 if __name__ == "__main__":

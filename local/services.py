@@ -1,6 +1,7 @@
 """Every service the local harness runs on 127.0.0.1, each launched one way for the demo, the tests and the cache
-benchmark: redis-server, the tiny OpenAI-compatible server, the MiniLM embeddings server, the LiteLLM gateway and
-the OGX app (the llama.cpp model server is `local.llm_server.LlmServer`).
+benchmark: redis-server, the tiny OpenAI-compatible server, the MiniLM embeddings server, the LiteLLM gateway, the
+OGX app, the local Llama Guard stand-in and the moderation adapter in front of it (the llama.cpp model server is
+`local.llm_server.LlmServer`).
 
 Each `start_*` function starts a real process on a free port (local/process.py: own process group, log file,
 readiness check), and returns a handle with the service's address and its `Service`. A handle is a context
@@ -186,6 +187,43 @@ def start_embeddings(log: Path, api_key: str, timeout_s: float = 180.0) -> Embed
     return Embeddings(f"{base}/v1", api_key, MODEL_ID, service)
 
 
+# ---------------------------------------------------------------------------------------------------- safety
+
+
+@dataclass
+class SafetyClassifier(_Handle):
+    """local/safety_classifier.py: the local stand-in for Llama Guard 3 (MiniLM nearest-exemplar, NOT Llama Guard)
+    behind an OpenAI-compatible /v1/chat/completions that answers in Llama Guard's output format."""
+
+    base_url: str
+    """.../v1"""
+    api_key: str
+    model: str
+    """the model name it answers to (as its /v1/models lists it)"""
+    service: Service
+
+
+def start_safety_classifier(log: Path, api_key: str, timeout_s: float = 300.0) -> SafetyClassifier:
+    """The stand-in in .venvs/ingest, its key in API_KEY; ready once /v1/models answers (MiniLM loaded and the
+    threshold calibrated: its log holds the JSON line with the calibration figures)."""
+    port = free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    auth = {"Authorization": f"Bearer {api_key}"}
+    service = start_service(
+        "safety-classifier",
+        [str(venv_bin("ingest")), "-m", "local.safety_classifier", "--host", LOOPBACK, "--port", str(port)],
+        log=log,
+        ready=http_ready(f"{base}/v1/models", headers=auth),
+        timeout_s=timeout_s,
+        port=port,
+        env={**job_env(), "API_KEY": api_key, "TOKENIZERS_PARALLELISM": "false"},
+        cwd=ROOT,
+    )
+    # The model name comes from the server: its module needs numpy, which this environment may lack.
+    model = str(http_json("GET", f"{base}/v1/models", headers=auth)[1]["data"][0]["id"])
+    return SafetyClassifier(f"{base}/v1", api_key, model, service)
+
+
 # ---------------------------------------------------------------------------------------------------- gateway
 
 
@@ -277,3 +315,94 @@ def start_ogx(
         cwd=workdir,
     )
     return Ogx(url, service)
+
+
+# ---------------------------------------------------------------------------------------------------- moderation
+
+MODERATION_SETTINGS_ENV = (
+    "MODERATION_API_KEY",
+    "MODERATION_HOST",
+    "MODERATION_PORT",
+    "MODERATION_MAX_INPUTS",
+    "SAFETY_BASE_URL",
+    "SAFETY_MODEL",
+    "SAFETY_API_KEY",
+    "SAFETY_TIMEOUT_S",
+    "SAFETY_MAX_CONCURRENCY",
+)
+"""Every setting of the moderation adapter (workloads/moderation/README.md, Configuration)."""
+
+
+@dataclass
+class Moderation(_Handle):
+    """The moderation adapter (workloads/moderation): OpenAI POST /v1/moderations over a Llama Guard chat model."""
+
+    url: str
+    """base URL, without /v1"""
+    api_key: str
+    """the Bearer key its callers send (MODERATION_API_KEY)"""
+    service: Service
+
+    @property
+    def moderations(self) -> str:
+        """The endpoint: OGX's `moderation_endpoint` (LiteLLM's guardrail takes `url`/v1 and appends it)."""
+        return f"{self.url}/v1/moderations"
+
+    def moderate(self, texts: str | list[str], key: str | None = None, **extra: Any) -> tuple[int, dict[str, Any]]:
+        """POST /v1/moderations {"input": texts, **extra} with this adapter's key (or `key`); returns (status, body)."""
+        headers = {"Authorization": f"Bearer {self.api_key if key is None else key}"}
+        status, body, _ = http_json("POST", self.moderations, {"input": texts, **extra}, headers=headers)
+        return status, body
+
+    def metrics(self) -> str:
+        """GET /metrics: Prometheus text."""
+        return str(http_json("GET", f"{self.url}/metrics")[1].get("raw", ""))
+
+
+def start_moderation(
+    log: Path,
+    api_key: str,
+    safety_base_url: str,
+    safety_model: str,
+    *,
+    safety_api_key: str | None = None,
+    safety_timeout_s: float | None = None,
+    max_concurrency: int | None = None,
+    max_inputs: int | None = None,
+    timeout_s: float = 60.0,
+) -> Moderation:
+    """`python -m workloads.moderation` with .venvs/gateway's Python on a free port, in front of the safety model at
+    `safety_base_url` (.../v1) serving `safety_model`; ready once /health answers.
+
+    Settings reach it as the environment variables its README documents, keys included (never on the command
+    line). Every one of MODERATION_SETTINGS_ENV is set, a setting left None to "" (the adapter's default), so none
+    leaks in from this process's environment.
+    """
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    optional = {
+        "MODERATION_MAX_INPUTS": max_inputs,
+        "SAFETY_API_KEY": safety_api_key,
+        "SAFETY_TIMEOUT_S": safety_timeout_s,
+        "SAFETY_MAX_CONCURRENCY": max_concurrency,
+    }
+    settings = {
+        **dict.fromkeys(MODERATION_SETTINGS_ENV, ""),
+        **{name: str(value) for name, value in optional.items() if value is not None},
+        "MODERATION_API_KEY": api_key,
+        "MODERATION_HOST": LOOPBACK,
+        "MODERATION_PORT": str(port),
+        "SAFETY_BASE_URL": safety_base_url,
+        "SAFETY_MODEL": safety_model,
+    }
+    service = start_service(
+        "moderation",
+        [str(venv_bin("gateway")), "-m", "workloads.moderation"],
+        log=log,
+        ready=http_ready(f"{url}/health"),
+        timeout_s=timeout_s,
+        port=port,
+        env={"PYTHONPATH": str(ROOT), **settings},
+        cwd=ROOT,
+    )
+    return Moderation(url, api_key, service)

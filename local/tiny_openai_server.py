@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from local.json_server import JsonHandler, serve
+from local.json_server import JsonHandler, message_text, serve
 
 _WORD = re.compile(r"\w+")
 
@@ -41,11 +41,7 @@ def embed(text: str, dim: int) -> list[float]:
 
 
 def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
+    return message_text(content) or ""
 
 
 class _State:
@@ -77,14 +73,7 @@ def make_handler(state: _State) -> type[JsonHandler]:
             if path in ("/health", "/v1/health"):
                 self.send_json(200, {"status": "ok"})
             elif path == "/v1/models":
-                models = state.chat_models + state.embedding_models
-                self.send_json(
-                    200,
-                    {
-                        "object": "list",
-                        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "tiny"} for m in models],
-                    },
-                )
+                self.send_models(state.chat_models + state.embedding_models, owned_by="tiny")
             elif path == "/stats":
                 with state.lock:
                     self.send_json(200, dict(state.calls))

@@ -54,6 +54,7 @@ class InstanceSpec(_Frozen):
     gpu_count: int = 0
     spot_price_per_hour_usd: float | None = None
     """Spot price from the last price refresh; None: on-demand x (1 - the cloud's spot discount)."""
+    efa: bool = Field(default=False, description="supports AWS Elastic Fabric Adapter (RDMA between nodes)")
 
 
 class Price(_Frozen):

@@ -6,6 +6,7 @@ embedding in 16-bit, which is why an 8B W4A16 checkpoint is ~4.9 GB rather than 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from stacks.catalog import ModelSpec, bytes_per_param
@@ -16,6 +17,16 @@ RUNTIME_OVERHEAD_GB = 1.5
 reports 1-2 GB for 1-8B models); deliberately a round, conservative figure."""
 
 _KV_BYTES = {"auto": 2.0, "fp8": 1.0}
+CPU_FLOAT_BYTES = 4.0
+"""text-embeddings-inference runs float32 on CPU (its CPU backends take no float16)."""
+CPU_ACTIVATION_FACTOR = 1.5
+"""Weights x this: the weights plus a batch's activations at the default 16k batch tokens for BERT-sized
+models (hidden 384-1024); round and conservative."""
+CPU_RUNTIME_GB = 0.5
+"""The server process, tokenizer workers and ONNX Runtime / MKL arenas."""
+UNKNOWN_CPU_MODEL_PARAMS_B = 0.6
+"""Parameters assumed for a CPU-served model of unknown shape (a large BERT cross-encoder); preflight asks for
+the shape."""
 
 
 def weights_gb(shape: ModelSpec, precision: str) -> float:
@@ -61,3 +72,14 @@ def estimate(
         per_gpu_needed_gb=(weights + kv) / tensor_parallel + RUNTIME_OVERHEAD_GB,
         per_gpu_budget_gb=gpu_memory_gb * gpu_memory_utilization,
     )
+
+
+def cpu_server_gb(params_b: float | None) -> float:
+    """Memory of a text-embeddings-inference replica on CPU: float32 weights x 1.5 + 0.5 GB."""
+    params = params_b if params_b is not None else UNKNOWN_CPU_MODEL_PARAMS_B
+    return params * CPU_FLOAT_BYTES * CPU_ACTIVATION_FACTOR + CPU_RUNTIME_GB
+
+
+def gib_request(gb: float) -> str:
+    """The smallest whole-GiB Kubernetes quantity holding `gb` decimal GB (at least 1Gi)."""
+    return f"{max(1, math.ceil(gb * GB / 2**30))}Gi"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -211,6 +212,125 @@ def plaintext_leaks(run: ProgramRun) -> list[str]:
     outputs = json.dumps(run.outputs, default=str)
     leaks += [f"stack outputs hold {n}" for n, v in secrets.items() if v in outputs]
     return leaks
+
+
+# --- what a pod really sees: env from Secrets, mounted configs with their references resolved --------------
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+LOCATOR_KEYS = re.compile(r"(^|_)(host|hosts|uri|url|urls|endpoint|api_base|base_url|address|dsn)$", re.IGNORECASE)
+"""Config keys whose values name where a service is (a URL or a host): never a place for a credential."""
+_OGX_REF = re.compile(r"\$\{env\.([A-Z0-9_]+)(?::=[^}]*)?\}")
+_LITELLM_REF = re.compile(r"os\.environ/([A-Z0-9_]+)")
+_KUBE_REF = re.compile(r"\$\(([A-Za-z0-9_]+)\)")
+
+
+def _objects_unwrapped(run: ProgramRun) -> list[dict[str, Any]]:
+    """Every Kubernetes object with secrets unwrapped (the values a pod would really get)."""
+    return [plain(unwrap(r.inputs)) | {"kind": r.inputs.get("kind")} for r in run.resources if is_kubernetes_object(r)]
+
+
+def _data_of(objects: list[dict[str, Any]], kind: str, namespace: str, name: str) -> dict[str, str]:
+    for o in objects:
+        meta = o.get("metadata") or {}
+        if o.get("kind") == kind and meta.get("name") == name and meta.get("namespace") == namespace:
+            return {**(o.get("data") or {}), **(o.get("stringData") or {})}
+    return {}
+
+
+def container_env(objects: list[dict[str, Any]], namespace: str, container: Mapping[str, Any]) -> dict[str, str]:
+    """The container's environment as the kubelet fills it: plain values, Secret and ConfigMap keys."""
+    env: dict[str, str] = {}
+    for e in container.get("env", []):
+        source = e.get("valueFrom") or {}
+        if "value" in e:
+            env[e["name"]] = _KUBE_REF.sub(lambda m: env.get(m.group(1), m.group(0)), str(e["value"]))
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            env[e["name"]] = str(_data_of(objects, "Secret", namespace, ref["name"]).get(ref["key"], ""))
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[e["name"]] = str(_data_of(objects, "ConfigMap", namespace, ref["name"]).get(ref["key"], ""))
+    return env
+
+
+def mounted_configs(objects: list[dict[str, Any]], namespace: str, pod: Mapping[str, Any]) -> dict[str, str]:
+    """ConfigMap files mounted into the pod: '<ConfigMap>/<key>' -> text."""
+    files = {}
+    for volume in pod.get("volumes", []):
+        if "configMap" in volume:
+            name = volume["configMap"]["name"]
+            for key, text in _data_of(objects, "ConfigMap", namespace, name).items():
+                files[f"{name}/{key}"] = str(text)
+    return files
+
+
+def resolve_references(text: str, env: Mapping[str, str]) -> str:
+    """A config as its program reads it: OGX's ${env.NAME}, LiteLLM's os.environ/NAME, Kubernetes' $(NAME)."""
+    for pattern in (_OGX_REF, _LITELLM_REF, _KUBE_REF):
+        text = pattern.sub(lambda m: env.get(m.group(1), m.group(0)), text)
+    return text
+
+
+def _locators(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, string) for every string that names where something is: under a locator key, or a URL."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if isinstance(v, str) and (LOCATOR_KEYS.search(str(k)) or "://" in v):
+                yield sub, v
+            else:
+                yield from _locators(v, sub)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _locators(v, f"{path}[{i}]")
+    elif isinstance(value, str) and "://" in value:
+        yield path, value
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def locator_leaks(run: ProgramRun) -> list[str]:
+    """Where a generated secret ends up, once every reference is resolved as the pod would resolve it, inside a
+    URL or host string of a mounted config or an environment variable, or on a command line (Kubernetes expands
+    $(VAR) in args). A service logs such strings (OGX prints its resolved run config at start-up) and clients
+    echo URLs in errors, so only fields meant for secrets (env vars from Secrets, password/token fields) may
+    hold them."""
+    secrets = generated_secrets(run)
+    objects = _objects_unwrapped(run)
+    leaks = []
+    for o in objects:
+        if o.get("kind") not in WORKLOAD_KINDS:
+            continue
+        ns, name = o["metadata"].get("namespace", ""), o["metadata"]["name"]
+        pod = o["spec"]["template"]["spec"]
+        files = mounted_configs(objects, ns, pod)
+        for c in containers(pod):
+            env = container_env(objects, ns, c)
+            where = f"{o['kind']} {ns}/{name} container {c['name']}"
+            cmdline = " ".join(resolve_references(str(a), env) for a in [*c.get("command", []), *c.get("args", [])])
+            leaks += [f"{where}: command line holds {n}" for n, v in secrets.items() if v in cmdline]
+            for var, value in env.items():
+                if "://" in value or LOCATOR_KEYS.search(var):
+                    leaks += [f"{where}: env {var} (a URL/host) holds {n}" for n, v in secrets.items() if v in value]
+            for file, text in files.items():
+                for path, value in _locators(_parsed(resolve_references(text, env))):
+                    leaks += [f"{where}: {file} {path} holds {n}" for n, v in secrets.items() if v in value]
+    return leaks
+
+
+def rendered_config_files(run: ProgramRun) -> dict[str, str]:
+    """Every config file the program renders into a ConfigMap: '<namespace>/<ConfigMap>/<key>' -> text."""
+    out = {}
+    for o in _objects_unwrapped(run):
+        if o.get("kind") == "ConfigMap":
+            for key, text in (o.get("data") or {}).items():
+                out[f"{o['metadata'].get('namespace')}/{o['metadata']['name']}/{key}"] = str(text)
+    return out
 
 
 def containers(pod_spec: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

@@ -1,10 +1,10 @@
 """The RAG app (OGX 1.5.0) as a Deployment in the platform namespace.
 
 The run configuration is `build_ogx_run_config`'s output in a ConfigMap; every secret it names is an env var
-filled from a Secret (gateway key, Milvus token, Redis password, the app's own API key, the shield's key).
-Vectors live in Milvus, the key-value store in Redis; OGX 1.5.0 keeps its SQL stores (responses,
-conversations, files metadata) and uploaded files in SQLite under /data: a volume with one replica, a
-per-pod emptyDir with several (see `data_volume`).
+filled from a Secret (gateway key, Milvus token, the app's own API key, the moderation service's key).
+Vectors live in Milvus; OGX keeps its registry, vector-store metadata, SQL stores (responses, conversations,
+files metadata) and uploaded files in SQLite under /data (see `SqliteStorage` for why not in Redis): a volume
+with one replica, a per-pod emptyDir with several (see `data_volume`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pulumi_random as random
 
 from components import kube, versions
 from components.app.common import RenderedConfig
+from components.app.moderation import ModerationEndpoint
 from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import (
     AuthSettings,
@@ -27,12 +28,12 @@ from components.app.ogx_settings import (
     InferenceSettings,
     MilvusRemote,
     RagAppSettings,
-    RedisStorage,
     ServerSettings,
     ShieldSettings,
+    SqliteStorage,
 )
 from components.cluster.base import Placement
-from components.data import MilvusOutputs, RedisOutputs
+from components.data import MilvusOutputs
 from components.kube import APP_POD_LABELS, Peer, SecretRef
 from stacks.config.platform import AppConfig
 
@@ -43,19 +44,16 @@ DATA_DIR = "/data"
 CONFIG_PATH = "/etc/ogx/run.yaml"
 GATEWAY_KEY_ENV = "GATEWAY_API_KEY"
 MILVUS_TOKEN_ENV = "MILVUS_TOKEN"
-REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
 APP_KEY_ENV = "OGX_API_KEY"
 SHIELD_KEY_ENV = "SHIELD_API_KEY"
 API_KEY_SECRET = SecretRef("rag-app-api-key", "api-key")
 """In the platform namespace, when auth is on: the Bearer token clients send."""
 DATA_VOLUME_GB = 10
-
-
-@dataclass(frozen=True)
-class Shield:
-    moderation_url: str
-    """Full URL of an OpenAI-compatible /v1/moderations endpoint backed by the safety model."""
-    key: SecretRef | None = None
+MULTI_REPLICA_WARNING = (
+    "platform.app.replicas > 1: each OGX replica keeps its own registry and vector-store metadata (OGX 1.5 shares "
+    "them only through Postgres, which this stack does not run), so a vector store the ingest Job creates through "
+    "one replica is unknown to the others; run one replica for a consistent RAG path"
+)
 
 
 @dataclass
@@ -71,11 +69,10 @@ class RagAppArgs:
     """Model id of the embeddings the gateway serves (the same model the ingest job embedded with)."""
     milvus: MilvusOutputs
     """The vector store: its URI and the token's Secret key in the platform namespace."""
-    redis: RedisOutputs
-    """The key-value store: host, port and the password's Secret key."""
-    shield: Shield | None = None
+    moderation: ModerationEndpoint | None = None
+    """The moderation service: OGX's moderation_endpoint (guardrails fail closed)."""
     clients: Sequence[Peer] = field(default_factory=list)
-    """Pods allowed to call the app on 8321 (e.g. the benchmark Job; add an ingress controller's pods here).
+    """Pods allowed to call the app on 8321 (the ingest and benchmark Jobs; add an ingress controller's pods here).
     `kubectl port-forward` does not pass through NetworkPolicies."""
     storage_class: str | None = None
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -84,10 +81,8 @@ class RagAppArgs:
 def app_settings(args: RagAppArgs) -> RagAppSettings:
     cfg = args.config
     shield = None
-    if args.shield:
-        shield = ShieldSettings(
-            moderation_url=args.shield.moderation_url, api_key_env=SHIELD_KEY_ENV if args.shield.key else None
-        )
+    if args.moderation is not None:
+        shield = ShieldSettings(moderation_url=args.moderation.moderations_url, api_key_env=SHIELD_KEY_ENV)
     return RagAppSettings(
         inference=InferenceSettings(
             base_url=args.gateway_url, model_ids=list(args.chat_models), api_key_env=GATEWAY_KEY_ENV
@@ -99,9 +94,8 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
             api_key_env=GATEWAY_KEY_ENV,
         ),
         vector_store=MilvusRemote(uri=args.milvus.uri, token_env=MILVUS_TOKEN_ENV),
-        storage=RedisStorage(
-            host=args.redis.host, port=args.redis.port, password_env=REDIS_PASSWORD_ENV, sql_dir=f"{DATA_DIR}/sql"
-        ),
+        # /data/sql held the SQL stores before; the key-value store joins them there.
+        storage=SqliteStorage(dir=f"{DATA_DIR}/sql"),
         auth=AuthSettings(api_key_env=APP_KEY_ENV) if cfg.auth else None,
         shield=shield,
         server=ServerSettings(host="0.0.0.0", port=PORT),
@@ -113,18 +107,18 @@ def secret_refs(args: RagAppArgs) -> dict[str, SecretRef]:
     refs = {
         GATEWAY_KEY_ENV: args.gateway_key,
         MILVUS_TOKEN_ENV: args.milvus.token_ref,
-        REDIS_PASSWORD_ENV: args.redis.password_ref,
         APP_KEY_ENV: API_KEY_SECRET,
     }
-    if args.shield and args.shield.key:
-        refs[SHIELD_KEY_ENV] = args.shield.key
+    if args.moderation is not None:
+        refs[SHIELD_KEY_ENV] = args.moderation.key
     return refs
 
 
 def data_volume(args: RagAppArgs) -> dict[str, Any]:
     """One replica: a PersistentVolumeClaim. Several: an emptyDir per pod, because a ReadWriteOnce volume
-    cannot follow them and OGX 1.5.0 has no shared SQL store besides Postgres (which this stack does not
-    run): responses, conversations and uploaded files are then per replica and lost on restart."""
+    cannot follow them and OGX 1.5.0 shares state between processes only through Postgres (which this stack
+    does not run): the registry, vector-store metadata, responses, conversations and uploaded files are then
+    per replica and lost on restart (see `MULTI_REPLICA_WARNING`)."""
     if args.config.replicas == 1:
         return {"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}}
     return {"name": "data", "emptyDir": {"sizeLimit": f"{DATA_VOLUME_GB}Gi"}}
@@ -185,6 +179,8 @@ class RagApp(pulumi.ComponentResource):
         spec = pod_spec(args, rendered)
         waits: list[pulumi.Resource] = list(args.depends_on)
 
+        if cfg.replicas > 1:
+            pulumi.log.warn(MULTI_REPLICA_WARNING, self)
         self.api_key = None
         if cfg.auth:
             key = random.RandomPassword(

@@ -37,13 +37,18 @@ def build_gateway_config(settings: GatewaySettings) -> RenderedConfig:
         "router_settings": _router_settings(settings),
         "general_settings": {"master_key": litellm_env(settings.master_key_env)},
     }
-    if settings.guardrails.enabled:
-        data["guardrails"] = _guardrails(settings)
+    guardrails = _guardrails(settings) if settings.guardrails.enabled else []
+    if settings.moderation is not None:
+        guardrails.append(_moderation(settings))
+    if guardrails:
+        data["guardrails"] = guardrails
     return RenderedConfig(data=data, secret_env=secret_env_names(settings))
 
 
 def secret_env_names(settings: GatewaySettings) -> tuple[str, ...]:
     names = {settings.master_key_env, settings.redis.password_env}
+    if settings.moderation is not None:
+        names.add(settings.moderation.api_key_env)
     names.update(u.api_key_env for u in settings.upstreams)
     return tuple(sorted(n for n in names if n))
 
@@ -121,5 +126,21 @@ def _content_filter(name: str, rules: dict[str, Any]) -> dict[str, Any]:
             "mode": "pre_call",
             "default_on": True,
             **rules,
+        },
+    }
+
+
+def _moderation(settings: GatewaySettings) -> dict[str, Any]:
+    """After the content filters, so the moderation service sees PII already masked."""
+    m = settings.moderation
+    assert m is not None
+    return {
+        "guardrail_name": m.name,
+        "litellm_params": {
+            "guardrail": "openai_moderation",
+            "mode": "pre_call",
+            "default_on": True,
+            "api_base": str(m.api_base).rstrip("/"),
+            "api_key": litellm_env(m.api_key_env),
         },
     }

@@ -23,9 +23,11 @@ from components.app.gateway_settings import (
     CacheSettings,
     GatewaySettings,
     GuardrailSettings,
+    ModerationGuardrail,
     RedisSettings,
     Upstream,
 )
+from components.app.moderation import ModerationEndpoint
 from components.cluster.base import Placement
 from components.data import RedisOutputs
 from components.kube import GATEWAY_POD_LABELS, Peer, SecretRef
@@ -38,6 +40,7 @@ UID = GID = 65534
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
 UPSTREAM_KEY_ENV = "SERVING_API_KEY"
+MODERATION_KEY_ENV = "MODERATION_API_KEY"
 MASTER_KEY_SECRET = SecretRef("gateway-master-key", "master-key")
 """In the platform namespace: the key clients (the RAG app) send as Bearer token."""
 UPSTREAM_KEY_SECRET = SecretRef("serving-api-key", "api-key")
@@ -83,6 +86,8 @@ class GatewayArgs:
     """The caches' store: host, port and the password's Secret key in the platform namespace."""
     clients: Sequence[Peer]
     """Pods allowed to call the gateway on 4000."""
+    moderation: ModerationEndpoint | None = None
+    """The moderation service: every request is checked by Llama Guard first (guardrail `llama-guard`)."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
@@ -111,6 +116,9 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
             embedding_ttl_s=cache.embedding_ttl_s,
         ),
         guardrails=guardrail_settings(args.config.guardrails),
+        moderation=ModerationGuardrail(api_base=args.moderation.base_url, api_key_env=MODERATION_KEY_ENV)
+        if args.moderation is not None
+        else None,
         master_key_env=MASTER_KEY_ENV,
     )
 
@@ -120,6 +128,8 @@ def secret_refs(args: GatewayArgs) -> dict[str, SecretRef]:
     refs = {MASTER_KEY_ENV: MASTER_KEY_SECRET, REDIS_PASSWORD_ENV: args.redis.password_ref}
     if args.upstream_api_key is not None:
         refs[UPSTREAM_KEY_ENV] = UPSTREAM_KEY_SECRET
+    if args.moderation is not None:
+        refs[MODERATION_KEY_ENV] = args.moderation.key
     return refs
 
 

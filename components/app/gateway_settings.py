@@ -106,11 +106,33 @@ class GuardrailSettings(_Strict):
         return self
 
 
+class ModerationGuardrail(_Strict):
+    """Llama Guard on every request: LiteLLM's built-in `openai_moderation` guardrail, pre-call, against the
+    moderation service's OpenAI-compatible /v1/moderations (workloads/moderation). A flagged request gets HTTP
+    400 naming the categories; an unreachable service fails the request (fail closed)."""
+
+    name: str = Field(default="llama-guard", pattern=r"^[a-z0-9][a-z0-9-]*$")
+    api_base: HttpUrl = Field(description="The service's base URL ending in /v1 (LiteLLM appends /moderations)")
+    api_key_env: EnvVarName = Field(description="Env var holding the service's Bearer key")
+
+    @field_validator("api_base")
+    @classmethod
+    def _v1(cls, v: HttpUrl) -> HttpUrl:
+        if not str(v).rstrip("/").endswith("/v1"):
+            raise ValueError(f"must be the moderation service's base URL ending in /v1 (got {v}); append /v1")
+        if v.username or v.password:
+            raise ValueError("must not hold credentials: the key goes in api_key_env")
+        return v
+
+
 class GatewaySettings(_Strict):
     upstreams: list[Upstream] = Field(min_length=1)
     redis: RedisSettings
     cache: CacheSettings
     guardrails: GuardrailSettings = GuardrailSettings()
+    moderation: ModerationGuardrail | None = Field(
+        default=None, description="Llama Guard moderation of every request (after the content filters)"
+    )
     master_key_env: EnvVarName = Field(description="Env var holding the gateway's master key (sk-...)")
     prometheus: bool = Field(default=True, description="Expose /metrics (needs the master key to scrape)")
     num_retries: int = Field(default=1, ge=0, le=5)

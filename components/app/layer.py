@@ -1,8 +1,11 @@
-"""The app layer of a stack: the LiteLLM gateway in front of the served models, and the RAG app behind it.
+"""The app layer of a stack: the LiteLLM gateway in front of the served models, the RAG app behind it, and the
+moderation service in front of the safety model.
 
 Inputs are the typed outputs of the layers below (`ServingOutputs`, `DataOutputs`). The gateway routes every
 chat and embedding model (GPU models fall back to the CPU tier where cpuTier.fallbackFor says so) and caches in
-Redis; the app reaches models only through the gateway.
+Redis; the app reaches models only through the gateway. When the stack serves a `role: safety` model, the
+moderation service puts it on the request path of both: the gateway's `llama-guard` guardrail and the app's
+moderation_endpoint call it, and both refuse when it flags a request or cannot answer.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from typing import Any
 import pulumi
 
 from components import kube
-from components.app.deployment import RagApp, RagAppArgs, Shield
+from components.app.deployment import API_KEY_SECRET, RagApp, RagAppArgs
 from components.app.gateway_deployment import Gateway, GatewayArgs, UpstreamSpec
+from components.app.moderation import Moderation, ModerationArgs, ModerationEndpoint
+from components.app.ogx_config import EMBEDDING_PROVIDER_ID
 from components.cluster.base import ClusterOutputs
 from components.data import DataOutputs
 from components.kube import SecretRef
 from components.serving import ServingOutputs
+from stacks.config.images import WorkloadImages
 from stacks.config.platform import PlatformConfig
 
 
@@ -33,6 +39,14 @@ class AppOutputs:
     rag_app_url: str
     rag_app_api_key: pulumi.Output[str] | None
     """Secret: the Bearer token of the app's API; None when platform.app.auth is off."""
+    rag_app_api_key_ref: SecretRef | None
+    """The app's API key Secret in the platform namespace (None when auth is off), for clients' copies."""
+    vector_store_name: str
+    """The app's vector store: the ingest Job creates or finds it by this name, clients find it by name."""
+    embedding_model: str
+    """OGX's id of the model the app embeds queries with (`embeddings/<served name>`): the store's model."""
+    moderation_url: str | None
+    """The moderation service's base URL (in-cluster); None when the stack serves no safety model."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +54,9 @@ class AppOutputs:
             "gatewayMasterKey": self.gateway_master_key,
             "ragAppUrl": self.rag_app_url,
             "ragAppApiKey": self.rag_app_api_key,
+            "vectorStoreName": self.vector_store_name,
+            "ragAppEmbeddingModel": self.embedding_model,
+            "moderationUrl": self.moderation_url,
         }
 
 
@@ -60,17 +77,34 @@ def upstream_specs(serving: ServingOutputs) -> list[UpstreamSpec]:
 
 
 def embedding_model(wanted: str, serving: ServingOutputs, routed: Sequence[str]) -> str:
-    """The served name of the embedding model the app uses: the one whose Hugging Face id is `wanted`
-    (platform.app.embeddingModel), else the first one served; `wanted` itself when none is."""
+    """The served name of the embedding model the app uses: the stack's embedding model
+    (`ServingOutputs.embedding`, the one the ingest Job's documents are embedded like) when the gateway routes it,
+    else the one whose Hugging Face id is `wanted` (platform.app.embeddingModel), else the first one served;
+    `wanted` itself when none is."""
+    if serving.embedding is not None and serving.embedding.model in routed:
+        return serving.embedding.model
     embedders = [n for n, role in serving.roles.items() if role == "embedding" and n in routed]
     exact = [n for n in embedders if serving.model_ids.get(n) == wanted]
     return (exact or embedders or [wanted])[0]
 
 
-def shield(moderation_url: str | None, key: SecretRef | None) -> Shield | None:
-    """OGX 1.5.0's guardrails call an OpenAI-compatible /v1/moderations endpoint only; a Llama Guard served
-    as a chat model (role: safety) needs such an endpoint in front of it before the app can use it."""
-    return Shield(moderation_url=moderation_url, key=key) if moderation_url else None
+def safety_model(serving: ServingOutputs) -> str | None:
+    """The served name of the safety model the moderation service calls: the first `role: safety` model in
+    serving order (GPU models, then the CPU one); None when none is served."""
+    return next((n for n, role in serving.roles.items() if role == "safety" and n in serving.openai_base_urls), None)
+
+
+def moderation_on(config: PlatformConfig, serving: ServingOutputs) -> bool:
+    """platform.moderation.enabled, or (unset) whether a safety model is served. Preflight refuses `true`
+    without one; here that is an error too, never a silently unguarded stack."""
+    wanted = config.moderation.enabled
+    served = safety_model(serving) is not None
+    if wanted and not served:
+        raise ValueError(
+            "platform.moderation.enabled is true but no safety model is served; add serving.models[] with "
+            "role: safety or set serving.cpuSafety.enabled: true"
+        )
+    return served if wanted is None else wanted
 
 
 @dataclass
@@ -87,8 +121,10 @@ class AppLayerArgs:
     """Milvus and Redis: the gateway and the app start after them."""
     storage_class: str | None
     """StorageClass of the app's data volume; None uses the cluster's default."""
-    moderation_url: str | None = None
-    """An OpenAI-compatible /v1/moderations endpoint for the app's shield (none yet: see `shield`)."""
+    images: WorkloadImages
+    """Where the moderation image is pulled from."""
+    ingest_enabled: bool
+    """The ingest Job's pods (jobs namespace) may call the app to write its vector store."""
 
 
 class AppLayer(pulumi.ComponentResource):
@@ -98,6 +134,8 @@ class AppLayer(pulumi.ComponentResource):
     """None when no chat model is served."""
     gateway: Gateway | None
     app: RagApp | None
+    """The ingest Job waits for it (its Deployment ready)."""
+    moderation: Moderation | None
 
     def __init__(self, name: str, args: AppLayerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:app:AppLayer", name, None, opts)
@@ -105,7 +143,7 @@ class AppLayer(pulumi.ComponentResource):
         ns = platform.namespace
         waits = list(args.data_ready)
         routes = upstream_specs(args.serving)
-        self.outputs, self.gateway, self.app = None, None, None
+        self.outputs, self.gateway, self.app, self.moderation = None, None, None, None
         if not any(u.kind == "chat" for u in routes):
             pulumi.log.warn(
                 "no chat model is served, so the gateway and the RAG app are left out; add "
@@ -119,6 +157,26 @@ class AppLayer(pulumi.ComponentResource):
             parent=self, depends_on=list(args.cluster.ready), aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
         )
         benchmark = kube.Peer(args.jobs_namespace, kube.BENCHMARK_JOB_POD_LABELS)
+        app_peer, gateway_peer = kube.Peer(ns, kube.APP_POD_LABELS), kube.Peer(ns, kube.GATEWAY_POD_LABELS)
+        endpoint: ModerationEndpoint | None = None
+        guarded: list[pulumi.Resource] = []
+        safety = safety_model(args.serving)
+        if moderation_on(platform, args.serving) and safety is not None:
+            self.moderation = Moderation(
+                name,
+                ModerationArgs(
+                    config=platform.moderation,
+                    namespace=ns,
+                    placement=args.cluster.system,
+                    image=args.images.image("moderation"),
+                    safety_model=safety,
+                    safety_base_url=args.serving.openai_base_urls[safety],
+                    safety_api_key=args.serving.api_key,
+                    clients=[app_peer, gateway_peer],
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.cluster.ready)),
+            )
+            endpoint, guarded = self.moderation.endpoint, [self.moderation.key_secret]
         self.gateway = Gateway(
             name,
             GatewayArgs(
@@ -128,12 +186,17 @@ class AppLayer(pulumi.ComponentResource):
                 upstreams=routes,
                 upstream_api_key=args.serving.api_key,
                 redis=args.data.redis,
-                clients=[kube.Peer(ns, kube.APP_POD_LABELS), benchmark],
-                depends_on=waits,
+                clients=[app_peer, benchmark],
+                moderation=endpoint,
+                depends_on=[*waits, *guarded],
             ),
             opts=child,
         )
         chat = [u.name for u in routes if u.kind == "chat"]
+        embedder = embedding_model(platform.app.embedding_model, args.serving, [u.name for u in routes])
+        app_clients = [benchmark]
+        if args.ingest_enabled:
+            app_clients.append(kube.Peer(args.jobs_namespace, kube.INGEST_JOB_POD_LABELS))
         self.app = RagApp(
             name,
             RagAppArgs(
@@ -143,13 +206,12 @@ class AppLayer(pulumi.ComponentResource):
                 gateway_url=self.gateway.base_url,
                 gateway_key=self.gateway.master_key_ref,
                 chat_models=chat,
-                embedding_model=embedding_model(platform.app.embedding_model, args.serving, [u.name for u in routes]),
+                embedding_model=embedder,
                 milvus=args.data.milvus,
-                redis=args.data.redis,
-                shield=shield(args.moderation_url, self.gateway.upstream_key_ref),
-                clients=[benchmark],
+                moderation=endpoint,
+                clients=app_clients,
                 storage_class=args.storage_class,
-                depends_on=[*waits, self.gateway],
+                depends_on=[*waits, self.gateway, *guarded],
             ),
             opts=child,
         )
@@ -158,5 +220,9 @@ class AppLayer(pulumi.ComponentResource):
             gateway_master_key=self.gateway.master_key,
             rag_app_url=self.app.base_url,
             rag_app_api_key=self.app.api_key,
+            rag_app_api_key_ref=API_KEY_SECRET if platform.app.auth else None,
+            vector_store_name=platform.app.vector_store,
+            embedding_model=f"{EMBEDDING_PROVIDER_ID}/{embedder}",
+            moderation_url=endpoint.base_url if endpoint else None,
         )
         self.register_outputs(self.outputs.as_dict())

@@ -10,13 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.app.common import RenderedConfig, ogx_env
-from components.app.ogx_settings import (
-    MilvusLite,
-    MilvusRemote,
-    RagAppSettings,
-    RedisStorage,
-    SqliteStorage,
-)
+from components.app.ogx_settings import MilvusLite, MilvusRemote, RagAppSettings
 
 OGX_VERSION = "1.5.0"
 RUN_CONFIG_VERSION = 2
@@ -69,7 +63,6 @@ def secret_env_names(settings: RagAppSettings) -> tuple[str, ...]:
         settings.inference.api_key_env,
         settings.embeddings.api_key_env,
         settings.vector_store.token_env if isinstance(settings.vector_store, MilvusRemote) else None,
-        settings.storage.password_env if isinstance(settings.storage, RedisStorage) else None,
         settings.auth.api_key_env if settings.auth else None,
         settings.shield.api_key_env if settings.shield else None,
     ]
@@ -153,20 +146,12 @@ def _responses_provider(s: RagAppSettings) -> dict[str, Any]:
 
 
 def _storage(s: RagAppSettings) -> dict[str, Any]:
-    storage = s.storage
-    if isinstance(storage, SqliteStorage):
-        kv: dict[str, Any] = {"type": "kv_sqlite", "db_path": f"{storage.dir}/kvstore.db"}
-        sql_dir = storage.dir
-    else:
-        # OGX 1.5.0 builds redis://{host}:{port} and has no password field: put the credential into the
-        # host part as ":${env.PW}@host", which OGX resolves at start-up and redis-py reads as the password.
-        host = f":{ogx_env(storage.password_env)}@{storage.host}" if storage.password_env else storage.host
-        kv = {"type": "kv_redis", "host": host, "port": storage.port}
-        sql_dir = storage.sql_dir
+    # SQLite only: see SqliteStorage for why the app keeps no state in Redis.
+    state_dir = s.storage.dir
     return {
         "backends": {
-            KV_BACKEND: kv,
-            SQL_BACKEND: {"type": "sql_sqlite", "db_path": f"{sql_dir}/sql_store.db"},
+            KV_BACKEND: {"type": "kv_sqlite", "db_path": f"{state_dir}/kvstore.db"},
+            SQL_BACKEND: {"type": "sql_sqlite", "db_path": f"{state_dir}/sql_store.db"},
         },
         "stores": {
             "metadata": {"namespace": "registry", "backend": KV_BACKEND},

@@ -80,38 +80,22 @@ VectorStoreSettings = Annotated[MilvusLite | MilvusRemote, Field(discriminator="
 
 
 class SqliteStorage(_Strict):
-    """Key-value and SQL stores in SQLite files under one directory (local, or a volume in the cluster)."""
+    """OGX's key-value store (registry, vector-store metadata) and SQL stores (responses, conversations, files
+    metadata) in SQLite files under one directory: a local folder, or the app's volume in the cluster.
+
+    The only storage the generator offers that needs no credential. OGX 1.5's `kv_redis` backend has host and
+    port but no password field: it connects to ``redis://{host}:{port}``, so an authenticated Redis needs the
+    password inside the host string, and OGX prints that host, resolved, in the run config it logs at start-up
+    (it masks keys named like password or token, not hosts). Its Postgres backends take a `password` field
+    (masked), but the stack runs no Postgres. So the app keeps its state on its own volume and holds no Redis
+    credential at all; Redis serves only the gateway's caches.
+    """
 
     kind: Literal["sqlite"] = "sqlite"
     dir: str = Field(min_length=1, description="Directory for kvstore.db and sql_store.db")
 
 
-class RedisStorage(_Strict):
-    """Key-value store (registry, vector-store metadata) on Redis; SQL stores stay in SQLite under sql_dir.
-
-    OGX 1.5.0 offers no Redis SQL store (only SQLite or Postgres), so responses, conversations and files
-    metadata go to ``sql_dir``, which should be a persistent volume in the cluster.
-    """
-
-    kind: Literal["redis"] = "redis"
-    host: str = Field(min_length=1, description="Redis host, e.g. redis.rag.svc.cluster.local")
-    port: int = Field(default=6379, ge=1, le=65535)
-    password_env: EnvVarName | None = Field(
-        default=None,
-        description="Env var holding the Redis password. It must be URL-safe (letters, digits, -._~): OGX "
-        "1.5.0 connects with redis://host:port and has no password field, so it goes into the URL.",
-    )
-    sql_dir: str = Field(min_length=1, description="Directory for sql_store.db")
-
-    @field_validator("host")
-    @classmethod
-    def _plain_host(cls, v: str) -> str:
-        if any(c in v for c in "/:@ "):
-            raise ValueError(f"must be a bare host name without scheme, port or credentials (got {v!r})")
-        return v
-
-
-StorageSettings = Annotated[SqliteStorage | RedisStorage, Field(discriminator="kind")]
+StorageSettings = SqliteStorage
 
 
 class AuthSettings(_Strict):

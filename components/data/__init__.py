@@ -1,4 +1,4 @@
-"""The data layer: Milvus (vectors) and Redis (app state, caches), with generated credentials."""
+"""The data layer: Milvus (vectors) and Redis (the gateway's caches), with generated credentials."""
 
 from components.data.layer import DataLayer, DataLayerArgs, DataOutputs
 from components.data.milvus import MilvusOutputs

@@ -1,4 +1,4 @@
-"""The data layer of a stack: Milvus for vectors, Redis for the app's state and the gateway's caches."""
+"""The data layer of a stack: Milvus for the app's vectors, Redis for the gateway's caches."""
 
 from __future__ import annotations
 
@@ -32,9 +32,6 @@ class DataLayerArgs:
     """The platform slice: Milvus and Redis settings and the platform namespace (where the app runs)."""
     cluster: ClusterOutputs
     """Where the stores run (the system pool) and what they wait for."""
-    jobs_namespace: str
-    ingest_enabled: bool
-    """The ingest Job (jobs namespace) writes to Milvus: it gets the client Secret and may connect."""
     storage_class: str | None
     """StorageClass of the volumes; None uses the cluster's default."""
     namespaces: Sequence[pulumi.Resource]
@@ -53,10 +50,9 @@ class DataLayer(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataLayerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:data:DataLayer", name, None, opts)
         platform = args.config
-        app = kube.Peer(platform.namespace, kube.APP_POD_LABELS)
-        milvus_clients = [app]
-        if args.ingest_enabled:
-            milvus_clients.append(kube.Peer(args.jobs_namespace, kube.INGEST_JOB_POD_LABELS))
+        # Only the app reaches Milvus (the ingest Job writes through the app's API), and only the gateway reaches
+        # Redis (the app keeps its state on its own volume: see components/app/ogx_settings.SqliteStorage).
+        milvus_clients = [kube.Peer(platform.namespace, kube.APP_POD_LABELS)]
         # The stores were created at the stack's root before this layer existed: the alias keeps their URNs, so
         # `pulumi up` on an existing stack moves them under the layer instead of replacing them.
         child = pulumi.ResourceOptions(
@@ -80,7 +76,7 @@ class DataLayer(pulumi.ComponentResource):
                 config=platform.redis,
                 namespace=platform.namespace,
                 placement=args.cluster.system,
-                clients=[app, kube.Peer(platform.namespace, kube.GATEWAY_POD_LABELS)],
+                clients=[kube.Peer(platform.namespace, kube.GATEWAY_POD_LABELS)],
                 storage_class=args.storage_class,
                 depends_on=args.namespaces,
             ),

@@ -1,4 +1,4 @@
-"""Redis for the app's key-value state and the gateway's caches: one StatefulSet with AOF on a volume.
+"""Redis for the gateway's caches (responses, embeddings): one StatefulSet with AOF on a volume.
 
 The password is generated (RandomPassword) and lives only in a Secret: redis-server reads it from an
 included config file mounted from that Secret (never from its command line), and redis-cli in the probes

@@ -3,14 +3,20 @@
 from components.jobs.layer import (
     IngestAndBenchmarkJobs,
     IngestAndBenchmarkJobsArgs,
+    IngestApp,
+    JobsOutputs,
     QuantizeJobs,
     QuantizeJobsArgs,
     QuantizeOutputs,
 )
+from components.jobs.pipeline import IngestTarget
 
 __all__ = [
     "IngestAndBenchmarkJobs",
     "IngestAndBenchmarkJobsArgs",
+    "IngestApp",
+    "IngestTarget",
+    "JobsOutputs",
     "QuantizeJobs",
     "QuantizeJobsArgs",
     "QuantizeOutputs",

@@ -1,5 +1,5 @@
-"""The workload Jobs of a stack, in pipeline order: quantize before serving (`QuantizeJobs`), ingest after
-Milvus and benchmark after serving (`IngestAndBenchmarkJobs`).
+"""The workload Jobs of a stack, in pipeline order: quantize before serving (`QuantizeJobs`), ingest after the
+RAG app and benchmark after serving (`IngestAndBenchmarkJobs`).
 
 Two components because the serving layer sits between them: it waits for the quantize Jobs, and the benchmark
 waits for it.
@@ -8,7 +8,7 @@ waits for it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -16,17 +16,28 @@ import pulumi_kubernetes as k8s
 
 from components import kube
 from components.cluster.base import ClusterOutputs
-from components.data import MilvusOutputs
-from components.jobs.pipeline import HF_TOKEN_KEY, artifact_uri, benchmark_args, ingest_args, quantize_args
+from components.jobs.pipeline import (
+    HF_TOKEN_KEY,
+    IngestTarget,
+    artifact_uri,
+    benchmark_args,
+    benchmark_upload_uri,
+    ingest_args,
+    quantize_args,
+)
 from components.jobs.workload_job import WorkloadJob
 from components.serving import ServingOutputs
+from stacks.config.images import WorkloadImages
 from stacks.config.jobs import JobsConfig
 from stacks.models import ServedModel
+from stacks.uris import BUCKET_SCHEMES
 
 HF_TOKEN_SECRET = "hf-token"
 """The Hugging Face token's Secret in the jobs namespace."""
 CREDENTIALS = kube.SecretRef("job-credentials", "api-key")
 """The serving API key, copied into the jobs namespace for the benchmark Job."""
+APP_CREDENTIALS = kube.SecretRef("ingest-app-api-key", "api-key")
+"""The RAG app's API key, copied into the jobs namespace for the ingest Job (when the app's auth is on)."""
 MOVED_FROM_ROOT = [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
 """The Jobs and Secrets below were created at the stack's root before these components existed: the alias keeps
 their URNs, so `pulumi up` on an existing stack moves them under a component instead of replacing them."""
@@ -56,6 +67,8 @@ class QuantizeJobsArgs:
     """The model-store ServiceAccounts: the quantize Jobs run as the one of the jobs namespace."""
     hf_token: pulumi.Output[str] | None
     """Secret; set when the stack has the secret hfToken."""
+    images: WorkloadImages
+    """Where the quantize image is pulled from."""
 
 
 class QuantizeJobs(pulumi.ComponentResource):
@@ -96,6 +109,7 @@ class QuantizeJobs(pulumi.ComponentResource):
                     placement=cluster.gpu_pools[m.config.pool],
                     model_store_uri=cluster.model_store_uri,
                     hf_token_secret=hf_secret_name,
+                    images=args.images,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=ready, aliases=MOVED_FROM_ROOT),
             )
@@ -108,6 +122,31 @@ class QuantizeJobs(pulumi.ComponentResource):
         self.register_outputs(self.outputs.as_dict())
 
 
+@dataclass(frozen=True)
+class IngestApp:
+    """The RAG app the ingest Job writes into (resolved by infra/ from the app layer's outputs)."""
+
+    target: IngestTarget
+    """URL, store name, embedding models; its `api_key` names the copy this component makes."""
+    api_key: pulumi.Output[str] | None
+    """Secret: the app's API key (None when its auth is off), copied into the jobs namespace."""
+    ready: Sequence[pulumi.Resource]
+    """The app: the Job runs once it is ready."""
+
+
+@dataclass(frozen=True)
+class JobsOutputs:
+    """What the stack outputs read from the Jobs."""
+
+    benchmark_reports: dict[str, pulumi.Output[str]]
+    """Chat model -> where its benchmark runs are uploaded (`<prefix>/latest.json` names the newest report);
+    empty when the benchmark is off or the stack has no bucket."""
+    job_names: list[pulumi.Output[str]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"benchmarkReports": self.benchmark_reports, "jobNames": self.job_names}
+
+
 @dataclass
 class IngestAndBenchmarkJobsArgs:
     config: JobsConfig
@@ -115,44 +154,67 @@ class IngestAndBenchmarkJobsArgs:
     """Every served model; the chat ones are benchmarked."""
     serving_mode: str
     """vllm or llm-d: part of the benchmark report's label."""
-    collection: str
-    """The app's vector store (Milvus collection) the ingest Job writes to."""
     cluster: ClusterOutputs
+    """The system pool the Jobs run on; the model store (the stack's bucket) the benchmark uploads to."""
+    cloud: str
+    """aws, gcp or existing: which model store is a bucket."""
+    region: str
+    """The bucket's region (AWS_REGION of the benchmark's upload on aws)."""
     namespace: pulumi.Resource
     """The jobs Namespace."""
-    milvus: MilvusOutputs
-    milvus_ready: Sequence[pulumi.Resource]
-    """Milvus: the ingest Job runs after it is ready."""
+    app: IngestApp | None
+    """The app the ingest Job writes into; None when no app is deployed (no chat model): no ingest Job."""
     serving: ServingOutputs
     serving_ready: pulumi.Resource
     """The serving layer: the benchmark runs after it (gateway included) is ready."""
     hf_secret: pulumi.Resource | None
     """The Hugging Face token Secret of the jobs namespace (QuantizeJobs), if created."""
+    images: WorkloadImages
+    """Where the ingest and benchmark images are pulled from."""
+    model_store_account: pulumi.Resource | None = None
+    """The jobs namespace's model-store ServiceAccount: the uploading benchmark runs as it."""
 
 
 class IngestAndBenchmarkJobs(pulumi.ComponentResource):
-    """The ingest Job (when jobs.ingest.enabled) and one benchmark Job per chat model (when
-    jobs.benchmark.enabled), with the serving API key copied into the jobs namespace."""
+    """The ingest Job (when jobs.ingest.enabled and the app runs) and one benchmark Job per chat model (when
+    jobs.benchmark.enabled), with the serving API key (and the app's, when its auth is on) copied into the jobs
+    namespace."""
 
     jobs: list[WorkloadJob]
+    outputs: JobsOutputs
 
     def __init__(self, name: str, args: IngestAndBenchmarkJobsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:jobs:IngestAndBenchmarkJobs", name, None, opts)
         cfg, cluster = args.config, args.cluster
         job_opts = pulumi.ResourceOptions(parent=self, depends_on=list(cluster.ready), aliases=MOVED_FROM_ROOT)
+        secret_opts = pulumi.ResourceOptions(parent=self, depends_on=[*cluster.ready, args.namespace])
         self.jobs = []
-        if cfg.ingest.enabled:
+        if cfg.ingest.enabled and args.app is not None:
+            after: list[pulumi.Resource] = [args.namespace, *args.app.ready]
+            target = args.app.target
+            if args.app.api_key is not None:
+                after.append(
+                    kube.secret(
+                        f"{name}-ingest-app-api-key",
+                        APP_CREDENTIALS.name,
+                        cfg.namespace,
+                        {APP_CREDENTIALS.key: args.app.api_key},
+                        secret_opts,
+                    )
+                )
+                target = replace(target, api_key=APP_CREDENTIALS)
             ingest = ingest_args(
                 cfg.ingest,
                 namespace=cfg.namespace,
                 placement=cluster.system,
-                collection=args.collection,
-                milvus=args.milvus,
-                after=[args.namespace, *args.milvus_ready],
+                target=target,
+                images=args.images,
+                after=after,
             )
             self.jobs.append(WorkloadJob(f"{name}-ingest", ingest, opts=job_opts))
         urls = args.serving.openai_base_urls
         chat = [m for m in args.models if m.config.role == "chat" and m.name in urls]
+        reports: dict[str, pulumi.Output[str]] = {}
         if cfg.benchmark.enabled and chat:
             credentials = kube.secret(
                 f"{name}-job-credentials",
@@ -164,17 +226,28 @@ class IngestAndBenchmarkJobs(pulumi.ComponentResource):
                 ),
             )
             after = [credentials, args.serving_ready, *([args.hf_secret] if args.hf_secret else [])]
+            upload = cfg.benchmark.upload and args.cloud in BUCKET_SCHEMES
+            if upload and args.model_store_account is not None:
+                after.append(args.model_store_account)
             for model in chat:
+                label = f"{model.name}-{args.serving_mode}"
+                uri = benchmark_upload_uri(cluster.model_store_uri, label) if upload else None
+                if uri is not None:
+                    reports[model.name] = pulumi.Output.concat(uri, "/latest.json")
                 bench = benchmark_args(
                     model,
                     cfg.benchmark,
                     namespace=cfg.namespace,
                     placement=cluster.system,
                     target_url=urls[model.name],
-                    label=f"{model.name}-{args.serving_mode}",
+                    label=label,
                     api_key=CREDENTIALS,
                     hf_token_secret=HF_TOKEN_SECRET if args.hf_secret is not None else None,
+                    images=args.images,
+                    upload_uri=uri,
+                    region=args.region if args.cloud == "aws" else "",
                     after=after,
                 )
                 self.jobs.append(WorkloadJob(f"{name}-benchmark-{model.name}", bench, opts=job_opts))
-        self.register_outputs({"jobNames": [j.job_name for j in self.jobs]})
+        self.outputs = JobsOutputs(benchmark_reports=reports, job_names=[j.job_name for j in self.jobs])
+        self.register_outputs(self.outputs.as_dict())

@@ -4,14 +4,15 @@ the layers they follow. The Jobs components (components/jobs/layer.py) create th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from components import kube, versions
 from components.cluster.base import Placement
-from components.data import MilvusOutputs
 from components.jobs.workload_job import SecretEnv, WorkloadJobArgs
+from stacks.config.images import WorkloadImages
 from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
 from stacks.models import ServedModel
 from stacks.uris import BucketUri
@@ -21,6 +22,32 @@ CORPUS_DIR = "/work/corpus"
 TOKENIZER_DIR = "/work/tokenizer"
 HF_TOKEN_KEY = "token"
 """Key of the Hugging Face token in its Secret."""
+APP_API_KEY_ENV = "INGEST_APP_API_KEY"
+"""The ingest Job reads the app's Bearer key from this variable (never a flag)."""
+BENCHMARK_GRACE_S = 90
+"""The benchmark keeps finished load points on SIGTERM and uploads them: it needs 60 s or more."""
+
+
+@dataclass(frozen=True)
+class IngestTarget:
+    """The RAG app the ingest Job writes into, through its API (resolved from the app layer by infra/)."""
+
+    app_url: str
+    """The app's base URL without /v1 (INGEST_APP_URL), e.g. http://rag-app.rag.svc.cluster.local:8321."""
+    vector_store: str
+    """The store's name (INGEST_VECTOR_STORE): created or found by name."""
+    app_embedding_model: str
+    """OGX's id of the app's embedding model, e.g. embeddings/all-minilm-l6-v2 (INGEST_APP_EMBEDDING_MODEL)."""
+    embedding_model: str
+    """The model the Job embeds with (INGEST_EMBEDDING_MODEL): platform.app.embeddingModel, the same as the
+    app's served embedding model."""
+    api_key: kube.SecretRef | None
+    """The app's API key Secret in the jobs namespace; None when the app's auth is off."""
+
+
+def benchmark_upload_uri(model_store_uri: pulumi.Input[str], label: str) -> pulumi.Output[str]:
+    """Where the benchmark Job uploads its runs: <bucket>/benchmarks/<label> (latest.json names the newest)."""
+    return pulumi.Output.concat(model_store_uri, "/benchmarks/", label)
 
 
 def artifact_uri(model_store_uri: pulumi.Input[str], model: ServedModel) -> pulumi.Output[str]:
@@ -40,12 +67,13 @@ def quantize_args(
     placement: Placement,
     model_store_uri: pulumi.Input[str],
     hf_token_secret: str | None,
+    images: WorkloadImages,
 ) -> WorkloadJobArgs:
     """Quantize `model`'s Hub original to its precision on the model's own GPU pool, into the model store."""
     assert model.source.kind == "quantized", "only models with quantizeFrom are quantized"
     return WorkloadJobArgs(
         job="quantize",
-        image=versions.workload_image("quantize"),
+        image=images.image("quantize"),
         args=[
             "--model",
             model.source.hub_id,
@@ -89,38 +117,41 @@ def ingest_args(
     *,
     namespace: str,
     placement: Placement,
-    collection: str,
-    milvus: MilvusOutputs,
+    target: IngestTarget,
+    images: WorkloadImages,
     after: Sequence[pulumi.Resource],
 ) -> WorkloadJobArgs:
-    """Docling -> chunks -> embeddings -> the app's Milvus collection, after Milvus is ready. Idempotent: re-runs
-    upsert."""
+    """Docling -> chunks -> embeddings -> the app's vector store through the app's API
+    (workloads/ingest/README.md), after the app is ready. Idempotent: deterministic chunk ids; it prunes what
+    left the source, behind the prune guard (jobs.ingest.maxPruneFraction)."""
     source = config.source_uri
+    env: dict[str, pulumi.Input[str]] = {
+        "INGEST_APP_URL": target.app_url,
+        "INGEST_VECTOR_STORE": target.vector_store,
+        "INGEST_APP_EMBEDDING_MODEL": target.app_embedding_model,
+        "INGEST_EMBEDDING_MODEL": target.embedding_model,
+        "INGEST_MAX_PRUNE_FRACTION": f"{config.max_prune_fraction:g}",
+    }
+    secret_env = []
+    if target.api_key is not None:
+        secret_env.append(SecretEnv(APP_API_KEY_ENV, target.api_key.name, target.api_key.key))
     return WorkloadJobArgs(
         job="ingest",
-        image=versions.workload_image("ingest"),
-        args=[
-            "ingest",
-            CORPUS_DIR if source else BUNDLED_CORPUS,
-            "--prune",
-            "--collection",
-            collection,
-            "--summary-json",
-            "/work/summary.json",
-        ],
+        image=images.image("ingest"),
+        args=["ingest", CORPUS_DIR if source else BUNDLED_CORPUS, "--prune", "--summary-json", "/work/summary.json"],
         namespace=namespace,
         limits=config.limits,
         resources=config.resources,
         placement=placement,
         uses_model_store=bool(source),
-        env={"INGEST_MILVUS_URI": milvus.uri},
-        secret_env=[SecretEnv("MILVUS_TOKEN", milvus.token_ref.name, milvus.token_ref.key)],
+        env=env,
+        secret_env=secret_env,
         init_containers=[_corpus_download(source)] if source else [],
         depends_on=after,
     )
 
 
-def _tokenizer_download(model: ServedModel, hf_token_secret: str | None) -> dict[str, Any]:
+def _tokenizer_download(model: ServedModel, hf_token_secret: str | None, image: str) -> dict[str, Any]:
     """GuideLLM counts tokens with the model's own tokenizer: fetch only its files from the Hub."""
     script = (
         "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], "
@@ -130,7 +161,7 @@ def _tokenizer_download(model: ServedModel, hf_token_secret: str | None) -> dict
     env += [kube.secret_env(s.name, s.secret, s.key) for s in _hf_token_env(hf_token_secret)]
     return {
         "name": "download-tokenizer",
-        "image": versions.workload_image("benchmark"),
+        "image": image,
         "command": ["python", "-c", script, model.source.hub_id, TOKENIZER_DIR],
         "env": env,
         "securityContext": kube.restricted_container_security(),
@@ -148,10 +179,14 @@ def benchmark_args(
     label: str,
     api_key: kube.SecretRef,
     hf_token_secret: str | None,
+    images: WorkloadImages,
+    upload_uri: pulumi.Input[str] | None,
+    region: str,
     after: Sequence[pulumi.Resource],
 ) -> WorkloadJobArgs:
     """GuideLLM against the served model once it is ready; the report carries the node's price and the
-    ratio to the memory-bandwidth roofline of its GPU."""
+    ratio to the memory-bandwidth roofline of its GPU. With `upload_uri` (the stack's bucket) the run folder is
+    uploaded after every finished load point, as the model-store ServiceAccount, so it outlives the pod."""
     m = model.config
     args: list[pulumi.Input[str]] = [
         "run",
@@ -180,15 +215,24 @@ def benchmark_args(
         args += ["--model-params-b", str(model.shape.params_b)]
     if model.instance is not None:
         args += ["--cloud", model.instance.cloud, "--instance-type", model.instance.name]
+    env: dict[str, pulumi.Input[str]] = {}
+    if upload_uri is not None:
+        args += ["--upload-uri", upload_uri]
+        if region:  # boto3 signs S3 requests for the bucket's region (GCS needs none)
+            env["AWS_REGION"] = region
+    image = images.image("benchmark")
     return WorkloadJobArgs(
         job="benchmark",
-        image=versions.workload_image("benchmark"),
+        image=image,
         args=args,
         namespace=namespace,
         limits=config.limits,
         resources=config.resources,
         placement=placement,
+        env=env,
         secret_env=[SecretEnv("OPENAI_API_KEY", api_key.name, api_key.key)],
-        init_containers=[_tokenizer_download(model, hf_token_secret)],
+        uses_model_store=upload_uri is not None,
+        init_containers=[_tokenizer_download(model, hf_token_secret, image)],
+        termination_grace_s=BENCHMARK_GRACE_S,
         depends_on=after,
     )

@@ -50,6 +50,8 @@ class WorkloadJobArgs:
     init_containers: list[dict[str, Any]] = field(default_factory=list)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     volume_mounts: list[dict[str, Any]] = field(default_factory=list)
+    termination_grace_s: int | None = None
+    """Seconds between SIGTERM and SIGKILL (activeDeadlineSeconds, eviction); None: Kubernetes' 30."""
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -103,6 +105,8 @@ class WorkloadJob(pulumi.ComponentResource):
         }
         if args.uses_model_store:
             pod_spec["serviceAccountName"] = MODEL_STORE_SERVICE_ACCOUNT
+        if args.termination_grace_s is not None:
+            pod_spec["terminationGracePeriodSeconds"] = args.termination_grace_s
         self.job = k8s.batch.v1.Job(
             name,
             metadata={"name": name, "namespace": args.namespace, "labels": labels},

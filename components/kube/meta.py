@@ -9,6 +9,7 @@
 | body-router     | the body-based router (model name -> header), llm-d     | serving   |
 | app             | the RAG app (OGX)                                       | platform  |
 | gateway         | the LiteLLM gateway                                     | platform  |
+| moderation      | the moderation service (/v1/moderations, Llama Guard)   | platform  |
 | cache           | Redis                                                   | platform  |
 | job             | workload Jobs; `app.kubernetes.io/name` names the job   | jobs      |
 
@@ -50,8 +51,10 @@ APP_POD_LABELS = selector("rag-app", "app")
 """The RAG app (OGX) pods, in the platform namespace: they reach Milvus, Redis and the gateway."""
 GATEWAY_POD_LABELS = selector("gateway", "gateway")
 """The LiteLLM gateway pods, in the platform namespace: they reach Redis."""
+MODERATION_POD_LABELS = selector("moderation", "moderation")
+"""The moderation service's pods, in the platform namespace: they reach the safety model."""
 INGEST_JOB_POD_LABELS = job_selector("ingest")
-"""The ingest Job's pods (jobs namespace): they reach Milvus."""
+"""The ingest Job's pods (jobs namespace): they reach the RAG app."""
 BENCHMARK_JOB_POD_LABELS = job_selector("benchmark")
 """The benchmark Job's pods (jobs namespace): they reach the model servers, the gateway and the app."""
 

@@ -1,14 +1,16 @@
 """Who may connect to the model servers: the NetworkPolicy ingress rule of every serving pod.
 
 Admitted: every pod of the app namespace (the RAG app and its LiteLLM gateway), the benchmark Job's pods,
-Prometheus, the endpoint pickers (they scrape /metrics to score replicas) and, in llm-d mode on GKE, the
-managed gateway's proxies and health checkers. Kubelet probes come from the node and are not subject to these
-rules.
+Prometheus, the endpoint pickers (they scrape /metrics to score replicas; the standalone router's Envoy runs in
+their pods) and the Gateway's proxies: on GKE the managed gateway's proxies and health checkers (by source
+range), elsewhere the in-cluster Gateway's proxy pods. Not the ingest Job: it writes through the RAG app's API,
+and the app reaches the embedding model through the LiteLLM gateway (docs/rag-path.md). Kubelet probes come from
+the node and are not subject to these rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,9 @@ class Clients:
     prometheus_namespace: str
     gateway_cidrs: Sequence[str] = ()
     """Source ranges of a managed gateway's proxies (llm-d mode on GKE), admitted by ipBlock."""
+    gateway_pods: Mapping[str, str] | None = None
+    """Labels of an in-cluster Gateway's proxy pods in the serving namespace (agentgateway, an external
+    implementation), which connect to the InferencePool's pods directly."""
 
     def peers(self) -> list[kube.Peer | kube.IpBlock]:
         return [
@@ -36,9 +41,9 @@ class Clients:
             kube.Peer(self.prometheus_namespace),
             kube.Peer(self.serving_namespace, {kube.COMPONENT: kube.ENDPOINT_PICKER}),
             *(kube.IpBlock(cidr) for cidr in self.gateway_cidrs),
+            *([kube.Peer(self.serving_namespace, dict(self.gateway_pods))] if self.gateway_pods else []),
         ]
 
     def ingress_rule(self, port: int) -> dict[str, Any]:
-        """Ingress from every client, only on `port`; egress stays open (weights are downloaded from Hugging
-        Face or streamed from a bucket)."""
+        """Ingress from every client, only on `port`; egress stays open (weights are streamed from a bucket)."""
         return kube.ingress_rule(self.peers(), [port])

@@ -25,11 +25,14 @@ class InferenceCrds:
     inference_pool: list[pulumi.Resource]
 
 
-def install_inference_crds(name: str, opts: pulumi.ResourceOptions) -> InferenceCrds:
-    """The Gateway API (standard channel) and InferencePool CRDs from their release manifests."""
-    gateway_api = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=versions.GATEWAY_API_CRDS, opts=opts)
+def install_inference_crds(name: str, opts: pulumi.ResourceOptions, gateway_api: bool = True) -> InferenceCrds:
+    """The Gateway API (standard channel) and InferencePool CRDs from their release manifests; the standalone
+    router needs only the InferencePool's (`gateway_api` False)."""
     pool = k8s.yaml.v2.ConfigFile(f"{name}-inference-pool-crds", file=versions.INFERENCE_POOL_CRDS, opts=opts)
-    return InferenceCrds(gateway_api=[gateway_api], inference_pool=[pool])
+    if not gateway_api:
+        return InferenceCrds(gateway_api=[], inference_pool=[pool])
+    gateway = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=versions.GATEWAY_API_CRDS, opts=opts)
+    return InferenceCrds(gateway_api=[gateway], inference_pool=[pool])
 
 
 def managed_inference_crds(cluster_ready: list[pulumi.Resource]) -> InferenceCrds:

@@ -3,7 +3,9 @@
 Flag names are those of the pinned image (components/versions.py, vLLM 0.21): `--runner pooling` replaced the
 removed `--task embed`; `--shutdown-timeout` exists from 0.18; the API key is read from VLLM_API_KEY.
 Where the weights come from is worked out in `stacks.models.model_source`; `weights_load` turns that into
-what vLLM and its pod need to load them.
+what vLLM and its pod need to load them: the Run:ai model streamer (`--load-format runai_streamer`) from the
+stack's bucket, or a read-only volume. A Hugging Face id as the model argument (a download at every start) is
+what preflight refuses; it remains here only for what the source says.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from stacks.config.serving import ModelConfig
+from stacks.config.serving import POOLING_ROLES, ModelConfig
 from stacks.models import ModelSource, SourceKind
 from stacks.uris import BucketUri, PvcUri, UriError
 
@@ -25,9 +27,20 @@ MODEL_VOLUME_ROOT = "/models"
 CACHE_DIR = "/cache"
 """An emptyDir for every cache vLLM, PyTorch, Triton and Hugging Face write (HOME points here too)."""
 
-LOAD_RATE_GBPS: dict[SourceKind, float] = {"huggingface": 0.1, "bucket": 0.4, "quantized": 0.4, "volume": 0.25}
+STREAMER_GBPS = 0.8
+"""The Run:ai streamer from a same-region bucket, for the startup budget: a quarter of the published 3.1 GB/s
+(15 GB Llama 3 8B from S3 in 4.88 s at concurrency 32, g5.12xlarge; runai-model-streamer docs/src/benchmarks.md,
+the NVIDIA blog's figures), about what the smallest GPU nodes' network (up to 10 Gbit/s) sustains."""
+LOAD_RATE_GBPS: dict[SourceKind, float] = {
+    "huggingface": 0.1,
+    "bucket": STREAMER_GBPS,
+    "quantized": STREAMER_GBPS,
+    "prefetched": STREAMER_GBPS,
+    "volume": 0.25,
+}
 """Conservative weight-loading rates in GB/s, for the startup probe budget: a Hugging Face download at
-~100 MB/s, the Run:ai streamer from a same-region bucket, a network volume."""
+~100 MB/s (unpublished, network and rate limits decide; refused by preflight anyway), the streamer, a network
+volume (EBS gp3 and GCE balanced disks default to 125-240 MB/s)."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +74,13 @@ def _streamed(kind: SourceKind, prefix: pulumi.Input[str], tensor_parallel: int)
 
 
 def weights_load(source: ModelSource, tensor_parallel: int = 1, quantized: pulumi.Input[str] | None = None) -> VllmLoad:
-    """The load of `source`: the Hugging Face id, a bucket folder streamed with Run:ai, a mounted volume, or the
-    quantize Job's artifact (`quantized`, a bucket prefix known only at deploy time)."""
-    if source.kind == "quantized":
+    """The load of `source`: a bucket folder streamed with Run:ai, a mounted volume, or the quantize or prefetch
+    Job's copy in the model store (`quantized`: its bucket prefix, known only at deploy time; a prefetched copy on
+    an existing cluster is in the store's claim, `source.artifact`)."""
+    if source.kind in ("quantized", "prefetched") and not isinstance(source.artifact, PvcUri):
         if quantized is None:
-            raise ValueError(f"{source.hub_id} is quantized in the cluster: pass the quantize Job's artifact URI")
-        return _streamed("quantized", quantized, tensor_parallel)
+            raise ValueError(f"{source.hub_id} is copied by a Job of the stack: pass its model-store prefix")
+        return _streamed(source.kind, quantized, tensor_parallel)
     if isinstance(source.artifact, BucketUri):
         return _streamed("bucket", source.artifact.prefix, tensor_parallel)
     if isinstance(source.artifact, PvcUri):
@@ -76,6 +90,11 @@ def weights_load(source: ModelSource, tensor_parallel: int = 1, quantized: pulum
             kind="volume", model_arg=f"{mount}/{path}" if path else mount, volumes=[volume], mounts=[volume_mount_]
         )
     return VllmLoad(kind="huggingface", model_arg=source.hub_id)
+
+
+def from_hub(load: VllmLoad) -> bool:
+    """The server would download its weights from the Hugging Face Hub when it starts."""
+    return load.kind == "huggingface"
 
 
 def engine_args(model: ModelConfig) -> list[str]:
@@ -97,8 +116,10 @@ def engine_args(model: ModelConfig) -> list[str]:
     args += ["--kv-cache-dtype", e.kv_cache_dtype]
     args += ["--tensor-parallel-size", str(model.tensor_parallel)]
     args += ["--shutdown-timeout", str(e.shutdown_timeout_s)]
-    if model.role == "embedding":
+    if model.role in POOLING_ROLES:  # /v1/embeddings; a cross-encoder also /rerank, /v1/rerank and /score
         args += ["--runner", "pooling"]
+    if model.kv_offload.cpu_gib:  # vLLM's native CPU offloading connector (summed over the TP ranks)
+        args += ["--kv-offloading-size", str(model.kv_offload.cpu_gib), "--kv-offloading-backend", "native"]
     return args
 
 

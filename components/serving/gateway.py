@@ -1,11 +1,14 @@
-"""llm-d mode's inference gateway: one Gateway for the stack, routed by model name.
+"""The gateway router of llm-d mode (and KServe mode's ingress): one Gateway for the stack, routed per model.
 
-- `InferenceGateway`: the Gateway and the body-based router (BBR), which copies the request's JSON `model`
-  field into the X-Gateway-Model-Name header so HTTPRoutes can match on it; on GKE a GCPRoutingExtension puts
-  the BBR in front of route matching.
+- `InferenceGateway`: the Gateway; on GKE also the body-based router (BBR), which copies the request's JSON
+  `model` field into the X-Gateway-Model-Name header, put in front of route matching by a GCPRoutingExtension.
 - `ModelRoute`, one per model: an InferencePool over the model's vLLM pods, its endpoint picker, and an
-  HTTPRoute matching the model's name; on GKE the pool's health check (/health, unauthenticated) and backend
-  timeout. A Service backend (the CPU tier) gets a route and health check too.
+  HTTPRoute for the model; on GKE the pool's health check (/health, unauthenticated) and backend timeout. A
+  Service backend (the CPU tier) gets a route and health check too.
+
+Routing: on GKE by the model-name header (one base URL for every model). Elsewhere (agentgateway, or an external
+implementation) by path: /<model>/v1/... is rewritten to /v1/... (core Gateway API, no implementation-specific
+extension to run the BBR), so each model has its own base URL, http://<gateway>/<model>/v1.
 
 Ordering: Gateway and HTTPRoutes wait for the Gateway API CRDs, InferencePools for the InferencePool CRD, the
 endpoint picker for its pool, routes for their pools and the Gateway.
@@ -27,6 +30,7 @@ from components.serving.engine import HTTP_PORT
 from components.serving.epp import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs
 from components.serving.pod import container_security, pod_security, selector_of
 from stacks.config.serving import ScorerWeights
+from stacks.config.serving_modes import DisaggregationConfig
 
 GATEWAY_NAME = "inference-gateway"
 MODEL_HEADER = "X-Gateway-Model-Name"
@@ -59,18 +63,36 @@ def gateway_base_url(address: str) -> str:
     return f"http://{address}/v1"
 
 
+def model_base_url(address: str, model: str, gke: bool) -> str:
+    """A model's OpenAI-compatible URL through the Gateway: the shared one on GKE (header routing), else the
+    model's path prefix."""
+    return gateway_base_url(address) if gke else f"http://{address}/{model}/v1"
+
+
 def route_spec(model: str, backend: dict[str, Any], gke: bool, timeout_s: int) -> dict[str, Any]:
-    rule: dict[str, Any] = {
-        "matches": [
-            {
-                "path": {"type": "PathPrefix", "value": "/"},
-                "headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model}],
-            }
-        ],
-        "backendRefs": [backend],
-    }
-    if not gke:  # GKE takes the timeout from the GCPBackendPolicy
-        rule["timeouts"] = {"request": f"{timeout_s}s"}
+    rule: dict[str, Any]
+    if gke:  # GKE takes the timeout from the GCPBackendPolicy
+        rule = {
+            "matches": [
+                {
+                    "path": {"type": "PathPrefix", "value": "/"},
+                    "headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model}],
+                }
+            ],
+            "backendRefs": [backend],
+        }
+    else:
+        rule = {
+            "matches": [{"path": {"type": "PathPrefix", "value": f"/{model}/v1"}}],
+            "filters": [
+                {
+                    "type": "URLRewrite",
+                    "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/v1"}},
+                }
+            ],
+            "backendRefs": [backend],
+            "timeouts": {"request": f"{timeout_s}s"},
+        }
     return {
         "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME}],
         "rules": [rule],
@@ -97,6 +119,25 @@ def inference_pool_spec(model: str, epp_service: str) -> dict[str, Any]:
             "failureMode": "FailOpen",
         },
     }
+
+
+def inference_pool(
+    parent: pulumi.Resource,
+    name: str,
+    model: str,
+    metadata: dict[str, Any],
+    crds: InferenceCrds,
+    depends_on: list[pulumi.Resource],
+) -> k8s.apiextensions.CustomResource:
+    """A model's InferencePool (its endpoint picker is the Service `<model>-epp`), after the InferencePool CRD."""
+    return k8s.apiextensions.CustomResource(
+        f"{name}-pool",
+        api_version="inference.networking.k8s.io/v1",
+        kind="InferencePool",
+        metadata=metadata,
+        spec=inference_pool_spec(model, f"{model}-epp"),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*crds.inference_pool, *depends_on]),
+    )
 
 
 def health_check_policy_spec(target: dict[str, str], port: int, config_type: str = "HTTP") -> dict[str, Any]:
@@ -189,51 +230,52 @@ class InferenceGateway(pulumi.ComponentResource):
             spec=gateway_spec(args.class_name, args.address),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.gateway_api, *args.depends_on]),
         )
-        meta = {"name": BBR_NAME, "namespace": ns, "labels": kube.labels(BBR_NAME, kube.BODY_ROUTER)}
-        child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        account = k8s.core.v1.ServiceAccount(f"{name}-bbr-sa", metadata=meta, opts=child)
-        role = k8s.rbac.v1.Role(
-            f"{name}-bbr-role",
-            metadata=meta,
-            rules=[{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
-            opts=child,
-        )
-        binding = k8s.rbac.v1.RoleBinding(
-            f"{name}-bbr-binding",
-            metadata=meta,
-            subjects=[{"kind": "ServiceAccount", "name": BBR_NAME, "namespace": ns}],
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": BBR_NAME},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
-        )
-        self.bbr = k8s.apps.v1.Deployment(
-            f"{name}-bbr",
-            metadata=meta,
-            spec={
-                "replicas": 1,
-                "selector": {"matchLabels": kube.selector(BBR_NAME, kube.BODY_ROUTER)},
-                "template": bbr_pod_template(args.placement),
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding]),
-        )
-        bbr_service = k8s.core.v1.Service(
-            f"{name}-bbr-svc",
-            metadata=meta,
-            spec={
-                "type": "ClusterIP",
-                "selector": kube.selector(BBR_NAME, kube.BODY_ROUTER),
-                "ports": [
-                    {
-                        "name": "grpc",
-                        "port": BBR_PORT,
-                        "targetPort": BBR_PORT,
-                        "protocol": "TCP",
-                        "appProtocol": "HTTP2",
-                    }
-                ],
-            },
-            opts=child,
-        )
-        if gke:
+        self.bbr: k8s.apps.v1.Deployment | None = None
+        if gke:  # the BBR runs in front of GKE's route matching only
+            meta = {"name": BBR_NAME, "namespace": ns, "labels": kube.labels(BBR_NAME, kube.BODY_ROUTER)}
+            child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
+            account = k8s.core.v1.ServiceAccount(f"{name}-bbr-sa", metadata=meta, opts=child)
+            role = k8s.rbac.v1.Role(
+                f"{name}-bbr-role",
+                metadata=meta,
+                rules=[{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
+                opts=child,
+            )
+            binding = k8s.rbac.v1.RoleBinding(
+                f"{name}-bbr-binding",
+                metadata=meta,
+                subjects=[{"kind": "ServiceAccount", "name": BBR_NAME, "namespace": ns}],
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": BBR_NAME},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
+            )
+            self.bbr = k8s.apps.v1.Deployment(
+                f"{name}-bbr",
+                metadata=meta,
+                spec={
+                    "replicas": 1,
+                    "selector": {"matchLabels": kube.selector(BBR_NAME, kube.BODY_ROUTER)},
+                    "template": bbr_pod_template(args.placement),
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding]),
+            )
+            bbr_service = k8s.core.v1.Service(
+                f"{name}-bbr-svc",
+                metadata=meta,
+                spec={
+                    "type": "ClusterIP",
+                    "selector": kube.selector(BBR_NAME, kube.BODY_ROUTER),
+                    "ports": [
+                        {
+                            "name": "grpc",
+                            "port": BBR_PORT,
+                            "targetPort": BBR_PORT,
+                            "protocol": "TCP",
+                            "appProtocol": "HTTP2",
+                        }
+                    ],
+                },
+                opts=child,
+            )
             service_ref = {"group": "", "kind": "Service", "name": BBR_NAME}
             after = pulumi.ResourceOptions(parent=self, depends_on=[self.gateway, bbr_service])
             k8s.apiextensions.CustomResource(
@@ -288,6 +330,8 @@ class ModelRouteArgs:
     Service (the CPU tier)."""
     epp_replicas: int = 1
     service_port: int = HTTP_PORT
+    disaggregation: DisaggregationConfig | None = None
+    """A disaggregated model: the endpoint picker's prefill and decode profiles."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -302,15 +346,7 @@ class ModelRoute(pulumi.ComponentResource):
         self.pool: k8s.apiextensions.CustomResource | None = None
         self.endpoint_picker: EndpointPicker | None = None
         if args.weights is not None:
-            epp_service = f"{model}-epp"
-            self.pool = k8s.apiextensions.CustomResource(
-                f"{name}-pool",
-                api_version="inference.networking.k8s.io/v1",
-                kind="InferencePool",
-                metadata=meta,
-                spec=inference_pool_spec(model, epp_service),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.inference_pool, *args.depends_on]),
-            )
+            self.pool = inference_pool(self, name, model, meta, args.crds, args.depends_on)
             self.endpoint_picker = EndpointPicker(
                 f"{name}-epp",
                 EndpointPickerArgs(
@@ -320,6 +356,7 @@ class ModelRoute(pulumi.ComponentResource):
                     replicas=args.epp_replicas,
                     placement=args.placement,
                     depends_on=[self.pool, *args.depends_on],
+                    disaggregation=args.disaggregation,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -24,8 +24,6 @@ RUN_AS = 2000
 """The images run as root by default; this uid/gid has no passwd entry, so USER is set for getpass()."""
 API_KEY_KEY = "api-key"
 """Key of the serving API key in its Secret."""
-HF_TOKEN_KEY = "token"
-"""Key of the Hugging Face token in its Secret."""
 TIER = "leanrag.dev/serving-tier"
 """Label of model-server pods: gpu (vLLM) or cpu (llama.cpp)."""
 
@@ -63,11 +61,13 @@ class VllmPodSpec:
     placement: Placement
     pre_stop_s: int
     api_key_secret: str
-    hf_token_secret: str | None = None
     service_account: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     quantized: pulumi.Input[str] | None = None
-    """The quantize job's artifact prefix when the model has quantizeFrom (known only at deploy time)."""
+    """The model-store prefix of the quantize or prefetch Job's copy (known only at deploy time): models with
+    quantizeFrom, and prefetched models on a bucket."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """Extra pod annotations, e.g. what the prefetch Job copied (a new copy rolls the pods)."""
 
     @property
     def load(self) -> engine.VllmLoad:
@@ -91,12 +91,12 @@ def vllm_env(spec: VllmPodSpec) -> list[dict[str, Any]]:
             "TORCHINDUCTOR_CACHE_DIR": f"{c}/inductor",
             "VLLM_NO_USAGE_STATS": "1",
             "DO_NOT_TRACK": "1",
+            # the weights come from the model store: any Hugging Face Hub request fails fast instead of downloading
+            **({} if engine.from_hub(spec.load) else {"HF_HUB_OFFLINE": "1"}),
             **spec.extra_env,
         }
     )
     env.append(kube.secret_env("VLLM_API_KEY", spec.api_key_secret, API_KEY_KEY))
-    if spec.hf_token_secret:
-        env.append(kube.secret_env("HF_TOKEN", spec.hf_token_secret, HF_TOKEN_KEY))
     return env
 
 
@@ -180,7 +180,7 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
     return {
         "metadata": {
             "labels": kube.labels(model.name, kube.MODEL_SERVER, **{TIER: "gpu"}),
-            "annotations": prometheus_annotations(engine.HTTP_PORT),
+            "annotations": {**prometheus_annotations(engine.HTTP_PORT), **spec.pod_annotations},
         },
         "spec": pod,
     }

@@ -45,6 +45,15 @@ def deployment_spec(args: VllmServerArgs) -> dict[str, Any]:
     return spec
 
 
+def service_spec(selector: dict[str, str]) -> dict[str, Any]:
+    """The ClusterIP Service of a model's vLLM pods (port `http`)."""
+    return {
+        "type": "ClusterIP",
+        "selector": selector,
+        "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}],
+    }
+
+
 class VllmServer(pulumi.ComponentResource):
     """Outputs: `service_name`, `base_url`."""
 
@@ -67,13 +76,7 @@ class VllmServer(pulumi.ComponentResource):
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": sel,
-                "ports": [
-                    {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
-                ],
-            },
+            spec=service_spec(sel),
             opts=child,
         )
         self.network_policy = kube.network_policy(

@@ -1,8 +1,12 @@
 """Regenerate the CRD JSON schemas that infra/validate.py checks custom resources against.
 
     python schemas/crds/update.py            # needs npm and the npm registry; rewrites the files below
+    LEANRAG_CHARTS=/path/to/charts python schemas/crds/update.py --charts-only
 
 Sources, all pinned here:
+- CHARTS: the published CRD manifests inside the Helm charts of the exact releases the program pins
+  (components/versions.py), read from the charts directory (LEANRAG_CHARTS, default ../shared/charts beside the
+  repository): KEDA's ScaledObject, KServe's LLMInferenceService.
 - REGISTRY: the JSON schema literals that `@kubernetes-models/*` npm packages ship (versions of the packages
   whose modules still embed the schema as data; later releases ship compiled validators only). ObjectMeta
   comes from the Kubernetes 1.33 strict schemas bundled in the `kubernetes-validate` PyPI package.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +33,19 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 KUBERNETES_VERSION = "1.33.0"
+CHARTS_DIR = Path(os.environ.get("LEANRAG_CHARTS", HERE.parent.parent.parent / "shared" / "charts"))
+"""The published chart sources (shared/charts/<chart>/<version>/, see its README)."""
+
+CHARTS: list[tuple[str, str, str, str]] = [
+    # (chart, version = the pin in components/versions.py, CRD manifest in the chart, apiVersion/kind)
+    ("keda", "2.20.2", "templates/crds/crd-scaledobjects.yaml", "keda.sh/v1alpha1/ScaledObject"),
+    (
+        "kserve-llmisvc-crd",
+        "v0.20.0",
+        "templates/serving.kserve.io_llminferenceservices.yaml",
+        "serving.kserve.io/v1alpha2/LLMInferenceService",
+    ),
+]
 
 REGISTRY: list[tuple[str, str, str, str]] = [
     # (npm package, version, module path in the package, apiVersion/kind)
@@ -43,7 +61,6 @@ REGISTRY: list[tuple[str, str, str, str]] = [
         "gateway.networking.k8s.io/v1/HTTPRoute.js",
         "gateway.networking.k8s.io/v1/HTTPRoute",
     ),
-    ("@kubernetes-models/keda", "0.3.2", "keda.sh/v1alpha1/ScaledObject.js", "keda.sh/v1alpha1/ScaledObject"),
     (
         "@kubernetes-models/prometheus-operator",
         "4.0.0",
@@ -129,6 +146,72 @@ def from_npm_module(source: str, api_version: str, kind: str, meta: dict[str, An
         **schema,
         "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]},
     }
+
+
+def crd_manifest(text: str) -> dict[str, Any]:
+    """A CRD from a chart template: the whole-line template directives (the conditional around the file, the
+    templated labels and annotations of its metadata) are dropped; the schema itself carries none."""
+    import yaml
+
+    lines = text.splitlines()
+    spec_at = next(i for i, line in enumerate(lines) if line.startswith("spec:"))
+    if any("{{" in line and not _directive(line) for line in lines[spec_at:]):
+        raise SystemExit("templated values inside the CRD's spec: extend crd_manifest")
+    kept = [line for line in lines if "{{" not in line]
+    crd: dict[str, Any] = yaml.safe_load("\n".join(kept))
+    if crd.get("kind") != "CustomResourceDefinition":
+        raise SystemExit("not a CustomResourceDefinition")
+    return crd
+
+
+def _directive(line: str) -> bool:
+    """A line that is only a template directive ({{- if ... }}, {{- end }})."""
+    stripped = line.strip()
+    return stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1
+
+
+def from_crd(crd: dict[str, Any], api_version: str, kind: str, meta: dict[str, Any], provenance: str) -> dict[str, Any]:
+    """The strict JSON schema of one served version of a CRD, as the API server validates it (structural
+    schema, unknown fields rejected, nullable honoured; CEL rules are not evaluated)."""
+    group, _, version = api_version.rpartition("/")
+    if crd["spec"]["group"] != group or crd["spec"]["names"]["kind"] != kind:
+        raise SystemExit(f"{provenance}: not the CRD of {api_version}/{kind}")
+    served = [v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served", True)]
+    if not served:
+        raise SystemExit(f"{provenance}: version {version} is not served")
+    schema = strict(_drop_cel(served[0]["schema"]["openAPIV3Schema"]))
+    props = schema["properties"]
+    props["apiVersion"] = {"type": "string", "enum": [api_version]}
+    props["kind"] = {"type": "string", "enum": [kind]}
+    props["metadata"] = {"$ref": "#/$defs/ObjectMeta"}
+    schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind"})
+    schema["additionalProperties"] = False
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": provenance,
+        **schema,
+        "$defs": {"ObjectMeta": meta["schema"], **meta["defs"]},
+    }
+
+
+def _drop_cel(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_drop_cel(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _drop_cel(v) for k, v in node.items() if k != "x-kubernetes-validations"}
+
+
+def write_chart_schemas(meta: dict[str, Any]) -> None:
+    for chart, version, manifest, gvk in CHARTS:
+        api_version, _, kind = gvk.rpartition("/")
+        path = CHARTS_DIR / chart / version / manifest
+        if not path.exists():
+            raise SystemExit(f"{path} not found: set LEANRAG_CHARTS to the charts directory (shared/charts)")
+        provenance = f"chart {chart} {version} {manifest}"
+        write(
+            file_name(api_version, kind), from_crd(crd_manifest(path.read_text()), api_version, kind, meta, provenance)
+        )
 
 
 def npm_pack(package: str, version: str, into: Path) -> Path:
@@ -306,6 +389,9 @@ def main(argv: list[str]) -> int:
     for name, schema in structural(meta).items():
         write(name, schema)
     if "--structural-only" in argv:
+        return 0
+    write_chart_schemas(meta)
+    if "--charts-only" in argv:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         packages: dict[tuple[str, str], Path] = {}

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from stacks.config.base import ConfigModel
 from stacks.config.cluster import CloudName, ClusterConfig, NodePool
+from stacks.config.images import WorkloadImages
 from stacks.config.jobs import JobsConfig
 from stacks.config.platform import PlatformConfig
 from stacks.config.serving import ModelConfig, ServingConfig
@@ -35,6 +36,8 @@ class StackConfig(ConfigModel):
     serving: ServingConfig = ServingConfig()
     platform: PlatformConfig = PlatformConfig()
     jobs: JobsConfig = JobsConfig()
+    workload_images: WorkloadImages = WorkloadImages()
+    """Registry and tag of the images built from this repository (docs/images.md)."""
     monthly_budget_usd: int = Field(default=5000, gt=0)
     """Cap on the stack's monthly cost: every pool at maxNodes plus control plane, NAT, load balancer, bucket and
     volumes (stacks/cost.py, printed by the offline plan) must stay within it; preflight and the policy pack check."""

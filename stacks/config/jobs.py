@@ -20,6 +20,10 @@ class IngestJobConfig(ConfigModel):
     enabled: bool = True
     source_uri: str = ""
     """Documents to ingest: s3:// or gs:// prefix; empty ingests the bundled sample corpus."""
+    max_prune_fraction: float = Field(default=0.5, gt=0, le=1)
+    """The Job prunes documents gone from the source, but refuses (and changes nothing) when the source yields
+    no documents or when pruning would delete more than this share of the stored chunks
+    (--max-prune-fraction)."""
     limits: JobLimits = JobLimits()
     resources: Resources = Resources(cpu="2", memory="4Gi")
 
@@ -29,6 +33,10 @@ class BenchmarkJobConfig(ConfigModel):
     scenario: Literal["chat", "rag", "long-context"] = "chat"
     profile: Literal["synchronous", "sweep", "constant"] = "sweep"
     max_seconds: int = Field(default=120, ge=5)
+    upload: bool = True
+    """Upload each run's report to the stack's bucket (<modelStoreUri>/benchmarks/<model>-<mode>/, stack output
+    benchmarkReports), as the model-store ServiceAccount. Stacks without a bucket (existing) keep it in the
+    pod."""
     limits: JobLimits = JobLimits(active_deadline_s=7200)
     resources: Resources = Resources(cpu="2", memory="4Gi")
 

@@ -53,9 +53,13 @@ class AppConfig(ConfigModel):
     auth: bool = False
     """Require bearer tokens on the app's API (on in prod)."""
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    """Hugging Face id of the embedding model: the app embeds queries with the served model of this id, and the
+    ingest Job embeds chunks with it (they must match, or search finds nothing)."""
     embedding_dimension: int = Field(default=384, ge=8)
+    """Dimension of that model's vectors (384 for all-MiniLM-L6-v2)."""
     vector_store: DnsLabel = "docs"
-    """Name of the vector store (Milvus collection) the app searches."""
+    """Name of the app's vector store: the ingest Job creates (or finds) it by this name through the app's API,
+    and clients find it by name (stack output vectorStoreName)."""
     resources: Resources = Resources(cpu="500m", memory="1Gi")
 
 
@@ -75,6 +79,20 @@ class GuardrailsConfig(ConfigModel):
     """Reject requests that look like prompt injection with a clear error."""
 
 
+class ModerationConfig(ConfigModel):
+    """Llama Guard on the request path: an OpenAI /v1/moderations service (workloads/moderation) in front of
+    the stack's `role: safety` model, called by the RAG app (OGX's moderation_endpoint, fail closed) and by the
+    gateway (a pre-call guardrail on every request)."""
+
+    enabled: bool | None = None
+    """Unset: on whenever the stack serves a safety model (serving.models[] with role: safety, or
+    serving.cpuSafety). true without a safety model is refused by preflight."""
+    replicas: int = Field(default=1, ge=1)
+    resources: Resources = Resources(cpu="100m", memory="256Mi")
+    timeout_s: float = Field(default=20, gt=0, le=600)
+    """Seconds per safety-model call (SAFETY_TIMEOUT_S); OGX gives the whole moderation call 30 s."""
+
+
 class GatewayConfig(ConfigModel):
     """LiteLLM proxy in front of the model endpoints: API keys, caching, guardrails, CPU fallback."""
 
@@ -90,3 +108,4 @@ class PlatformConfig(ConfigModel):
     redis: RedisConfig = RedisConfig()
     app: AppConfig = AppConfig()
     gateway: GatewayConfig = GatewayConfig()
+    moderation: ModerationConfig = ModerationConfig()

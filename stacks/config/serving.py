@@ -8,8 +8,14 @@ from pydantic import Field, model_validator
 
 from stacks.catalog import Precision
 from stacks.config.base import ConfigModel, DnsLabel
+from stacks.config.jobs import JobLimits
+from stacks.config.platform import Resources
+from stacks.config.serving_modes import DisaggregationConfig, KServeConfig, KvOffloadConfig, RouterConfig
 
-ModelRole = Literal["chat", "safety", "embedding"]
+ModelRole = Literal["chat", "safety", "embedding", "reranker"]
+POOLING_ROLES: tuple[ModelRole, ...] = ("embedding", "reranker")
+"""Roles a pooling model serves (vectors or relevance scores, no generation): on a GPU pool with vLLM's pooling
+runner, or on the system pool with text-embeddings-inference on CPU."""
 
 
 class ModelShape(ConfigModel):
@@ -47,9 +53,12 @@ class ModelConfig(ConfigModel):
     """Served model name (what clients send as `model`); also names the Kubernetes objects."""
     id: str
     """Hugging Face model id; looked up in the catalog for its shape."""
+    revision: str | None = None
+    """Hub branch, tag or commit the prefetch Job copies (unset: main); pin a commit for reproducible deploys."""
     artifact_uri: str | None = None
-    """Load weights from this s3:// or gs:// prefix (written by the quantize job) with the Run:ai streamer, or
-    from a volume: pvc://<claim>/<path> mounts the PersistentVolumeClaim read-only."""
+    """Load weights from this s3:// or gs:// prefix (written by the quantize or prefetch job) with the Run:ai
+    streamer, or from a volume: pvc://<claim>/<path> mounts the PersistentVolumeClaim read-only. Unset: the
+    prefetch Job copies `id` from the hub into the model store first (serving.prefetch)."""
     quantize_from: str | None = None
     """Run the quantize job from this Hugging Face id to `precision` first; serving waits for the artifact."""
     precision: Precision = "bf16"
@@ -59,13 +68,19 @@ class ModelConfig(ConfigModel):
     tensor_parallel: int = Field(default=1, ge=1)
     """--tensor-parallel-size: GPUs per replica; at most the pool's GPUs per node."""
     pool: DnsLabel
-    """Node pool that runs it (a GPU pool)."""
+    """Node pool that runs it: a GPU pool (vLLM), or for embedding and reranker models the system pool
+    (text-embeddings-inference on CPU)."""
     role: ModelRole = "chat"
-    """chat, safety (Llama Guard shield, served like chat) or embedding (served with --runner pooling)."""
+    """chat, safety (Llama Guard shield, served like chat), embedding or reranker (vLLM --runner pooling on a
+    GPU pool: /v1/embeddings, /rerank and /score)."""
     min_replicas: int = Field(default=1, ge=0)
     """0 allows scale to zero (needs autoscaling)."""
     max_replicas: int = Field(default=1, ge=1)
     engine: EngineConfig = EngineConfig()
+    kv_offload: KvOffloadConfig = KvOffloadConfig()
+    """KV-cache offloading to CPU memory (vLLM's native offloading connector)."""
+    disaggregation: DisaggregationConfig = DisaggregationConfig()
+    """Prefill/decode disaggregation (llm-d mode)."""
     shape: ModelShape | None = None
     """Architecture, for models that are not in the catalog."""
     cpu: str | None = None
@@ -84,20 +99,119 @@ class ModelConfig(ConfigModel):
         return self
 
 
-class CpuTierConfig(ConfigModel):
-    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+class LlamaCppConfig(ConfigModel):
+    """A small GGUF model served by llama.cpp's llama-server on the system pool (CPU nodes)."""
 
     enabled: bool = False
     name: DnsLabel = "smollm2-cpu"
-    """Served model name of the CPU tier."""
+    """Served model name."""
     gguf_uri: str = "hf://bartowski/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct-Q4_K_M.gguf"
-    """GGUF weights: hf://<repo>/<file>, or a path inside the model store."""
+    """GGUF weights: hf://<org>/<repo>/<file>.gguf (copied into the model store by the prefetch Job, then read
+    from there), or pvc://<claim>/<path>.gguf (already on a volume)."""
+    revision: str | None = None
+    """Hub branch, tag or commit of an hf:// GGUF that the prefetch Job copies (unset: main)."""
     replicas: int = Field(default=1, ge=1)
     cpu: str = "2"
     memory: str = "2Gi"
     context: int = Field(default=4096, ge=256)
+
+
+class CpuTierConfig(LlamaCppConfig):
+    """A small model on CPU nodes (llama.cpp server): cheap short requests, and the GPU tier's fallback."""
+
     fallback_for: list[str] = Field(default_factory=list)
     """Served model names whose requests fall back to the CPU tier when the GPU tier is unavailable."""
+
+
+class PoolingModelConfig(ConfigModel):
+    """A model that turns text into vectors or relevance scores. Served where it is cheapest: on the system pool
+    by Hugging Face text-embeddings-inference on CPU (pool unset), or on a GPU pool by vLLM's pooling runner."""
+
+    enabled: bool
+    name: DnsLabel
+    """Served model name (what clients send as `model`); also names the Kubernetes objects."""
+    id: str
+    """Hugging Face model id; looked up in the catalog for its shape."""
+    revision: str | None = None
+    """Hub branch, tag or commit the prefetch Job copies (unset: main)."""
+    artifact_uri: str | None = None
+    """Weights already in the model store (s3://, gs:// or pvc://); unset: the prefetch Job copies `id`."""
+    pool: DnsLabel | None = None
+    """Unset: the system pool, served on CPU by text-embeddings-inference. A GPU pool: vLLM --runner pooling."""
+    replicas: int = Field(default=1, ge=1)
+    """Replicas of its server (more than one: a PodDisruptionBudget keeps one serving through node drains)."""
+    max_context: int = Field(default=512, ge=256)
+    """Longest input in tokens: --max-model-len on a GPU pool; on CPU, longer inputs are truncated at the model's
+    own limit (TEI's --auto-truncate)."""
+    cpu: str | None = None
+    """CPU request of each replica; unset: 1 on the system pool, the node's share on a GPU pool."""
+    memory: str | None = None
+    """Memory request (and limit) of each replica; unset: sized from the model's weights on the system pool
+    (float32 weights x 1.5 + 0.5 GB), the node's share on a GPU pool."""
+    engine: EngineConfig = EngineConfig()
+    """vLLM settings on a GPU pool. On CPU, maxNumBatchedTokens is --max-batch-tokens (unset: 16384) and
+    maxNumSeqs is --max-client-batch-size (inputs per request)."""
+    shape: ModelShape | None = None
+    """Architecture, for models that are not in the catalog."""
+
+
+class EmbeddingConfig(PoolingModelConfig):
+    """The embedding model the RAG app queries with and the ingest Job embeds with (served in every stack by
+    default). platform.app.embeddingModel and embeddingDimension must name the same model (preflight)."""
+
+    enabled: bool = True
+    """Serve it (false: the app needs a serving.models[] entry with role embedding and its embeddingModel id)."""
+    name: DnsLabel = "all-minilm-l6-v2"
+    """Served model name."""
+    id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    """Hugging Face id: the model the ingest Job embeds with by default."""
+    dimension: int = Field(default=384, ge=8)
+    """Length of the vectors it returns."""
+
+
+class RerankerConfig(PoolingModelConfig):
+    """A cross-encoder that scores (query, passage) pairs for the second retrieval stage. Off by default: without
+    it retrieval is one stage. CPU: text-embeddings-inference POST /rerank; GPU: vLLM POST /v1/rerank."""
+
+    enabled: bool = False
+    """Serve it; its URL is the stack output `reranker`."""
+    name: DnsLabel = "ms-marco-minilm-l6"
+    """Served model name."""
+    id: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+    """Hugging Face id of a sequence-classification (cross-encoder) model."""
+
+
+class PrefetchConfig(ConfigModel):
+    """Model weights come from the stack's model store, never from the hub when a server starts: a prefetch Job
+    (workloads/prefetch) copies each model without artifactUri from the hub once, before its server starts."""
+
+    enabled: bool = True
+    """false: every model (and an hf:// CPU-tier GGUF) needs weights already in the store (artifactUri)."""
+    resources: Resources = Resources(cpu="1", memory="2Gi")
+    """Each prefetch Job's container (hashing and uploading one file at a time needs little)."""
+    staging_gb: int = Field(default=20, ge=1)
+    """Scratch disk for one hub file while it is uploaded: the largest weights file must fit."""
+    limits: JobLimits = JobLimits(active_deadline_s=7200, backoff_limit=3)
+    """Retries and deadline of each prefetch Job (a retry resumes: only missing files are copied)."""
+    volume_gb: int | None = Field(default=50, ge=1)
+    """Existing clusters (a pvc:// model store): size of the PersistentVolumeClaim the stack creates for the
+    weights; null when the claim exists already."""
+    volume_access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+    """ReadWriteOnce (e.g. kind): every reader on one node at a time; ReadWriteMany when replicas of one model
+    run on several nodes (needs a storage class that supports it)."""
+
+
+class CpuSafetyConfig(LlamaCppConfig):
+    """Llama Guard 3 1B on CPU nodes (llama.cpp): the `role: safety` model of stacks without a GPU to spare for
+    it. The moderation service (platform.moderation) calls it; answers take about a second per request on 2
+    cores."""
+
+    name: DnsLabel = "llama-guard-3-1b-cpu"
+    gguf_uri: str = "hf://bartowski/Llama-Guard-3-1B-GGUF/Llama-Guard-3-1B-Q8_0.gguf"
+    """Llama Guard 3 1B quantized to 8 bits (about 1.6 GB): Q8_0 keeps the verdicts close to the original."""
+    memory: str = "3Gi"
+    context: int = Field(default=4096, ge=256)
+    """Llama Guard's prompt holds the 14 hazard categories (about 400 tokens) plus the checked text."""
 
 
 class AutoscalingConfig(ConfigModel):
@@ -133,8 +247,9 @@ class InferenceGatewayConfig(ConfigModel):
     picker per model."""
 
     class_name: str | None = None
-    """GatewayClass; unset: gke-l7-rilb on gcp (GKE's managed regional internal L7 load balancer). Other
-    clouds must name an installed Gateway implementation that supports InferencePool (e.g. istio)."""
+    """GatewayClass; unset: gke-l7-rilb for router implementation gke (GKE's managed regional internal L7 load
+    balancer), agentgateway for agentgateway. Required for an external implementation that supports
+    InferencePool (e.g. istio)."""
     install_crds: bool | None = None
     """Install the Gateway API and InferencePool CRDs from their pinned release manifests. Unset: not on gcp
     (GKE with the Gateway API enabled installs and upgrades both), yes elsewhere."""
@@ -164,15 +279,25 @@ class MonitoringConfig(ConfigModel):
 
 
 class ServingConfig(ConfigModel):
-    mode: Literal["vllm", "llm-d"] = "vllm"
-    """vllm: plain vLLM behind a ClusterIP Service. llm-d: inference gateway with prefix-cache-aware
-    routing."""
+    mode: Literal["vllm", "llm-d", "kserve"] = "vllm"
+    """vllm: plain vLLM behind a ClusterIP Service. llm-d: llm-d's router (prefix-cache and load-aware endpoint
+    picking), standalone or behind a Gateway (see router). kserve: KServe LLMInferenceServices (vLLM with llm-d's
+    scheduler) behind the router's Gateway."""
     namespace: DnsLabel = "serving"
     models: list[ModelConfig] = Field(default_factory=list)
     cpu_tier: CpuTierConfig = CpuTierConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    reranker: RerankerConfig = RerankerConfig()
+    prefetch: PrefetchConfig = PrefetchConfig()
+    cpu_safety: CpuSafetyConfig = CpuSafetyConfig()
+    """A Llama Guard safety model on CPU (llama.cpp), for stacks that serve no safety model on a GPU."""
     autoscaling: AutoscalingConfig = AutoscalingConfig()
+    router: RouterConfig = RouterConfig()
+    """llm-d and kserve modes: standalone router or a Gateway, and which implementation."""
     inference_gateway: InferenceGatewayConfig = InferenceGatewayConfig()
-    """llm-d mode only."""
+    """llm-d and kserve modes with a gateway router."""
+    kserve: KServeConfig = KServeConfig()
+    """kserve mode only."""
     monitoring: MonitoringConfig = MonitoringConfig()
     grafana_dashboard: bool = True
     """Ship the vLLM Grafana dashboard as a ConfigMap for the Grafana sidecar."""

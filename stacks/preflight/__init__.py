@@ -10,22 +10,36 @@ from __future__ import annotations
 from stacks.config import StackConfig
 from stacks.preflight.budget import check_budget
 from stacks.preflight.cluster import check_cloud, check_pools
-from stacks.preflight.jobs import check_jobs
+from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
+from stacks.preflight.moderation import check_moderation
 from stacks.preflight.platform import check_platform
+from stacks.preflight.pooling import check_app_embedding, check_cpu_pooling_models
 from stacks.preflight.problem import Check, PreflightError, Problem
 from stacks.preflight.serving import check_serving_mode
+from stacks.preflight.serving_modes import check_disaggregation, check_kserve, check_kv_offload, check_router
+from stacks.preflight.weights import check_weights
 
 CHECKS: list[Check] = [
     check_cloud,
     check_pools,
     check_models,
     check_model_sources,
+    check_weights,
     check_engine_settings,
+    check_cpu_pooling_models,
+    check_app_embedding,
     check_serving_mode,
+    check_router,
+    check_kserve,
+    check_disaggregation,
+    check_kv_offload,
     check_budget,
     check_platform,
+    check_moderation,
     check_jobs,
+    check_ingest_embedding,
+    check_images,
 ]
 """Every rule, in the order their problems are listed."""
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from stacks import memory
 from stacks.catalog import FP8_MIN_COMPUTE_CAPABILITY
 from stacks.config import NAMESPACE, StackConfig
-from stacks.config.serving import ModelConfig
-from stacks.models import ModelSource, model_shape, model_source
+from stacks.config.serving import POOLING_ROLES, ModelConfig
+from stacks.models import ModelSource, model_entries, model_shape, model_source
 from stacks.pools import PoolHardware, pool_hardware
 from stacks.preflight.problem import Problem
 from stacks.quantity import is_cpu_quantity, is_memory_quantity
@@ -21,14 +21,17 @@ PRECISION_ORDER = ["bf16", "fp8", "w8a8-int8", "w4a16"]
 
 
 def check_models(cfg: StackConfig, secrets: frozenset[str]) -> Iterator[Problem]:
+    entries = model_entries(cfg)
     models = cfg.serving.models
-    for name, n in Counter(m.name for m in models).items():
+    for name, n in Counter(m.name for _, m in entries).items():
         if n > 1:
             yield Problem(
-                "serving.models", f"served model name {name!r} is used {n} times", "give every model a unique name"
+                "serving.models",
+                f"served model name {name!r} is used {n} times (serving.models, serving.embedding, serving.reranker)",
+                "give every model a unique name",
             )
-    for i, model in enumerate(models):
-        yield from _check_model(cfg, f"serving.models[{i}]", model, secrets)
+    for path, model in entries:
+        yield from _check_model(cfg, path, model, secrets)
     cpu = cfg.serving.cpu_tier
     for name in cpu.fallback_for:
         if name not in {m.name for m in models}:
@@ -56,10 +59,21 @@ def _source(model: ModelConfig) -> ModelSource | None:
 def _check_model(cfg: StackConfig, path: str, model: ModelConfig, secrets: frozenset[str]) -> Iterator[Problem]:
     pool = cfg.pool(model.pool)
     gpu_pools = [p.name for p in cfg.cluster.gpu_pools]
-    if pool is None or pool.name == cfg.cluster.system_pool.name:
+    source = _source(model)
+    if source is not None and source.needs_hf_token and "hfToken" not in secrets:
+        yield Problem(
+            f"{path}.id",
+            f"{source.hub_id} is gated on Hugging Face and the secret hfToken is missing",
+            f"pulumi config set --secret {NAMESPACE}:hfToken hf_...",
+        )
+    on_system = pool is not None and pool.name == cfg.cluster.system_pool.name
+    if on_system and model.role in POOLING_ROLES:
+        return  # served on CPU by text-embeddings-inference: sized by stacks/preflight/pooling.py
+    if pool is None or on_system:
+        cpu_too = " (the system pool serves only embedding and reranker models)" if on_system else ""
         yield Problem(
             f"{path}.pool",
-            f"model {model.name!r} names pool {model.pool!r}, which is not a GPU pool",
+            f"model {model.name!r} names pool {model.pool!r}, which is not a GPU pool{cpu_too}",
             f"use one of cluster.gpuPools: {', '.join(gpu_pools) or '(none defined)'}",
         )
         return
@@ -68,13 +82,6 @@ def _check_model(cfg: StackConfig, path: str, model: ModelConfig, secrets: froze
             f"{path}.minReplicas",
             "minReplicas 0 (scale to zero) needs autoscaling",
             "set serving.autoscaling.enabled: true, or minReplicas >= 1",
-        )
-    source = _source(model)
-    if source is not None and source.needs_hf_token and "hfToken" not in secrets:
-        yield Problem(
-            f"{path}.id",
-            f"{source.hub_id} is gated on Hugging Face and the secret hfToken is missing",
-            f"pulumi config set --secret {NAMESPACE}:hfToken hf_...",
         )
     hw = pool_hardware(cfg, pool)
     if hw is None or hw.gpu is None:
@@ -112,10 +119,10 @@ def _check_model(cfg: StackConfig, path: str, model: ModelConfig, secrets: froze
             f"{pool.name!r}: {pool.max_nodes} node(s) x {hw.gpu_count} GPU(s)",
             f"set maxReplicas <= {replicas_fit} or raise the pool's maxNodes",
         )
-    yield from _check_fit(path, model, hw)
+    yield from check_fit(path, model, hw)
 
 
-def _check_fit(path: str, model: ModelConfig, hw: PoolHardware) -> Iterator[Problem]:
+def check_fit(path: str, model: ModelConfig, hw: PoolHardware) -> Iterator[Problem]:
     assert hw.gpu is not None
     shape = model_shape(model)
     if shape is None:
@@ -172,8 +179,8 @@ def _check_fit(path: str, model: ModelConfig, hw: PoolHardware) -> Iterator[Prob
 def check_model_sources(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:
     """artifactUri: a bucket of this cloud (read with the Run:ai streamer) or pvc://<claim>/<path>; the CPU
     tier's GGUF: hf://<org>/<repo>/<file>.gguf or pvc://<claim>/<path>.gguf."""
-    for i, model in enumerate(cfg.serving.models):
-        uri, path = model.artifact_uri, f"serving.models[{i}].artifactUri"
+    for key, model in model_entries(cfg):
+        uri, path = model.artifact_uri, f"{key}.artifactUri"
         if uri is None:
             continue
         try:
@@ -221,8 +228,8 @@ def check_model_sources(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[
 
 def check_engine_settings(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:
     """Settings vLLM would reject at start-up, and resources that are not Kubernetes quantities."""
-    for i, model in enumerate(cfg.serving.models):
-        path, e = f"serving.models[{i}]", model.engine
+    for path, model in model_entries(cfg):
+        e = model.engine
         if e.max_num_batched_tokens is not None and e.max_num_batched_tokens < e.max_num_seqs:
             yield Problem(
                 f"{path}.engine.maxNumBatchedTokens",
@@ -230,18 +237,19 @@ def check_engine_settings(cfg: StackConfig, _secrets: frozenset[str]) -> Iterato
                 "sequences (vLLM needs maxNumBatchedTokens >= maxNumSeqs)",
                 f"set maxNumBatchedTokens >= {e.max_num_seqs}, or lower maxNumSeqs",
             )
-        if model.role == "embedding":
+        if model.role in POOLING_ROLES:
+            kind = "an embedding" if model.role == "embedding" else "a reranker"
             if e.max_num_batched_tokens is not None and e.max_num_batched_tokens < model.max_context:
                 yield Problem(
                     f"{path}.engine.maxNumBatchedTokens",
-                    "an embedding model prefills each input in one step (no chunked prefill), but "
+                    f"{kind} model takes each input in one step (no chunked prefill), but "
                     f"{e.max_num_batched_tokens} < maxContext {model.max_context}",
                     f"set maxNumBatchedTokens >= {model.max_context}, or unset it",
                 )
             if e.kv_cache_dtype == "fp8":
                 yield Problem(
                     f"{path}.engine.kvCacheDtype",
-                    "an embedding model keeps no KV cache between steps",
+                    f"{kind} model keeps no KV cache between steps",
                     "remove kvCacheDtype (auto)",
                 )
         if model.cpu is not None and not is_cpu_quantity(model.cpu):

@@ -1,4 +1,5 @@
-"""Preflight of the serving mode: llm-d's gateway, scale to zero, the CPU tier's name and its fallbacks."""
+"""Preflight of the serving mode: llm-d's gateway address and scorers, scale to zero, the CPU tier's name and its
+fallbacks (the router choice itself: serving_modes.py)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,6 @@ def check_serving_mode(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[P
                 "serving.mode",
                 "llm-d mode routes to GPU model servers, but serving.models is empty",
                 "add a model, or use mode: vllm (the CPU tier alone needs no gateway)",
-            )
-        if cfg.cloud != "gcp" and s.inference_gateway.class_name is None:
-            yield Problem(
-                "serving.inferenceGateway.className",
-                f"llm-d mode on {cfg.cloud} needs a Gateway implementation with InferencePool "
-                "support, and the cluster manages none",
-                "install one (e.g. Istio) and set className to its GatewayClass, or use mode: vllm",
             )
         address = s.inference_gateway.address
         subnet = cfg.cluster.gcp.subnet_cidr

@@ -1,6 +1,7 @@
 """The service launchers of local/services.py, each on a real process: redis-server, the tiny OpenAI-compatible
 server and the MiniLM embeddings server (the gateway, OGX and llama.cpp launchers are exercised by
-tests/components/app and tests/workloads/benchmark)."""
+tests/components/app and tests/workloads/benchmark; the safety stand-in and moderation launchers by
+tests/workloads/moderation, which runs in .venvs/gateway)."""
 
 from __future__ import annotations
 

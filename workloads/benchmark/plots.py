@@ -1,8 +1,9 @@
-"""PNG plots: throughput vs latency, and TTFT/ITL percentiles."""
+"""PNG plots: latency vs throughput curves, TTFT/ITL percentiles, and cost vs load."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +12,16 @@ matplotlib.use("Agg")  # no display in containers or CI
 import matplotlib.pyplot as plt
 
 from workloads.benchmark.results import PERCENTILES, BenchmarkStats
+from workloads.benchmark.slo import Targets
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    load: float
+    """Delivered output tokens/s."""
+    cost: float
+    meets: bool | None
+    """None when no latency targets were given."""
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -21,34 +32,40 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def throughput_latency(series: Mapping[str, Sequence[BenchmarkStats]], path: Path) -> Path:
-    """Request latency and TTFT (p50, p99 dashed) against output tokens/s; one line per run."""
-    fig, (ax_lat, ax_ttft) = plt.subplots(1, 2, figsize=(11, 4.2))
+def throughput_latency(
+    series: Mapping[str, Sequence[BenchmarkStats]], path: Path, targets: Targets | None = None
+) -> Path:
+    """TTFT, ITL and request latency (p50 solid, the target percentile dashed) against output tokens/s, one
+    colour per run; the latency targets as horizontal lines."""
+    targets = targets or Targets(percentile="p99")
+    pct = targets.percentile
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    panels = (
+        (axes[0], "ttft_ms", "TTFT (ms)", "Time to first token", targets.ttft_ms),
+        (axes[1], "itl_ms", "ITL (ms)", "Inter-token latency", targets.itl_ms),
+        (axes[2], "latency_s", "request latency (s)", "Request latency", None),
+    )
     for label, benches in series.items():
-        pts = sorted((b for b in benches if b.latency_s and b.ttft_ms), key=lambda b: b.output_tokens_per_s)
-        xs = [b.output_tokens_per_s for b in pts]
-        (line,) = ax_lat.plot(xs, [b.latency_s.p50 for b in pts if b.latency_s], "o-", label=f"{label} p50")
-        ax_lat.plot(
-            xs,
-            [b.latency_s.p99 for b in pts if b.latency_s],
-            "x--",
-            color=line.get_color(),
-            label=f"{label} p99",
+        pts = sorted(
+            (b for b in benches if b.ttft_ms and b.itl_ms and b.latency_s), key=lambda b: b.output_tokens_per_s
         )
-        ax_ttft.plot(xs, [b.ttft_ms.p50 for b in pts if b.ttft_ms], "o-", color=line.get_color(), label=f"{label} p50")
-        ax_ttft.plot(xs, [b.ttft_ms.p99 for b in pts if b.ttft_ms], "x--", color=line.get_color(), label=f"{label} p99")
+        xs = [b.output_tokens_per_s for b in pts]
+        color = None
+        for ax, attr, _, _, _ in panels:
+            dists = [getattr(b, attr) for b in pts]
+            (line,) = ax.plot(xs, [d.p50 for d in dists], "o-", color=color, label=f"{label} p50")
+            color = line.get_color()
+            upper = [d.at(pct) for d in dists]
+            if all(v is not None for v in upper):
+                ax.plot(xs, upper, "x--", color=color, label=f"{label} {pct}")
         if len(series) == 1:
             for b in pts:
-                ax_lat.annotate(
-                    b.name,
-                    (b.output_tokens_per_s, b.latency_s.p50 if b.latency_s else 0),
-                    fontsize=7,
-                    xytext=(4, 4),
-                    textcoords="offset points",
-                )
-    ax_lat.set(xlabel="output tokens/s", ylabel="request latency (s)", title="Throughput vs request latency")
-    ax_ttft.set(xlabel="output tokens/s", ylabel="TTFT (ms)", title="Throughput vs time to first token")
-    for ax in (ax_lat, ax_ttft):
+                axes[0].annotate(b.name, (b.output_tokens_per_s, b.ttft_ms.p50 if b.ttft_ms else 0), fontsize=7,
+                                 xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    for ax, _, ylabel, title, target in panels:
+        if target is not None:
+            ax.axhline(target, color="red", linewidth=1, linestyle=":", label=f"target ({pct})")
+        ax.set(xlabel="output tokens/s", ylabel=ylabel, title=f"{title} vs throughput")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _save(fig, path)
@@ -70,4 +87,23 @@ def percentiles(benches: Sequence[BenchmarkStats], path: Path) -> Path:
         ax.set(ylabel="ms", title=title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def cost_vs_load(series: Mapping[str, Sequence[CostPoint]], path: Path) -> Path:
+    """Cost per million output tokens against delivered output tokens/s, one line per run; load points that
+    meet the latency targets filled, those that miss them hollow."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for label, pts in series.items():
+        pts = sorted(pts, key=lambda p: p.load)
+        (line,) = ax.plot([p.load for p in pts], [p.cost for p in pts], "-", label=label)
+        for p in pts:
+            hollow = p.meets is False
+            ax.plot(
+                p.load, p.cost, "o", color=line.get_color(), markerfacecolor="white" if hollow else line.get_color()
+            )
+    ax.set(xlabel="delivered output tokens/s (load)", ylabel="USD per million output tokens", title="Cost vs load")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="filled: meets the latency targets", title_fontsize=7)
     return _save(fig, path)

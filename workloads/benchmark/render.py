@@ -22,9 +22,18 @@ class Image:
 
 
 @dataclass
+class Links:
+    items: list[tuple[str, str]]
+    """(text, target relative to the document's directory or an absolute URL)."""
+
+
+Block = str | Table | Image | Links
+
+
+@dataclass
 class Section:
     title: str
-    blocks: list[str | Table | Image] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +61,8 @@ def to_markdown(doc: Document) -> str:
                 out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
             elif isinstance(block, Image):
                 out.append(f"![{block.alt}]({block.path.as_posix()})")
+            elif isinstance(block, Links):
+                out += [f"- [{_md_cell(text)}]({target})" for text, target in block.items]
             else:
                 out.append(block)
             out.append("")
@@ -91,10 +102,20 @@ def to_html(doc: Document, base_dir: Path) -> str:
             elif isinstance(block, Image):
                 data = base64.b64encode((base_dir / block.path).read_bytes()).decode("ascii")
                 out.append(f'<p><img alt="{esc(block.alt)}" src="data:image/png;base64,{data}"></p>')
+            elif isinstance(block, Links):
+                items = "".join(f'<li><a href="{esc(target)}">{esc(text)}</a></li>' for text, target in block.items)
+                out.append(f"<ul>{items}</ul>")
             else:
                 out.append(f"<p>{esc(block)}</p>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` in one step, so a kill mid-write never leaves a truncated report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def fmt(value: float | None, digits: int = 1) -> str:

@@ -2,17 +2,22 @@
 
 Latency statistics (TTFT, ITL, TPOT, request latency) are over successful requests. Throughput (output
 tokens/s) is over all requests, like GuideLLM's "Server Throughput" table: tokens streamed by requests that
-a time limit cut off were still produced by the server. Request rate counts completed requests.
+a time limit cut off were still produced by the server. Delivered output tokens/s counts successful requests
+only: it is what a user received, and what cost per token is computed from. Request rate counts completed
+requests.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 PERCENTILES = ("p50", "p90", "p99")
+"""Shown in tables and plots; the latency targets may use p95 as well (SLO_PERCENTILES)."""
+SLO_PERCENTILES = ("p50", "p90", "p95", "p99")
 
 
 class ResultsError(ValueError):
@@ -27,6 +32,8 @@ class Dist:
     p90: float
     p99: float
     mean: float
+    p95: float | None = None
+    """None only in summaries written before p95 was kept."""
 
     @classmethod
     def from_guidellm(cls, metric: dict[str, Any]) -> Dist | None:
@@ -34,7 +41,22 @@ class Dist:
         if not stats or not stats.get("count"):
             return None
         pct = stats["percentiles"]
-        return cls(p50=pct["p50"], p90=pct["p90"], p99=pct["p99"], mean=stats["mean"])
+        return cls(p50=pct["p50"], p90=pct["p90"], p99=pct["p99"], mean=stats["mean"], p95=pct.get("p95"))
+
+    def at(self, percentile: str) -> float | None:
+        if percentile not in SLO_PERCENTILES:
+            raise ValueError(f"unknown percentile {percentile!r}; choose one of: {', '.join(SLO_PERCENTILES)}")
+        return float(getattr(self, percentile)) if getattr(self, percentile) is not None else None
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """One successful request, as GuideLLM measured it (for goodput against any latency targets)."""
+
+    ttft_ms: float | None
+    itl_ms: float | None
+    latency_s: float | None
+    output_tokens: int
 
 
 @dataclass(frozen=True)
@@ -57,9 +79,22 @@ class BenchmarkStats:
     itl_ms: Dist | None
     tpot_ms: Dist | None
     latency_s: Dist | None
+    delivered_output_tokens_per_s: float = 0.0
+    """Output tokens/s of successful requests only (over the same window as output_tokens_per_s)."""
+    requests: tuple[RequestTiming, ...] = field(default=(), repr=False, compare=False)
+    """Per successful request; kept out of summary.json (rebuilt from GuideLLM's JSON)."""
+
+    @property
+    def failed_ratio(self) -> float | None:
+        """Errored / (successful + errored); requests cut off by the benchmark's own end are not failures."""
+        finished = self.successful + self.errored
+        return self.errored / finished if finished else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("requests")
+        data["failed_ratio"] = self.failed_ratio
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchmarkStats:
@@ -67,7 +102,7 @@ class BenchmarkStats:
         for key in ("ttft_ms", "itl_ms", "tpot_ms", "latency_s"):
             value = fields.get(key)
             fields[key] = Dist(**value) if value else None
-        known = cls.__dataclass_fields__
+        known = set(cls.__dataclass_fields__) - {"requests"}
         return cls(**{k: v for k, v in fields.items() if k in known})
 
 
@@ -81,6 +116,21 @@ def _label(strategy: dict[str, Any]) -> tuple[str, float | None]:
 
 def _mean(metric: dict[str, Any], group: str) -> float:
     return float(metric[group]["mean"] or 0.0)
+
+
+def _timings(bench: dict[str, Any]) -> tuple[RequestTiming, ...]:
+    out = []
+    for req in (bench.get("requests") or {}).get("successful") or []:
+        latency = req.get("request_latency")
+        out.append(
+            RequestTiming(
+                ttft_ms=req.get("time_to_first_token_ms"),
+                itl_ms=req.get("inter_token_latency_ms"),
+                latency_s=float(latency) if latency is not None else None,
+                output_tokens=int(req.get("output_tokens") or 0),
+            )
+        )
+    return tuple(out)
 
 
 def parse_benchmark(bench: dict[str, Any], point: str) -> BenchmarkStats:
@@ -107,6 +157,8 @@ def parse_benchmark(bench: dict[str, Any], point: str) -> BenchmarkStats:
             itl_ms=Dist.from_guidellm(metrics["inter_token_latency_ms"]),
             tpot_ms=Dist.from_guidellm(metrics["time_per_output_token_ms"]),
             latency_s=Dist.from_guidellm(metrics["request_latency"]),
+            delivered_output_tokens_per_s=_mean(metrics["output_tokens_per_second"], "successful"),
+            requests=_timings(bench),
         )
     except (KeyError, TypeError) as err:
         raise ResultsError(
@@ -114,11 +166,17 @@ def parse_benchmark(bench: dict[str, Any], point: str) -> BenchmarkStats:
         ) from err
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """GuideLLM's JSON, plain or gzip-compressed (`.json.gz`, e.g. archived or recorded results)."""
+    data = path.read_bytes()
+    return dict(json.loads(gzip.decompress(data) if path.name.endswith(".gz") else data))
+
+
 def load(path: Path, point: str) -> tuple[list[BenchmarkStats], str | None]:
     """The benchmarks in one GuideLLM JSON file and the GuideLLM version that wrote it."""
     try:
-        report = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+        report = read_json(path)
+    except (OSError, ValueError, EOFError) as err:
         raise ResultsError(f"cannot read GuideLLM results {path}: {err}") from err
     version = report.get("metadata", {}).get("guidellm_version")
     return [parse_benchmark(b, point) for b in report.get("benchmarks", [])], version

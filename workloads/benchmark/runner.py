@@ -1,8 +1,8 @@
 """Run GuideLLM as a subprocess, one invocation per load point, keeping whatever finished.
 
 GuideLLM writes its JSON only when a whole invocation ends, so an interrupted invocation leaves nothing
-but its log. Running each constant rate on its own means every finished rate survives; the log of the
-interrupted one is kept too, with its last progress line.
+but its log. Running each load point on its own (every constant rate, and every benchmark of a sweep) means
+every finished point survives; the log of the interrupted one is kept too, with its last progress line.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ class PointOutcome:
 
 
 class _StopRequest:
-    """Turns SIGINT/SIGTERM into "finish the current GuideLLM process and stop" instead of dying."""
+    """Turns SIGINT/SIGTERM into "stop the current GuideLLM process and end the run" instead of dying.
+
+    Later signals are recorded but change nothing: the run still writes (and uploads) its partial report.
+    Kubernetes sends SIGKILL after the pod's grace period, so GuideLLM gets `grace_s` to stop cleanly
+    (an interrupted invocation writes no results anyway) before it is killed."""
 
     def __init__(self, grace_s: float) -> None:
         self.signum: int | None = None
@@ -54,7 +58,8 @@ class _StopRequest:
         self.child: subprocess.Popen[str] | None = None
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.signum = signum
+        if self.signum is None:
+            self.signum = signum
         child = self.child
         if child is not None and child.poll() is None:
             child.send_signal(signal.SIGINT)  # GuideLLM shuts its workers down on SIGINT
@@ -111,6 +116,8 @@ def _run_one(
                 start_new_session=True,  # signals reach it only through us, once
             )  # fmt: skip
             stop.child = child
+            if stop.signum is not None:  # a signal arrived while we were starting it
+                stop.handle(stop.signum, None)
             assert child.stdout is not None
             for line in child.stdout:
                 log.write(line)
@@ -130,35 +137,50 @@ def _run_one(
     return outcome
 
 
-def run_points(
-    configs: list[tuple[Point, dict[str, Any]]],
-    run_dir: Path,
-    *,
-    env: dict[str, str] | None = None,
-    echo: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
-    guidellm: list[str] | None = None,
-    grace_s: float = 30.0,
-) -> tuple[list[PointOutcome], int | None]:
-    """Run each point in turn; stop at the first failure or signal. Returns the outcomes and the signal
-    number that stopped the run (None if none did)."""
-    stop = _StopRequest(grace_s)
-    outcomes: list[PointOutcome] = []
-    env = {**os.environ, **(env or {})}
-    with _signals_to(stop):
-        for index, (point, config) in enumerate(configs, start=1):
-            if stop.signum is not None or (outcomes and outcomes[-1].status != "complete"):
-                outcomes.append(PointOutcome(point.name, "skipped"))
-                continue
-            echo(f"[{index}/{len(configs)}] GuideLLM {point.name}: starting")
-            outcome = _run_one(point, config, run_dir, stop, env, echo, guidellm or GUIDELLM)
-            outcomes.append(outcome)
-            echo(
-                f"[{index}/{len(configs)}] GuideLLM {point.name}: {outcome.status} "
-                f"(exit {outcome.returncode}, {outcome.seconds:.0f}s, log {outcome.log_file})"
-            )
-            if outcome.status == "failed":
-                echo(tail(run_dir / (outcome.log_file or ""), 15))
-    return outcomes, stop.signum
+class Session:
+    """Runs GuideLLM invocations one at a time. While the session is open, SIGINT and SIGTERM stop the
+    current invocation and end the run (`signum`) instead of killing the process, so that the caller can
+    still write and upload what finished."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        echo: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
+        guidellm: list[str] | None = None,
+        grace_s: float = 10.0,
+    ) -> None:
+        self.run_dir = run_dir
+        self.env = {**os.environ, **(env or {})}
+        self.echo = echo
+        self.guidellm = guidellm or GUIDELLM
+        self._stop = _StopRequest(grace_s)
+        self._signals: Any = None
+
+    @property
+    def signum(self) -> int | None:
+        return self._stop.signum
+
+    def __enter__(self) -> Session:
+        self._signals = _signals_to(self._stop)
+        self._signals.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._signals.__exit__(*exc)
+
+    def run(self, point: Point, config: dict[str, Any], label: str) -> PointOutcome:
+        """Run one point; `label` (e.g. "[2/5]") prefixes the progress lines."""
+        self.echo(f"{label} GuideLLM {point.name}: starting")
+        outcome = _run_one(point, config, self.run_dir, self._stop, self.env, self.echo, self.guidellm)
+        self.echo(
+            f"{label} GuideLLM {point.name}: {outcome.status} "
+            f"(exit {outcome.returncode}, {outcome.seconds:.0f}s, log {outcome.log_file})"
+        )
+        if outcome.status == "failed":
+            self.echo(tail(self.run_dir / (outcome.log_file or ""), 15))
+        return outcome
 
 
 def tail(path: Path, lines: int) -> str:

@@ -84,21 +84,64 @@ class Limits:
         return out
 
 
+SWEEP_MAX_CONCURRENCY = 512
+"""GuideLLM's own default for the throughput and constant-rate benchmarks of its sweep."""
+
+
 @dataclass(frozen=True)
 class Point:
-    """One GuideLLM invocation. Constant rates run one per invocation, so each finished rate survives an
-    interruption; a sweep is one invocation (its rates depend on its own first two benchmarks)."""
+    """One GuideLLM invocation, so that every finished point survives an interruption (GuideLLM writes its
+    JSON only when an invocation ends). A sweep is planned as GuideLLM plans it (synchronous, then
+    throughput, then constant rates between the two measured rates), one invocation each; the constant
+    rates are placeholders (profile None) until the first two have run."""
 
     name: str
-    profile: dict[str, Any]
+    profile: dict[str, Any] | None
+
+    @property
+    def planned(self) -> bool:
+        return self.profile is not None
 
 
 def points(load: Load) -> list[Point]:
     if load.profile == "synchronous":
         return [Point("synchronous", {"kind": "synchronous"})]
     if load.profile == "sweep":
-        return [Point("sweep", {"kind": "sweep", "sweep_size": load.sweep_size})]
+        return [
+            Point("synchronous", {"kind": "synchronous"}),
+            Point("throughput", {"kind": "throughput", "max_concurrency": SWEEP_MAX_CONCURRENCY}),
+            *[Point(f"sweep-{i}", None) for i in range(3, load.sweep_size + 1)],
+        ]
     return [Point(f"constant-{rate:g}rps", {"kind": "constant", "rate": [rate]}) for rate in load.rates]
+
+
+def sweep_rates(synchronous_rate: float, throughput_rate: float, sweep_size: int) -> list[float]:
+    """GuideLLM's sweep rule: `sweep_size - 1` rates evenly spaced from the synchronous to the throughput
+    request rate, without the first (synchronous already ran): `sweep_size - 2` constant rates."""
+    if synchronous_rate <= 0 and throughput_rate <= 0:
+        raise ValueError(
+            "no request succeeded in the synchronous and throughput benchmarks, so the sweep has no rates to run"
+        )
+    steps = sweep_size - 2
+    if steps <= 0:
+        return []
+    width = (throughput_rate - synchronous_rate) / steps
+    # GuideLLM ends its sweep at the first rate that is not positive.
+    return [rate for rate in (synchronous_rate + width * i for i in range(1, steps + 1)) if rate > 0]
+
+
+def sweep_points(rates: list[float]) -> list[Point]:
+    """Constant-rate points for the sweep's rates; names stay unique when two rates round alike."""
+    out: list[Point] = []
+    seen: set[str] = set()
+    for rate in rates:
+        name = base = f"constant-{rate:.3g}rps"
+        n = 2
+        while name in seen:
+            name, n = f"{base}-{n}", n + 1
+        seen.add(name)
+        out.append(Point(name, {"kind": "constant", "rate": [rate], "max_concurrency": SWEEP_MAX_CONCURRENCY}))
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,10 +160,17 @@ def guidellm_scenario(
     tokenizer: str | None,
     output_json: Path,
     api_key: str | None,
+    slo: dict[str, float] | None = None,
     seed: int = 42,
 ) -> dict[str, Any]:
     """The file given to `guidellm run --scenario`: everything in one place, the API key included
-    (so it never appears on a command line). GuideLLM masks the key in what it writes."""
+    (so it never appears on a command line). GuideLLM masks the key in what it writes.
+
+    GuideLLM writes its JSON (read by the report) and its own HTML and CSV reports beside it. Prompt and
+    output texts are left out of them (`sample_size: 0`); every request's timings are kept. `slo` (GuideLLM's
+    `ttft_ms`/`tpot_ms` objectives) makes GuideLLM's own reports show goodput too."""
+    if not point.planned:
+        raise ValueError(f"load point {point.name} has no profile yet (sweep rates come from its first benchmarks)")
     backend: dict[str, Any] = {
         "kind": "openai_http",
         "target": target.base_url,
@@ -143,7 +193,12 @@ def guidellm_scenario(
             }
         ],
         "seed": {"kind": "static", "value": seed},
-        "outputs": [{"kind": "json", "path": str(output_json)}],
+        "outputs": [
+            {"kind": "json", "path": str(output_json)},
+            {"kind": "html", "path": str(output_json.with_suffix(".html"))},
+            {"kind": "csv", "path": str(output_json.with_suffix(".csv"))},
+        ],
+        "metrics": {"kind": "generative", "sample_size": 0, **({"slo": slo} if slo else {})},
     }
     if tokenizer:
         spec["tokenizer"] = {"kind": "huggingface_auto", "model": tokenizer}

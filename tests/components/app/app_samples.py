@@ -11,7 +11,6 @@ from components.app.ogx_settings import (
     MilvusLite,
     MilvusRemote,
     RagAppSettings,
-    RedisStorage,
     ServerSettings,
     ShieldSettings,
     SqliteStorage,
@@ -38,21 +37,19 @@ def local_settings(
 
 def cluster_settings(
     sql_dir: str = "/data/ogx",
-    redis_host: str = "redis.rag.svc.cluster.local",
-    redis_port: int = 6379,
     port: int = 8321,
     host: str = "0.0.0.0",
     milvus: MilvusLite | MilvusRemote | None = None,
     gateway: str = "http://gateway.rag.svc.cluster.local:4000/v1",
 ) -> RagAppSettings:
-    """In-cluster: remote Milvus, Redis kv store with password, API-key auth, moderation shield."""
+    """In-cluster: remote Milvus, SQLite state under `sql_dir`, API-key auth, moderation shield."""
     return RagAppSettings(
         inference=InferenceSettings(base_url=gateway, model_ids=["tiny-chat"], api_key_env="GATEWAY_API_KEY"),
         embeddings=EmbeddingSettings(
             base_url=gateway, model_id="tiny-embed", dimension=384, api_key_env="GATEWAY_API_KEY"
         ),
         vector_store=milvus or MilvusRemote(uri="http://milvus.rag.svc.cluster.local:19530", token_env="MILVUS_TOKEN"),
-        storage=RedisStorage(host=redis_host, port=redis_port, password_env="REDIS_PASSWORD", sql_dir=sql_dir),
+        storage=SqliteStorage(dir=sql_dir),
         auth=AuthSettings(api_key_env="OGX_API_KEY"),
         shield=ShieldSettings(
             moderation_url="http://llama-guard.rag.svc.cluster.local:8000/v1/moderations",

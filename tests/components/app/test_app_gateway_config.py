@@ -11,6 +11,7 @@ from components.app.gateway_settings import (
     CacheSettings,
     GatewaySettings,
     GuardrailSettings,
+    ModerationGuardrail,
     RedisSettings,
     Upstream,
 )
@@ -125,3 +126,32 @@ def test_invalid_settings_name_the_field(build: object, loc: str, hint: str) -> 
     errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in info.value.errors()}
     assert loc in errors, errors
     assert hint in errors[loc]
+
+
+def test_llama_guard_moderation_is_the_last_guardrail_with_its_key_from_the_env() -> None:
+    moderation = ModerationGuardrail(api_base="http://moderation.rag.svc.cluster.local:8080/v1", api_key_env="MOD_KEY")
+    rendered = build_gateway_config(settings(moderation=moderation))
+    guards = rendered.data["guardrails"]
+    assert [g["guardrail_name"] for g in guards] == ["pii-input", "prompt-injection", "llama-guard"]
+    assert guards[-1]["litellm_params"] == {
+        "guardrail": "openai_moderation",
+        "mode": "pre_call",
+        "default_on": True,
+        "api_base": "http://moderation.rag.svc.cluster.local:8080/v1",
+        "api_key": "os.environ/MOD_KEY",
+    }
+    assert "MOD_KEY" in rendered.secret_env
+    alone = build_gateway_config(settings(moderation=moderation, guardrails=GuardrailSettings(enabled=False)))
+    assert [g["guardrail_name"] for g in alone.data["guardrails"]] == ["llama-guard"]
+
+
+@pytest.mark.parametrize(
+    ("api_base", "hint"),
+    [
+        ("http://moderation:8080", "ending in /v1"),
+        ("http://user:pw@moderation:8080/v1", "must not hold credentials"),
+    ],
+)
+def test_moderation_api_base_is_a_v1_url_without_credentials(api_base: str, hint: str) -> None:
+    with pytest.raises(ValidationError, match=hint):
+        ModerationGuardrail(api_base=api_base, api_key_env="MOD_KEY")

@@ -14,7 +14,6 @@ from components.app.ogx_settings import (
     InferenceSettings,
     MilvusLite,
     RagAppSettings,
-    RedisStorage,
     SqliteStorage,
 )
 from tests.components.app.app_samples import cluster_settings, local_settings
@@ -70,11 +69,10 @@ def test_cluster_config_refers_to_every_secret_by_env_var() -> None:
     milvus = _providers(data, "vector_io")["milvus"]
     assert milvus["provider_type"] == "remote::milvus"
     assert milvus["config"]["token"] == "${env.MILVUS_TOKEN}"
-    kv = data["storage"]["backends"]["kv_default"]
-    assert kv == {
-        "type": "kv_redis",
-        "host": ":${env.REDIS_PASSWORD}@redis.rag.svc.cluster.local",
-        "port": 6379,
+    # OGX's state is in SQLite on the app's volume: no Redis, so no password in a host string (issue #12)
+    assert data["storage"]["backends"] == {
+        "kv_default": {"type": "kv_sqlite", "db_path": "/data/ogx/kvstore.db"},
+        "sql_default": {"type": "sql_sqlite", "db_path": "/data/ogx/sql_store.db"},
     }
     assert data["server"]["auth"] == {"provider_config": {"type": "local_api_key", "api_keys": ["${env.OGX_API_KEY}"]}}
     assert data["server"]["host"] == "0.0.0.0"
@@ -87,16 +85,16 @@ def test_cluster_config_refers_to_every_secret_by_env_var() -> None:
         "GUARD_API_KEY",
         "MILVUS_TOKEN",
         "OGX_API_KEY",
-        "REDIS_PASSWORD",
     )
     for name in rendered.secret_env:  # every secret appears only as a reference
         assert rendered.yaml.count(name) == rendered.yaml.count("${env." + name + "}")
 
 
-def test_no_redis_password_means_plain_host() -> None:
-    settings = cluster_settings().model_copy(update={"storage": RedisStorage(host="redis", port=6380, sql_dir="/data")})
-    kv = build_ogx_run_config(settings).data["storage"]["backends"]["kv_default"]
-    assert kv == {"type": "kv_redis", "host": "redis", "port": 6380}
+def test_storage_is_sqlite_only_because_ogx_redis_takes_no_password() -> None:
+    """OGX 1.5's kv_redis has host and port only; a password would have to go into the host string, which
+    OGX logs at start-up. The settings offer no Redis storage at all."""
+    with pytest.raises(ValidationError):
+        RagAppSettings.model_validate(_base(storage={"kind": "redis", "host": "redis", "sql_dir": "/d"}))
 
 
 def _base(**overrides: object) -> dict:
@@ -139,11 +137,7 @@ def test_missing_embedding_dimension_is_named() -> None:
             "vector_store.remote.uri",
             "http://",
         ),
-        (
-            {"storage": {"kind": "redis", "host": "redis:6379", "sql_dir": "/d"}},
-            "storage.redis.host",
-            "bare host",
-        ),
+        ({"storage": {"kind": "sqlite", "dir": ""}}, "storage.dir", "at least 1"),
         ({"auth": {"api_key_env": "lower-case"}}, "auth.api_key_env", "pattern"),
         ({"chunk_overlap_tokens": 600}, "", "smaller than chunk_size_tokens"),
     ],

@@ -18,7 +18,7 @@ from components.app.ogx_settings import MilvusLite
 from local.envs import has_venv
 from local.llm_server import LlmServer
 from local.process import free_port, http_json, http_upload
-from local.services import Redis, start_ogx, start_tiny_upstream
+from local.services import start_ogx, start_tiny_upstream
 from tests.components.app.app_samples import cluster_settings, local_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.servers]
@@ -68,16 +68,15 @@ def test_local_stack_boots_and_serves_rag(ogx_python: Path, tmp_path: Path) -> N
         assert (tmp_path / "data" / "milvus.db").exists()
 
 
-def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tmp_path: Path, redis: Redis) -> None:
-    """Redis kv store (password), API-key auth and the moderation shield, on 127.0.0.1; Milvus Lite stands
-    in for the remote Milvus, which cannot run here."""
+def test_cluster_style_stack_uses_auth_and_moderation_and_logs_no_secret(ogx_python: Path, tmp_path: Path) -> None:
+    """SQLite state on the app's volume, API-key auth and the moderation shield, on 127.0.0.1; Milvus Lite stands
+    in for the remote Milvus, which cannot run here. OGX logs its resolved run config at start-up: no secret
+    value may be in it (issue #12: the Redis password used to be, inside the kv_redis host)."""
     (tmp_path / "data").mkdir()  # in the pod: the mounted volume (OGX does not create a SQL store's folder)
     with start_tiny_upstream(tmp_path, ["tiny-chat"], ["tiny-embed"], flag_words=("forbidden",)) as up:
         port = free_port()
         settings = cluster_settings(
             sql_dir=str(tmp_path / "data"),
-            redis_host="127.0.0.1",
-            redis_port=redis.port,
             port=port,
             host="127.0.0.1",
             milvus=MilvusLite(db_path=str(tmp_path / "data" / "milvus.db")),
@@ -92,13 +91,11 @@ def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tm
         )
         rendered = build_ogx_run_config(settings)
         env = {
-            "GATEWAY_API_KEY": "sk-upstream",
-            "GUARD_API_KEY": "guard",
-            "MILVUS_TOKEN": "unused",
+            "GATEWAY_API_KEY": "sk-upstream-6f1d2c",
+            "GUARD_API_KEY": "guard-key-93ab7e",
             "OGX_API_KEY": "ogx-secret-key",
-            "REDIS_PASSWORD": redis.password,
         }
-        assert redis.password not in rendered.yaml
+        assert set(env) == set(rendered.secret_env)
         with start_ogx(tmp_path / "run", rendered.yaml, env, port) as ogx:
             base = ogx.url
             status, _, _ = http_json("GET", f"{base}/v1/models")
@@ -106,8 +103,11 @@ def test_cluster_style_stack_uses_redis_auth_and_moderation(ogx_python: Path, tm
             auth = {"Authorization": "Bearer ogx-secret-key"}
             status, models, _ = http_json("GET", f"{base}/v1/models", headers=auth)
             assert status == 200 and "vllm/tiny-chat" in {m["id"] for m in models["data"]}
-            # The registry lives in Redis (namespace "registry"), reached with the password from the env.
-            assert any(key.startswith("registry:") for key in redis.cli("--scan").splitlines())
+            # The registry lives in SQLite on the volume.
+            assert (tmp_path / "data" / "kvstore.db").stat().st_size > 0
+            log = (tmp_path / "run" / "ogx.log").read_text()
+            assert "Stack Configuration" in log  # the resolved config was logged...
+            assert [name for name, value in env.items() if value in log] == []  # ...without a secret
 
             ok = {"model": "vllm/tiny-chat", "input": "hello there", "guardrails": True, "store": False}
             status, resp, _ = http_json("POST", f"{base}/v1/responses", ok, headers=auth)

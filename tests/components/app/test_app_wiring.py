@@ -8,10 +8,9 @@ import pytest
 from components.app import layer
 from components.app.gateway_deployment import guardrail_settings
 from components.app.gateway_settings import GuardrailSettings
-from components.kube import SecretRef
 from components.serving import ServingOutputs, fallbacks, served_roles
 from stacks.config import StackConfig
-from stacks.config.platform import GuardrailsConfig
+from stacks.config.platform import GuardrailsConfig, ModerationConfig
 from tests.renderkit import run_values, stack_values
 
 BASE = {
@@ -80,11 +79,17 @@ def test_the_app_embeds_with_the_served_model_matching_its_configured_id(cfg):
     assert layer.embedding_model(wanted, serving, ["chat"]) == "sentence-transformers/all-MiniLM-L6-v2"  # none
 
 
-def test_shield_only_with_a_moderation_endpoint():
-    assert layer.shield(None, None) is None
-    key = SecretRef("serving-api-key", "api-key")
-    shield = layer.shield("http://guard-moderation.serving:8000/v1/moderations", key)
-    assert shield is not None and shield.key == key
+def test_moderation_calls_the_first_safety_model_and_is_on_when_one_is_served(cfg):
+    serving = serving_outputs(cfg)
+    assert layer.safety_model(serving) == "guard"
+    assert layer.moderation_on(cfg.platform, serving) is True
+    off = cfg.platform.model_copy(update={"moderation": ModerationConfig(enabled=False)})
+    assert layer.moderation_on(off, serving) is False
+    none = serving_outputs(cfg, {k: v for k, v in URLS.items() if k != "guard"})
+    assert layer.safety_model(none) is None and layer.moderation_on(cfg.platform, none) is False
+    forced = cfg.platform.model_copy(update={"moderation": ModerationConfig(enabled=True)})
+    with pytest.raises(ValueError, match="no safety model is served"):
+        layer.moderation_on(forced, none)
 
 
 def test_serving_contract_is_the_typed_outputs_the_serving_layer_registers(cfg):
@@ -99,6 +104,8 @@ def test_serving_contract_is_the_typed_outputs_the_serving_layer_registers(cfg):
         "servedModels": list(URLS),
         "apiKey": "k",
         "fallbacks": {"chat": "smollm2-cpu"},
+        "embedding": None,
+        "reranker": None,
     }
 
 

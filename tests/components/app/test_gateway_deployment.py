@@ -58,8 +58,9 @@ def test_image_is_the_pinned_non_root_litellm():
 def test_dev_routes_the_gpu_model_with_cpu_fallback_and_caches_in_redis():
     cfg = config(run_stack("dev"))
     models = {m["model_name"]: m["litellm_params"] for m in cfg["model_list"]}
-    assert set(models) == {"llama-3-1-8b", "smollm2-cpu"}
+    assert set(models) == {"llama-3-1-8b", "all-minilm-l6-v2", "smollm2-cpu"}  # + the served embedding model
     assert models["llama-3-1-8b"]["api_base"] == "http://llama-3-1-8b.serving.svc.cluster.local:8000/v1"
+    assert models["all-minilm-l6-v2"]["api_base"] == "http://all-minilm-l6-v2.serving.svc.cluster.local:8080/v1"
     assert models["smollm2-cpu"]["api_base"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
     assert all(p["api_key"] == "os.environ/SERVING_API_KEY" for p in models.values())
     assert cfg["router_settings"]["fallbacks"] == [{"llama-3-1-8b": ["smollm2-cpu"]}]
@@ -78,13 +79,41 @@ def test_guardrails_on_by_default_masking_pii_and_blocking_injection():
 
 def test_guardrails_and_cache_can_be_switched_off_per_stack(guarded_off):
     cfg = config(guarded_off)
-    assert "guardrails" not in cfg
+    assert [g["guardrail_name"] for g in cfg["guardrails"]] == ["llama-guard"]  # moderation is its own switch
     assert "cache" not in cfg["litellm_settings"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+def test_every_request_is_moderated_by_llama_guard_after_the_content_filters(stack):
+    run = run_stack(stack)
+    cfg = config(run)
+    assert [g["guardrail_name"] for g in cfg["guardrails"]] == ["pii-input", "prompt-injection", "llama-guard"]
+    assert cfg["guardrails"][-1] == {
+        "guardrail_name": "llama-guard",
+        "litellm_params": {
+            "guardrail": "openai_moderation",
+            "mode": "pre_call",
+            "default_on": True,
+            "api_base": "http://moderation.rag.svc.cluster.local:8080/v1",
+            "api_key": "os.environ/MODERATION_API_KEY",
+        },
+    }
+    env = rk.env_of(deployment(run)["spec"]["template"]["spec"]["containers"][0])
+    assert env["MODERATION_API_KEY"] == {"secretKeyRef": {"name": "moderation-api-key", "key": "api-key"}}
+
+
+def test_moderation_off_leaves_the_content_filters():
+    values = stack_values("dev")
+    values["platform"]["moderation"] = {"enabled": False}
+    run = run_values(values, stack="unguarded")
+    cfg = config(run)
+    assert [g["guardrail_name"] for g in cfg["guardrails"]] == ["pii-input", "prompt-injection"]
+    assert "MODERATION_API_KEY" not in rk.env_of(deployment(run)["spec"]["template"]["spec"]["containers"][0])
 
 
 def test_pii_block_and_cache_settings_follow_config(blocking):
     cfg = config(blocking)
-    assert [g["guardrail_name"] for g in cfg["guardrails"]] == ["pii-input"]
+    assert [g["guardrail_name"] for g in cfg["guardrails"]] == ["pii-input", "llama-guard"]
     assert {p["action"] for p in cfg["guardrails"][0]["litellm_params"]["patterns"]} == {"BLOCK"}
     assert cfg["litellm_settings"]["cache_params"]["namespace"] == "leanrag:corpus:2026-11-23"
     assert cfg["litellm_settings"]["cache_params"]["ttl"] == 60
@@ -92,7 +121,7 @@ def test_pii_block_and_cache_settings_follow_config(blocking):
 
 def test_local_has_only_the_cpu_tier_and_no_fallbacks():
     cfg = config(run_stack("local"))
-    assert [m["model_name"] for m in cfg["model_list"]] == ["smollm2-cpu"]
+    assert [m["model_name"] for m in cfg["model_list"]] == ["all-minilm-l6-v2", "smollm2-cpu"]
     assert "fallbacks" not in cfg["router_settings"]
 
 
@@ -102,7 +131,7 @@ def test_every_secret_the_config_names_comes_from_a_secret(stack):
     text = rk.find(run, "ConfigMap", "gateway-config", "rag")["data"]["config.yaml"]
     env = rk.env_of(deployment(run)["spec"]["template"]["spec"]["containers"][0])
     named = {part.split("os.environ/")[1].split()[0].strip("'\"") for part in text.split("\n") if "os.environ/" in part}
-    assert named == {"SERVING_API_KEY", "REDIS_PASSWORD", "LITELLM_MASTER_KEY"}
+    assert named == {"SERVING_API_KEY", "REDIS_PASSWORD", "LITELLM_MASTER_KEY", "MODERATION_API_KEY"}
     for var in named:
         assert "secretKeyRef" in env[var], var
     assert env["LITELLM_MASTER_KEY"]["secretKeyRef"] == {"name": "gateway-master-key", "key": "master-key"}
@@ -171,9 +200,11 @@ def test_an_upstream_without_a_url_is_a_clear_error():
 def test_prod_routes_the_chat_model_through_the_inference_gateway_and_has_a_pdb():
     run = run_stack("prod")
     cfg = config(run)
-    # llm-d: every model's URL is the inference Gateway's; the safety model is not routed for chat
+    # llm-d: every GPU model's URL is the inference Gateway's; the safety model is not routed for chat; the CPU
+    # embedding server is reached at its own Service
     assert [(m["model_name"], m["litellm_params"]["api_base"]) for m in cfg["model_list"]] == [
-        ("llama-3-1-8b", run.outputs["openaiBaseUrls"]["llama-3-1-8b"])
+        ("llama-3-1-8b", run.outputs["openaiBaseUrls"]["llama-3-1-8b"]),
+        ("all-minilm-l6-v2", "http://all-minilm-l6-v2.serving.svc.cluster.local:8080/v1"),
     ]
     assert "fallbacks" not in cfg["router_settings"]  # prod has no CPU tier
     assert rk.find(run, "PodDisruptionBudget", "gateway", "rag")["spec"]["minAvailable"] == 1

@@ -152,14 +152,15 @@ def test_milvus_namespace_enforces_baseline_and_warns_on_restricted():
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_network_policies_admit_only_the_app_and_the_ingest_job(stack):
+def test_network_policies_admit_only_the_app(stack):
+    """The ingest Job writes through the app's API (issue #11): it no longer reaches Milvus."""
     run = run_stack(stack)
     policies = rk.of_kind(run, "NetworkPolicy")
     component = "proxy" if stack == "prod" else "standalone"
     server = ("milvus", {**MILVUS_PODS, "component": component})
     app, ingest = ("rag", APP_POD_LABELS), ("jobs", INGEST_JOB_POD_LABELS)
     assert rk.admits(policies, app, server, 19530)
-    assert rk.admits(policies, ingest, server, 19530)
+    assert not rk.admits(policies, ingest, server, 19530)
     assert not rk.admits(policies, app, server, 9091)  # metrics port
     assert not rk.admits(policies, ("rag", GATEWAY_POD_LABELS), server, 19530)
     assert not rk.admits(policies, ("rag", {"app": "other"}), server, 19530)
@@ -174,7 +175,7 @@ def test_network_policies_admit_only_the_app_and_the_ingest_job(stack):
     assert rk.admits(policies, minio, minio, 9000)  # distributed MinIO peers
 
 
-def test_without_the_ingest_job_only_the_app_is_admitted_and_holds_credentials(custom):
+def test_only_the_app_is_admitted_and_holds_credentials(custom):
     policies = rk.of_kind(custom, "NetworkPolicy")
     server = ("vectors", {**MILVUS_PODS, "component": "standalone"})
     assert rk.admits(policies, ("rag", APP_POD_LABELS), server, 19530)
@@ -191,7 +192,11 @@ def test_without_the_ingest_job_only_the_app_is_admitted_and_holds_credentials(c
 def test_clients_get_uri_and_token_in_their_namespace(stack):
     run = run_stack(stack)
     password = mock_secret(f"leanrag-{stack}-milvus-root-password")
-    for ns in ("rag", "jobs"):
+    holders = {
+        s["metadata"]["namespace"] for s in rk.of_kind(run, "Secret") if s["metadata"]["name"] == milvus.CLIENT_SECRET
+    }
+    assert holders == {"rag"}  # not the jobs namespace: the ingest Job goes through the app
+    for ns in ("rag",):
         held = rk.secret_data(run, milvus.CLIENT_SECRET, ns)
         assert held == {
             "uri": "http://milvus.milvus.svc.cluster.local:19530",

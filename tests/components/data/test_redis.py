@@ -110,14 +110,15 @@ def test_pod_security_restricted_and_read_only_root(stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_network_policy_admits_the_app_and_the_gateway_only_and_blocks_egress(stack):
+def test_network_policy_admits_the_gateway_only_and_blocks_egress(stack):
+    """The app keeps its state in SQLite on its volume (issue #12): only the gateway's caches are in Redis."""
     policies = rk.of_kind(run_stack(stack), "NetworkPolicy")
-    assert rk.admits(policies, ("rag", APP_POD_LABELS), REDIS_PODS, 6379)
+    assert not rk.admits(policies, ("rag", APP_POD_LABELS), REDIS_PODS, 6379)
     assert rk.admits(policies, ("rag", GATEWAY_POD_LABELS), REDIS_PODS, 6379)
     assert not rk.admits(policies, ("jobs", INGEST_JOB_POD_LABELS), REDIS_PODS, 6379)
     assert not rk.admits(policies, ("rag", {"app.kubernetes.io/name": "debug"}), REDIS_PODS, 6379)
     assert not rk.admits(policies, ("serving", GATEWAY_POD_LABELS), REDIS_PODS, 6379)
-    assert not rk.admits(policies, ("rag", APP_POD_LABELS), REDIS_PODS, 16379)
+    assert not rk.admits(policies, ("rag", GATEWAY_POD_LABELS), REDIS_PODS, 16379)
     assert not rk.egress_open(policies, REDIS_PODS)
 
 

@@ -1,7 +1,14 @@
 """The workload Jobs under mocks: specs, identity, placement, and the order they run in."""
 
 import pytest
+import yaml
 
+from components.cluster.base import cpu_placement
+from components.jobs.pipeline import benchmark_args
+from components.kube import APP_POD_LABELS, GATEWAY_POD_LABELS, INGEST_JOB_POD_LABELS, SecretRef
+from stacks.load import parse
+from stacks.models import served_models
+from tests import renderkit as rk
 from tests.renderkit import run_stack, run_values, stack_values
 
 JOB = "kubernetes:batch/v1:Job"
@@ -29,6 +36,9 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
         "leanrag-dev-quantize-llama-3-1-8b",
         "leanrag-dev-ingest",
         "leanrag-dev-benchmark-llama-3-1-8b",
+        "prefetch-all-minilm-l6-v2",  # the serving layer's prefetch Jobs (components/serving/prefetch.py)
+        "prefetch-smollm2-cpu",
+        "prefetch-llama-guard-3-1b-cpu",  # Llama Guard on CPU: its GGUF from the model store too
     }
     for job in jobs.values():
         spec = job.inputs["spec"]
@@ -36,7 +46,7 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
         pod = spec["template"]["spec"]
         assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-        for container in pod["containers"] + pod["initContainers"]:
+        for container in pod["containers"] + pod.get("initContainers", []):
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
             assert sc["readOnlyRootFilesystem"] is True
@@ -71,18 +81,93 @@ def test_the_model_server_waits_for_the_quantized_artifact_and_streams_it(quanti
     assert server.inputs["spec"]["template"]["spec"]["serviceAccountName"] == "model-store"
 
 
-def test_ingest_runs_after_milvus_and_reaches_it_with_the_client_secret(quantized):
+def test_ingest_runs_after_the_app_and_writes_through_its_api(quantized):
     ingest = jobs_by_name(quantized)["leanrag-dev-ingest"]
-    milvus = quantized.one("kubernetes:helm.sh/v3:Release", "leanrag-dev-milvus")
-    assert milvus.urn in ingest.dependencies
+    app = quantized.one("kubernetes:apps/v1:Deployment", "leanrag-dev-rag-app")
+    assert app.urn in ingest.dependencies  # pulumi-kubernetes waits until the app's Deployment is ready
     pod = ingest.inputs["spec"]["template"]["spec"]
-    assert pod["containers"][0]["args"][:2] == ["ingest", "/app/corpus/docs"]
+    container = pod["containers"][0]
+    assert container["args"] == ["ingest", "/app/corpus/docs", "--prune", "--summary-json", "/work/summary.json"]
     assert "serviceAccountName" not in pod  # the bundled corpus needs no bucket access
-    env = {e["name"]: e for e in pod["containers"][0]["env"]}
-    assert env["INGEST_MILVUS_URI"]["value"].startswith("http://milvus.")
-    assert env["MILVUS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "milvus-credentials"
+    env = rk.env_of(container)
+    assert env["INGEST_APP_URL"] == "http://rag-app.rag.svc.cluster.local:8321"
+    assert env["INGEST_MAX_PRUNE_FRACTION"] == "0.5"
+    assert not [n for n in env if "MILVUS" in n]  # no Milvus settings any more
+    assert "INGEST_APP_API_KEY" not in env  # dev: the app's auth is off
     assert ingest.inputs["metadata"]["labels"]["app.kubernetes.io/name"] == "ingest"
     assert pod["nodeSelector"] == {"leanrag.dev/pool": "system"} and not pod["tolerations"]
+
+
+@pytest.mark.parametrize("stack", rk.STACKS)
+def test_ingest_and_the_app_name_the_same_store_and_the_same_embedding_model(stack):
+    run = run_stack(stack)
+    env = rk.env_of(rk.container(rk.find(run, "Job", f"leanrag-{stack}-ingest", "jobs")))
+    app = yaml.safe_load(rk.find(run, "ConfigMap", "rag-app-config", "rag")["data"]["run.yaml"])
+    default = app["vector_stores"]["default_embedding_model"]
+    assert env["INGEST_VECTOR_STORE"] == run.outputs["vectorStoreName"] == "docs"
+    # the id the app knows its embedding model by, and what the store is created with
+    assert env["INGEST_APP_EMBEDDING_MODEL"] == f"{default['provider_id']}/{default['model_id']}"
+    assert env["INGEST_APP_EMBEDDING_MODEL"] == run.outputs["ragAppEmbeddingModel"]
+    # the Job embeds with platform.app.embeddingModel, the model (and dimension) the app embeds queries with
+    embedding = next(m for m in app["registered_resources"]["models"] if m["model_type"] == "embedding")
+    assert env["INGEST_EMBEDDING_MODEL"] == stack_values(stack).get("platform", {}).get("app", {}).get(
+        "embeddingModel", "sentence-transformers/all-MiniLM-L6-v2"
+    )
+    assert embedding["metadata"]["embedding_dimension"] == default["embedding_dimensions"] == 384
+    served = {m["model_id"] for m in app["registered_resources"]["models"]}
+    assert default["model_id"] in served
+    # ... and that model is the stack's served embedding model (ServingOutputs.embedding), through the gateway
+    out = run.outputs["embedding"]
+    assert (out["model"], out["hubId"], out["dimension"]) == (
+        "all-minilm-l6-v2",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        384,
+    )
+    assert env["INGEST_APP_EMBEDDING_MODEL"] == f"embeddings/{out['model']}"
+    assert env["INGEST_EMBEDDING_MODEL"] == out["hubId"]
+    assert embedding["provider_model_id"] == default["model_id"] == out["model"]
+    assert embedding["metadata"]["embedding_dimension"] == out["dimension"]
+    [provider] = [p for p in app["providers"]["inference"] if p["provider_id"] == default["provider_id"]]
+    assert provider["config"]["base_url"] == run.outputs["gatewayBaseUrl"]  # the app reaches it via the gateway
+    gateway = yaml.safe_load(rk.find(run, "ConfigMap", "gateway-config", "rag")["data"]["config.yaml"])
+    [route] = [m for m in gateway["model_list"] if m["model_name"] == out["model"]]
+    assert route["litellm_params"]["api_base"] == out["baseUrl"].rstrip("/")
+    assert route["model_info"] == {"mode": "embedding"}
+
+
+def test_ingest_reaches_the_app_and_not_milvus_under_the_network_policies():
+    policies = rk.of_kind(run_stack("dev"), "NetworkPolicy")
+    ingest, app = ("jobs", INGEST_JOB_POD_LABELS), ("rag", APP_POD_LABELS)
+    assert rk.admits(policies, ingest, app, 8321)
+    milvus = (
+        "milvus",
+        {"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": "milvus", "component": "standalone"},
+    )
+    assert not rk.admits(policies, ingest, milvus, 19530)
+
+
+@pytest.mark.parametrize("stack", rk.STACKS)
+def test_the_gateway_reaches_the_served_embedding_model_and_the_ingest_job_only_the_app(stack):
+    """The app embeds queries (and the documents the ingest Job sends it) with the served model through the
+    gateway; the ingest Job itself calls only the app."""
+    run = run_stack(stack)
+    policies = rk.of_kind(run, "NetworkPolicy")
+    server = rk.find(run, "Deployment", run.outputs["embedding"]["model"], "serving")
+    pods = ("serving", server["spec"]["template"]["metadata"]["labels"])
+    port = rk.container(server)["ports"][0]["containerPort"]
+    assert rk.admits(policies, ("rag", GATEWAY_POD_LABELS), pods, port)
+    assert not rk.admits(policies, ("jobs", INGEST_JOB_POD_LABELS), pods, port)
+
+
+def test_with_app_auth_the_ingest_job_gets_a_copy_of_the_apps_key():
+    run = run_stack("prod")
+    container = rk.container(rk.find(run, "Job", "leanrag-prod-ingest", "jobs"))
+    env = rk.env_of(container)
+    assert env["INGEST_APP_API_KEY"] == {"secretKeyRef": {"name": "ingest-app-api-key", "key": "api-key"}}
+    assert rk.secret_data(run, "ingest-app-api-key", "jobs") == {
+        "api-key": rk.secret_data(run, "rag-app-api-key", "rag")["api-key"]
+    }
+    assert all("api-key" not in str(a).lower() for a in container["args"])  # never on a command line
 
 
 def test_ingest_from_a_bucket_downloads_with_the_workload_identity():
@@ -120,8 +205,71 @@ def test_no_secret_reaches_a_job_in_plain_text(quantized):
     assert mock_secret("leanrag-dev-api-key") not in text
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_benchmark_uploads_its_report_to_the_stacks_bucket_and_names_it_in_the_outputs(stack):
+    run = run_stack(stack)
+    job = rk.find(run, "Job", f"leanrag-{stack}-benchmark-llama-3-1-8b", "jobs")
+    pod = rk.pod_spec(job)
+    args = pod["containers"][0]["args"]
+    uri = args[args.index("--upload-uri") + 1]
+    bucket = run.outputs["modelStoreUri"]
+    mode = "vllm" if stack == "dev" else "llm-d"
+    assert bucket.startswith("s3://" if stack == "dev" else "gs://")
+    assert uri == f"{bucket}/benchmarks/llama-3-1-8b-{mode}"
+    assert run.outputs["benchmarkReports"] == {"llama-3-1-8b": f"{uri}/latest.json"}
+    assert pod["serviceAccountName"] == "model-store"  # the bucket identity (Pod Identity / Workload Identity)
+    assert pod["terminationGracePeriodSeconds"] >= 60  # the final upload after SIGTERM
+    env = rk.env_of(pod["containers"][0])
+    assert (env.get("AWS_REGION") == "us-east-1") if stack == "dev" else ("AWS_REGION" not in env)
+
+
+def test_without_a_bucket_the_benchmark_keeps_its_report_in_the_pod():
+    cfg = parse(stack_values("dev"), frozenset({"hfToken"}))
+    model = next(m for m in served_models(cfg) if m.config.role == "chat")
+    bench = benchmark_args(
+        model,
+        cfg.jobs.benchmark,
+        namespace="jobs",
+        placement=cpu_placement("system"),
+        target_url="http://chat:8000/v1",
+        label="chat-vllm",
+        api_key=SecretRef("job-credentials", "api-key"),
+        hf_token_secret=None,
+        images=cfg.workload_images,
+        upload_uri=None,
+        region="",
+        after=[],
+    )
+    assert "--upload-uri" not in bench.args and not bench.uses_model_store and "AWS_REGION" not in bench.env
+
+
+def test_every_image_built_here_comes_from_the_configured_registry_and_tag(quantized):
+    values = stack_values("dev")
+    model = values["serving"]["models"][0]
+    model.update(id="meta-llama/Llama-3.1-8B-Instruct", quantizeFrom="meta-llama/Llama-3.1-8B-Instruct")
+    model.pop("shape")
+    values["workloadImages"] = {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com/team", "tag": "2026.12.1"}
+    run = run_values(values, "dev", secrets={"hfToken": "hf_x"})
+    built_here = {}
+    for m in rk.manifests(run):
+        if m["kind"] in ("Job", "Deployment"):
+            for c in rk.containers(rk.pod_spec(m)):
+                if c["image"].startswith("123456789012."):
+                    built_here[c["image"].split("/")[-1]] = c["name"]
+    assert set(built_here) == {"quantize:2026.12.1", "ingest:2026.12.1", "benchmark:2026.12.1", "moderation:2026.12.1"}
+    defaults = {
+        c["image"] for m in rk.manifests(quantized) if m["kind"] == "Job" for c in rk.containers(rk.pod_spec(m))
+    }
+    assert "ghcr.io/leanrag/ingest:0.1.0" in defaults
+
+
 def test_jobs_are_off_when_disabled():
     values = stack_values("local")
     values["jobs"] = {"ingest": {"enabled": False}}
-    assert run_values(values, "local").of_type(JOB) == []
-    assert [j.inputs["metadata"]["name"] for j in run_stack("local").of_type(JOB)] == ["leanrag-local-ingest"]
+    assert workload_jobs(run_values(values, "local")) == []
+    assert [j.inputs["metadata"]["name"] for j in workload_jobs(run_stack("local"))] == ["leanrag-local-ingest"]
+
+
+def workload_jobs(run):
+    """The jobs namespace's Jobs (the serving namespace has the prefetch Jobs)."""
+    return [j for j in run.of_type(JOB) if j.inputs["metadata"]["namespace"] == "jobs"]

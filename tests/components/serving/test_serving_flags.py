@@ -113,7 +113,9 @@ def test_dev_deployment_runs_vllm_with_its_configured_flags():
     c = container(obj(dev(), "Deployment", "llama-3-1-8b"))
     assert c["image"] == versions.VLLM_IMAGE and c["command"] == ["vllm", "serve"]
     args = c["args"]
-    assert args[0] == "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"
+    # the prefetch Job's copy in the stack's bucket, streamed: never the hub id
+    assert args[0].startswith("s3://leanrag-dev-models-") and args[0].endswith("/models/llama-3-1-8b/w4a16")
+    assert flag_value(args, "--load-format") == "runai_streamer"
     expected = {
         "--served-model-name": "llama-3-1-8b",
         "--max-model-len": "8192",
@@ -134,7 +136,8 @@ def test_prod_models_keep_their_own_settings():
     guard = container(obj(run, "Deployment", "llama-guard-3-1b"))["args"]
     assert flag_value(llama, "--kv-cache-dtype") == "fp8" and flag_value(llama, "--max-model-len") == "16384"
     assert flag_value(guard, "--gpu-memory-utilization") == "0.85"
-    assert flag_value(guard, "--max-model-len") == "4096" and guard[0] == "meta-llama/Llama-Guard-3-1B"
+    assert flag_value(guard, "--max-model-len") == "4096"
+    assert guard[0].startswith("gs://leanrag-prod-models-") and guard[0].endswith("/models/llama-guard-3-1b/bf16")
     assert flag_value(guard, "--served-model-name") == "llama-guard-3-1b"
 
 
@@ -149,8 +152,17 @@ def test_bucket_artifact_pods_run_as_the_model_store_account_with_the_region():
     assert {"name": "AWS_REGION", "value": "us-east-1"} in c["env"]
 
 
-def test_hugging_face_pods_use_no_service_account_identity():
+def test_prefetched_pods_stream_as_the_model_store_account_and_never_reach_the_hub():
     pod = obj(dev(), "Deployment", "llama-3-1-8b")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "model-store"
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["HF_HUB_OFFLINE"] == "1" and env["AWS_REGION"] == "us-east-1" and "HF_TOKEN" not in env
+
+
+def test_volume_pods_use_no_service_account_identity():
+    vals = stack_values("dev")
+    vals["serving"]["models"][0]["artifactUri"] = "pvc://weights/llama"
+    pod = obj(run_variant(vals), "Deployment", "llama-3-1-8b")["spec"]["template"]["spec"]
     assert "serviceAccountName" not in pod
 
 

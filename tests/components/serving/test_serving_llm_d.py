@@ -40,6 +40,7 @@ def existing_llm_d(class_name: str | None = "istio") -> dict:
     vals["serving"] = {
         "mode": "llm-d",
         "cpuTier": {"enabled": True},
+        "router": {"kind": "gateway", "implementation": "external"},
         "inferenceGateway": {"className": class_name} if class_name else {},
         "models": [
             {
@@ -103,10 +104,14 @@ def test_outside_gke_the_crds_are_installed_and_the_named_class_is_used():
     assert not [o for o in objects_of(run, "HealthCheckPolicy")]
     route = obj(run, "HTTPRoute", "qwen")["spec"]["rules"][0]
     assert route["timeouts"] == {"request": "300s"}
+    # outside GKE no body-based router runs: each model has its own path prefix, rewritten to /v1
+    assert route["matches"] == [{"path": {"type": "PathPrefix", "value": "/qwen/v1"}}]
+    assert route["filters"][0]["urlRewrite"]["path"] == {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/v1"}
+    assert "body-based-router" not in {d["metadata"]["name"] for d in objects_of(run, "Deployment")}
 
 
-def test_llm_d_without_a_gateway_class_outside_gke_is_a_preflight_error():
-    with pytest.raises(PreflightError, match=r"serving.inferenceGateway.className: llm-d mode on existing"):
+def test_an_external_gateway_implementation_without_a_class_is_a_preflight_error():
+    with pytest.raises(PreflightError, match=r"serving.inferenceGateway.className: router implementation external"):
         run_variant(existing_llm_d(None))
 
 
@@ -199,7 +204,7 @@ def test_clients_know_the_gateway_url_before_it_exists():
     assert prod().outputs["openaiBaseUrl"] == gateway_base_url("10.50.15.250") == "http://10.50.15.250/v1"
     run = run_variant(existing_llm_d("istio"))
     assert "addresses" not in obj(run, "Gateway", GATEWAY_NAME)["spec"]
-    assert run.outputs["openaiBaseUrl"] == "http://inference-gateway-istio.serving.svc.cluster.local/v1"
+    assert run.outputs["openaiBaseUrl"] == "http://inference-gateway-istio.serving.svc.cluster.local/qwen/v1"
     assert prod_with(address="10.50.3.3").outputs["openaiBaseUrl"] == "http://10.50.3.3/v1"
     with pytest.raises(PreflightError, match=r"inferenceGateway.address: 10.9.9.9 is not an IP of the cluster"):
         prod_with(address="10.9.9.9")

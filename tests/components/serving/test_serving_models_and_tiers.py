@@ -8,12 +8,13 @@ import pytest
 
 from components import versions
 from components.cluster.base import POOL_LABEL
-from components.serving.cpu_tier import cpu_threads, gguf_args, llama_args
+from components.serving.cpu_tier import cpu_threads, llama_args
 from components.serving.engine import flag_value
 from components.serving.layer import API_KEY_SECRET
+from components.serving.weights import local_weights
 from infra.mocks import REDACTED
 from stacks.config.serving import CpuTierConfig
-from stacks.uris import UriError
+from stacks.uris import UriError, parse_pvc_uri
 from tests.renderkit import container, dev, local, obj, objects_of, pod_spec, prod, run_variant, stack_values
 
 HF = {"hfToken": "hf_test"}
@@ -33,6 +34,7 @@ def three_models(mode: str) -> dict:
             "engine": {"maxNumSeqs": 128},
         }
     )
+    vals["serving"]["embedding"] = {"enabled": False}  # the GPU embedder above is the app's embedding model
     return vals
 
 
@@ -70,15 +72,21 @@ def test_dev_outputs_point_at_the_services_and_keep_the_key_secret():
     out = dev().outputs
     assert out["openaiBaseUrl"] == "http://llama-3-1-8b.serving.svc.cluster.local:8000/v1"
     assert out["openaiBaseUrls"]["smollm2-cpu"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
-    assert out["servedModels"] == ["llama-3-1-8b", "smollm2-cpu"]
+    # the safety model last: Llama Guard on CPU (serving.cpuSafety)
+    assert out["servedModels"] == ["llama-3-1-8b", "all-minilm-l6-v2", "smollm2-cpu", "llama-guard-3-1b-cpu"]
     assert out["servingFallbacks"] == {"llama-3-1-8b": "smollm2-cpu"}
     assert out["apiKey"] == REDACTED and "apiKey" in dev().secret_outputs
 
 
 def test_prod_outputs_route_every_model_through_the_gateway():
     out = prod().outputs
-    assert out["servedModels"] == ["llama-3-1-8b", "llama-guard-3-1b"]
-    assert out["openaiBaseUrls"] == {m: "http://10.50.15.250/v1" for m in out["servedModels"]}
+    assert out["servedModels"] == ["llama-3-1-8b", "llama-guard-3-1b", "all-minilm-l6-v2"]
+    gpu = {m: "http://10.50.15.250/v1" for m in ("llama-3-1-8b", "llama-guard-3-1b")}
+    # the CPU embedding server is not behind the inference gateway (no vLLM metrics for the endpoint picker)
+    assert out["openaiBaseUrls"] == {
+        **gpu,
+        "all-minilm-l6-v2": "http://all-minilm-l6-v2.serving.svc.cluster.local:8080/v1",
+    }
     assert out["openaiBaseUrl"] == "http://10.50.15.250/v1"
     assert "apiKey" in prod().secret_outputs
 
@@ -90,8 +98,15 @@ def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
     assert pod["nodeSelector"] == {POOL_LABEL: "system"} and "tolerations" not in pod
     assert c["resources"] == {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "2Gi"}}
     args = c["args"]
-    assert flag_value(args, "--hf-repo") == "bartowski/SmolLM2-135M-Instruct-GGUF"
-    assert flag_value(args, "--hf-file") == "SmolLM2-135M-Instruct-Q4_K_M.gguf"
+    # the GGUF comes from the model store (synced from the bucket by an init container), never from the hub
+    assert "--hf-repo" not in args and "--hf-file" not in args
+    assert flag_value(args, "--model") == "/weights/SmolLM2-135M-Instruct-Q4_K_M.gguf"
+    [sync] = pod["initContainers"]
+    assert sync["command"][:4] == ["aws", "s3", "sync", "--only-show-errors"]
+    assert sync["command"][4].startswith("s3://leanrag-dev-models-")
+    assert sync["command"][4].endswith("/models/smollm2-cpu/gguf") and sync["command"][5] == "/weights"
+    assert pod["serviceAccountName"] == "model-store"
+    assert {"name": "weights", "mountPath": "/weights", "readOnly": True} in c["volumeMounts"]
     assert flag_value(args, "--alias") == "smollm2-cpu" and flag_value(args, "--ctx-size") == "4096"
     assert {
         "name": "LLAMA_API_KEY",
@@ -100,11 +115,20 @@ def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_local_stack_serves_only_the_cpu_tier():
+def test_local_stack_serves_the_cpu_tier_the_cpu_safety_model_and_the_embedding_model_on_cpu():
     run = local()
-    assert [d["metadata"]["name"] for d in objects_of(run, "Deployment")] == ["smollm2-cpu"]
-    assert run.outputs["servedModels"] == ["smollm2-cpu"]
+    assert sorted(d["metadata"]["name"] for d in objects_of(run, "Deployment")) == [
+        "all-minilm-l6-v2",
+        "llama-guard-3-1b-cpu",
+        "smollm2-cpu",
+    ]
+    assert run.outputs["servedModels"] == ["all-minilm-l6-v2", "smollm2-cpu", "llama-guard-3-1b-cpu"]
     assert run.outputs["openaiBaseUrl"] == "http://smollm2-cpu.serving.svc.cluster.local:8080/v1"
+    # the GGUF is read from the model store's claim, which the prefetch Job filled
+    args = container(obj(run, "Deployment", "smollm2-cpu"))["args"]
+    assert (
+        flag_value(args, "--model") == "/models/model-store/models/smollm2-cpu/gguf/SmolLM2-135M-Instruct-Q4_K_M.gguf"
+    )
 
 
 def test_cpu_tier_in_llm_d_mode_is_routed_through_the_gateway_to_its_service():
@@ -119,17 +143,22 @@ def test_cpu_tier_in_llm_d_mode_is_routed_through_the_gateway_to_its_service():
 
 
 def test_gguf_sources_and_threads():
-    assert gguf_args("hf://org/repo/sub/model.gguf")[0] == [
-        "--hf-repo",
-        "org/repo",
-        "--hf-file",
-        "sub/model.gguf",
+    bucket = local_weights("gs://b/models/smol/gguf", scheme="gs", size_gb=1, file="sub/model.gguf")
+    assert bucket.path == "/weights/sub/model.gguf" and bucket.service_account == "model-store"
+    assert bucket.init_containers[0]["command"] == [
+        "gcloud",
+        "storage",
+        "rsync",
+        "--recursive",
+        "gs://b/models/smol/gguf",
+        "/weights",
     ]
-    flags, volumes, _ = gguf_args("pvc://models/smol/model.gguf")
-    assert flags == ["--model", "/models/models/smol/model.gguf"]
-    assert volumes[0]["persistentVolumeClaim"] == {"claimName": "models", "readOnly": True}
+    claim = local_weights(parse_pvc_uri("pvc://models/smol"), scheme=None, size_gb=1, file="model.gguf")
+    assert claim.path == "/models/models/smol/model.gguf" and not claim.init_containers
+    assert claim.volumes[0]["persistentVolumeClaim"] == {"claimName": "models", "readOnly": True}
     with pytest.raises(UriError):
-        gguf_args("https://example.com/model.gguf")
+        local_weights(parse_pvc_uri("pvc://Bad_Claim/x"), scheme=None, size_gb=1)
     assert cpu_threads("1500m") == 1 and cpu_threads("4") == 4
     cfg = CpuTierConfig(enabled=True, cpu="3")
-    assert flag_value(llama_args(cfg), "--threads") == "3"
+    assert flag_value(llama_args(cfg, "/weights/m.gguf"), "--threads") == "3"
+    assert flag_value(llama_args(cfg, "/weights/m.gguf"), "--model") == "/weights/m.gguf"

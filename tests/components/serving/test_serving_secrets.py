@@ -46,18 +46,20 @@ def test_the_hugging_face_token_appears_in_no_rendered_object():
     assert HF_TOKEN not in json.dumps(run.outputs, default=str)
     secret = resource_named(run, "leanrag-test-hf-token", ":Secret")
     assert HF_TOKEN in json.dumps(secret.inputs, default=str)  # present, but only as a secret value
-    for model in ("llama-3-1-8b", "llama-guard-3-1b"):
-        env = container(obj(run, "Deployment", model))["env"]
-        assert {
-            "name": "HF_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}},
-        } in env
+    token = {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}
+    for model in ("llama-3-1-8b", "llama-guard-3-1b", "all-minilm-l6-v2"):  # the prefetch Jobs read it ...
+        assert token in container(obj(run, "Job", f"prefetch-{model}"))["env"]
+        # ... the model servers never: their weights come from the bucket
+        assert "HF_TOKEN" not in json.dumps(obj(run, "Deployment", model))
 
 
-def test_no_token_secret_without_the_hf_token_or_a_hugging_face_download():
+def test_no_token_secret_without_the_hf_token_or_a_hub_download():
     assert not [r for r in dev().resources if r.name.endswith("-hf-token")]
     vals = stack_values("prod")
     for m in vals["serving"]["models"]:
         m["artifactUri"] = f"gs://leanrag-models/{m['name']}"
+    vals["serving"]["embedding"] = {"artifactUri": "gs://leanrag-models/minilm"}
+    vals["jobs"] = {"benchmark": {"enabled": False}}  # its tokenizer download would need the token
     run = run_variant(vals, {"hfToken": HF_TOKEN})
     assert not [r for r in run.resources if r.name.endswith("-hf-token")]
+    assert not [r for r in run.of_type("kubernetes:batch/v1:Job") if "prefetch" in r.name]  # nothing to copy

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from components import versions
 from infra.validate import CRD_SCHEMAS, validate
 from tests.renderkit import dev, local, obj, prod, run_variant, serving_objects, stack_values
 
@@ -36,6 +37,7 @@ def _variants():
     existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}]
     existing["serving"] = {
         "mode": "llm-d",
+        "router": {"kind": "gateway", "implementation": "external"},
         "inferenceGateway": {"className": "istio"},
         "autoscaling": {"enabled": True},
         "models": [
@@ -141,6 +143,28 @@ def test_shipped_schemas_match_their_pinned_sources():
         assert shipped["$comment"] == f"npm {package}@{version} {module}"
         assert f"{package}@{version}" in readme and name in readme
         assert shipped["properties"]["kind"]["enum"] == [kind]
+
+
+def test_chart_schemas_are_generated_from_the_pinned_charts_crd_manifests():
+    update = _update_module()
+    readme = (CRD_SCHEMAS / "README.md").read_text()
+    pins = {"keda": versions.KEDA.version, "kserve-llmisvc-crd": versions.KSERVE_LLMISVC_CRD.version}
+    for chart, version, manifest, gvk in update.CHARTS:
+        assert pins[chart] == version, f"{chart}: schema of {version}, program pins {pins[chart]}"
+        api_version, _, kind = gvk.rpartition("/")
+        name = update.file_name(api_version, kind)
+        shipped = json.loads((CRD_SCHEMAS / name).read_text())
+        assert shipped["$comment"] == f"chart {chart} {version} {manifest}"
+        assert f"{chart} {version}" in readme and name in readme
+    if not update.CHARTS_DIR.exists():
+        pytest.skip(f"charts directory {update.CHARTS_DIR} absent: set LEANRAG_CHARTS to regenerate and compare")
+    meta = update.object_meta()
+    for chart, version, manifest, gvk in update.CHARTS:
+        api_version, _, kind = gvk.rpartition("/")
+        crd = update.crd_manifest((update.CHARTS_DIR / chart / version / manifest).read_text())
+        generated = update.from_crd(crd, api_version, kind, meta, f"chart {chart} {version} {manifest}")
+        shipped = json.loads((CRD_SCHEMAS / update.file_name(api_version, kind)).read_text())
+        assert shipped == json.loads(json.dumps(generated)), f"{chart}: regenerate with schemas/crds/update.py"
 
 
 def test_registry_schemas_are_strict_and_accept_null_where_the_crd_is_nullable():

@@ -12,11 +12,14 @@ from workloads.benchmark.scenarios import (
     SCENARIOS,
     Limits,
     Load,
+    Point,
     Target,
     guidellm_scenario,
     points,
     redacted,
     scenario,
+    sweep_points,
+    sweep_rates,
 )
 
 
@@ -29,10 +32,38 @@ def test_named_scenarios() -> None:
 
 def test_points_per_profile() -> None:
     assert [p.name for p in points(Load("synchronous"))] == ["synchronous"]
-    assert points(Load("sweep", sweep_size=5))[0].profile == {"kind": "sweep", "sweep_size": 5}
+    # A sweep is one GuideLLM invocation per benchmark (so each finished one is kept): synchronous, throughput,
+    # then placeholders for the constant rates, which are known only once the first two have run.
+    sweep = points(Load("sweep", sweep_size=5))
+    assert [p.name for p in sweep] == ["synchronous", "throughput", "sweep-3", "sweep-4", "sweep-5"]
+    assert [p.planned for p in sweep] == [True, True, False, False, False]
+    assert sweep[1].profile == {"kind": "throughput", "max_concurrency": 512}
     constant = points(Load("constant", (0.5, 2.0)))
     assert [p.name for p in constant] == ["constant-0.5rps", "constant-2rps"]
     assert constant[1].profile == {"kind": "constant", "rate": [2.0]}
+
+
+@pytest.mark.parametrize(("sync", "peak", "size"), [(1.0, 9.0, 10), (0.8, 0.85, 4), (2.0, 3.0, 3), (1.0, 5.0, 2)])
+def test_sweep_rates_follow_guidellms_rule(sync: float, peak: float, size: int) -> None:
+    """GuideLLM's SweepProfile: np.linspace(synchronous rate, throughput rate, sweep_size - 1)[1:]."""
+    import numpy as np
+
+    assert sweep_rates(sync, peak, size) == pytest.approx(list(np.linspace(sync, peak, size - 1)[1:]))
+    planned = sweep_points(sweep_rates(sync, peak, size))
+    assert len(planned) == size - 2
+    assert all(p.profile and p.profile["kind"] == "constant" and p.profile["max_concurrency"] == 512 for p in planned)
+
+
+def test_sweep_rates_edge_cases() -> None:
+    with pytest.raises(ValueError, match="no request succeeded in the synchronous and throughput benchmarks"):
+        sweep_rates(0.0, 0.0, 10)
+    assert sweep_rates(1.0, 0.0, 4) == pytest.approx([0.5])  # GuideLLM stops at the first rate <= 0
+    # Rates that round alike still get distinct names (they become file names).
+    assert [p.name for p in sweep_points([0.81234, 0.81236, 0.9])] == [
+        "constant-0.812rps",
+        "constant-0.812rps-2",
+        "constant-0.9rps",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -59,12 +90,21 @@ def test_limits() -> None:
         Limits(None, None)
 
 
-@pytest.mark.parametrize("load", [Load("synchronous"), Load("sweep", sweep_size=4), Load("constant", (1.5,))])
+PLANNED_POINTS = [
+    points(Load("synchronous"))[0],
+    points(Load("sweep", sweep_size=4))[1],  # throughput
+    sweep_points([2.5])[0],  # a sweep's constant rate
+    points(Load("constant", (1.5,)))[0],
+]
+
+
+@pytest.mark.parametrize("point", PLANNED_POINTS, ids=lambda p: p.name)
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_guidellm_accepts_the_scenario_file(load: Load, name: str, tmp_path: Path) -> None:
+def test_guidellm_accepts_the_scenario_file(point: Point, name: str, tmp_path: Path) -> None:
     config = guidellm_scenario(
-        point=points(load)[0], workload=scenario(name), target=Target("http://vllm:8000", "m"),
+        point=point, workload=scenario(name), target=Target("http://vllm:8000", "m"),
         limits=Limits(60, 500), tokenizer="/models/tok", output_json=tmp_path / "out.json", api_key="sk-secret",
+        slo={"ttft_ms": 500.0, "tpot_ms": 50.0},
     )  # fmt: skip
     parsed = BenchmarkScenario.model_validate(config)
     spec = parsed.spec
@@ -72,12 +112,18 @@ def test_guidellm_accepts_the_scenario_file(load: Load, name: str, tmp_path: Pat
     assert spec.backend.request_format == "/v1/completions"
     assert spec.backend.api_key.get_secret_value() == "sk-secret"
     assert spec.backend.validate_backend is False
-    assert spec.profile.kind == points(load)[0].profile["kind"]
+    assert point.profile is not None and spec.profile.kind == point.profile["kind"]
     assert spec.data[0].prompt_tokens == SCENARIOS[name].prompt_tokens
     assert spec.data[0].output_tokens == SCENARIOS[name].output_tokens
     assert spec.tokenizer.model == "/models/tok"
     assert [c.kind for c in spec.constraints] == ["max_duration", "max_requests"]
-    assert str(spec.outputs[0].path) == str(tmp_path / "out.json")
+    assert [(o.kind, str(o.path)) for o in spec.outputs] == [
+        ("json", str(tmp_path / "out.json")),
+        ("html", str(tmp_path / "out.html")),  # GuideLLM's own reports, next to ours
+        ("csv", str(tmp_path / "out.csv")),
+    ]
+    assert spec.metrics.sample_size == 0  # no prompt/output texts in the results, every request's timings kept
+    assert (spec.metrics.slo.ttft_ms, spec.metrics.slo.tpot_ms) == (500.0, 50.0)
     assert "sk-secret" not in str(redacted(config))
     assert redacted(config)["spec"]["backend"]["api_key"] == "<redacted>"
     assert config["spec"]["backend"]["api_key"] == "sk-secret"  # the original is untouched

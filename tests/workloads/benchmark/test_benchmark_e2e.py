@@ -12,6 +12,7 @@ import pytest
 from benchmark_helpers import run_cli
 
 from local.llm_server import LlmServer
+from stacks.catalog import instance
 
 pytestmark = pytest.mark.slow
 
@@ -101,11 +102,12 @@ def test_markdown_and_html_report_show_the_numbers(sync_run: tuple[Path, dict[st
     assert float(cells[2].replace(",", "")) == pytest.approx(bench["output_tokens_per_s"], abs=0.06)
     assert float(cells[9].replace(",", "")) == pytest.approx(bench["cost_per_million_output_tokens_usd"], abs=0.006)
     assert f"${PRICE:.4f}/hour" in md
-    for name in ("throughput_latency.png", "ttft_itl_percentiles.png"):
+    plots = ("throughput_latency.png", "ttft_itl_percentiles.png", "cost_vs_load.png")  # cost: the run is priced
+    for name in plots:
         assert (run_dir / "plots" / name).read_bytes().startswith(PNG_MAGIC)
         assert f"plots/{name}" in md
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 2
+    assert len(images) == len(plots)
     assert all(base64.b64decode(data).startswith(PNG_MAGIC) for data in images)
     assert "<td>synchronous</td>" in html
 
@@ -140,11 +142,10 @@ def test_report_can_be_rebuilt_with_another_price(sync_run: tuple[Path, dict[str
 
 def test_compare_two_runs_side_by_side(sync_run: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
     run_dir, summary, _ = sync_run
-    # A second "run": the same results priced as a node at four times the price.
+    # A second "run": the same results priced as a node at four times the price (compare re-evaluates a
+    # summary.json from its numbers and its price, against the comparison's targets).
     other = json.loads(json.dumps(summary))
-    for bench in other["benchmarks"]:
-        bench["cost_per_million_output_tokens_usd"] *= 4
-    other["headline"]["min_cost_per_million_output_tokens_usd"] *= 4
+    other["pricing"]["price_per_hour_usd"] *= 4
     (tmp_path / "other.json").write_text(json.dumps(other))
     done = run_cli("compare", run_dir, tmp_path / "other.json", "--label", "cheap", "--label", "dear",
                    "--output-dir", tmp_path / "cmp")  # fmt: skip
@@ -158,3 +159,50 @@ def test_compare_two_runs_side_by_side(sync_run: tuple[Path, dict[str, Any], str
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "dear / cheap" in md and "4.000x" in md
     assert (tmp_path / "cmp" / "plots" / "compare_throughput_latency.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_cpu_smoke_run_computes_cost_from_a_catalog_cpu_instance(
+    tmp_path: Path, llm_server: LlmServer, api_key_file: Path, tokenizer_dir: Path
+) -> None:
+    """What the local demo runs (one synchronous smoke point on CPU), priced as the catalog's 2-vCPU m7i.large
+    (this machine has 2 cores): the report carries a computed cost and a recommendation, not "cost not
+    computed"."""
+    out = tmp_path / "demo"
+    done = run_cli(
+        "run", "--target", llm_server.base_url, "--api-key-file", api_key_file, "--scenario", "smoke",
+        "--profile", "synchronous", "--max-requests", "4", "--max-seconds", "60", "--workers", "1",
+        "--tokenizer", tokenizer_dir, "--output-dir", out, "--label", "demo-smoke",
+        "--cloud", "aws", "--instance-type", "m7i.large", "--slo-ttft-ms", "30000", "--slo-itl-ms", "2000",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    pricing = summary["pricing"]
+    assert (pricing["source"], pricing["cloud"], pricing["instance_type"], pricing["gpu"]) == (
+        "catalog",
+        "aws",
+        "m7i.large",
+        None,
+    )
+    catalog = instance("aws", "m7i.large")
+    assert pricing["price_per_hour_usd"] == catalog.price_per_hour_usd
+    [bench] = summary["benchmarks"]
+    expected = catalog.price_per_hour_usd / 3600 / bench["delivered_output_tokens_per_s"] * 1e6
+    assert bench["cost_per_million_output_tokens_usd"] == pytest.approx(expected)
+    rec = summary["recommendation"]
+    assert rec["operating_point"] == "synchronous" and rec["meets_targets"] is True
+    assert rec["cost_per_million_output_tokens_usd"] == pytest.approx(expected)
+    assert rec["users_per_day"] > 0
+    md = (out / "report.md").read_text()
+    assert "cost not computed" not in md
+    node = f"${catalog.price_per_hour_usd:.4f}/hour (aws m7i.large, catalog price of {catalog.price_date})"
+    assert f"Node price: {node}" in md
+    assert f"${expected:,.2f} per million output tokens" in md
+    assert "aws m7i.large (CPU)" in md
+    assert "No published figures for SmolLM2-135M-Instruct on aws m7i.large (CPU)" in md
+    assert "## Glossary" in md and "| Goodput |" in md
+    # GuideLLM's own reports sit next to ours, linked from it.
+    for name in ("synchronous.html", "synchronous.csv"):
+        assert (out / "guidellm" / name).stat().st_size > 0
+        assert f"](guidellm/{name})" in md
+        assert f'<a href="guidellm/{name}">' in (out / "report.html").read_text()
+    assert f"${expected:,.2f} per million output tokens" in done.stdout

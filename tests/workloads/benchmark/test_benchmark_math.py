@@ -98,7 +98,7 @@ def _bench(name: str, strategy: str, tps: float, itl_ms: float, concurrency: flo
         name=name, point=name, strategy=strategy, target_rate=None, duration_s=10, successful=10, errored=0,
         incomplete=0, request_rate=1.0, output_tokens_per_s=tps, total_tokens_per_s=tps * 5,
         concurrency_mean=concurrency, prompt_tokens_mean=512, output_tokens_mean=128, ttft_ms=dist,
-        itl_ms=dist, tpot_ms=dist, latency_s=dist,
+        itl_ms=dist, tpot_ms=dist, latency_s=dist, delivered_output_tokens_per_s=tps,
     )  # fmt: skip
 
 

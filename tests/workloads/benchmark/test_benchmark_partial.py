@@ -6,28 +6,14 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from benchmark_helpers import REPO, cli_env, run_cli
+from benchmark_helpers import REPO, cli_env, run_cli, wait_for
 
 from local.llm_server import LlmServer
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen[str]) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"run ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def test_interrupt_keeps_finished_points_and_marks_the_report_partial(
@@ -43,9 +29,9 @@ def test_interrupt_keeps_finished_points_and_marks_the_report_partial(
     )  # fmt: skip
     first_json = out / "guidellm" / "constant-0.5rps.json"
     second_log = out / "guidellm" / "constant-1rps.log"
-    _wait_for(first_json.exists, 180, "the first load point's results", proc)
+    wait_for(first_json.exists, 180, "the first load point's results", proc)
     # Interrupt once GuideLLM is benchmarking the second rate.
-    _wait_for(lambda: second_log.exists() and "Benchmark 1 (" in second_log.read_text(), 120,
+    wait_for(lambda: second_log.exists() and "Benchmark 1 (" in second_log.read_text(), 120,
               "the second load point to start", proc)  # fmt: skip
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=90)

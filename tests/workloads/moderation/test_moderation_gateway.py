@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.workloads.moderation.servers import Adapter, free_port, http_json, litellm_proxy, tiny_upstream
+from components.app import (
+    CacheSettings,
+    GatewaySettings,
+    GuardrailSettings,
+    ModerationGuardrail,
+    RedisSettings,
+    Upstream,
+    build_gateway_config,
+)
+from local.process import free_port, http_json
+from local.services import Moderation, TinyUpstream, start_gateway, start_tiny_upstream
 
 pytestmark = pytest.mark.slow
 
@@ -26,17 +36,20 @@ BENIGN = "How do I install Milvus Lite and create a local .db file?"
 def llama_guard_guardrail(moderation_base_url: str, key_env: str = "MODERATION_API_KEY") -> dict:
     """LiteLLM 1.103.7's built-in OpenAI moderation guardrail, called before each request reaches a model.
     It POSTs {"model": "omni-moderation-latest", "input": <last user message>} to <api_base>/moderations
-    with the key as Bearer, and answers HTTP 400 listing `violated_categories` when a result is flagged."""
-    return {
-        "guardrail_name": "llama-guard",
-        "litellm_params": {
-            "guardrail": "openai_moderation",
-            "mode": "pre_call",
-            "default_on": True,
-            "api_base": moderation_base_url,  # http://<moderation service>:8080/v1
-            "api_key": f"os.environ/{key_env}",
-        },
-    }
+    with the key as Bearer, and answers HTTP 400 listing `violated_categories` when a result is flagged.
+    The entry is the one the program renders (components.app.build_gateway_config with a ModerationGuardrail),
+    so these tests run the gateway config the cluster gets."""
+    settings = GatewaySettings(
+        upstreams=[Upstream(name="chat", base_url="http://unused:1/v1", served_model="unused")],
+        redis=RedisSettings(host="unused"),
+        cache=CacheSettings(enabled=False, corpus_version="1"),
+        guardrails=GuardrailSettings(enabled=False),
+        moderation=ModerationGuardrail(api_base=moderation_base_url, api_key_env=key_env),
+        master_key_env="UNUSED",
+    )
+    (guardrail,) = build_gateway_config(settings).data["guardrails"]
+    assert guardrail["litellm_params"]["guardrail"] == "openai_moderation"
+    return guardrail
 
 
 def gateway_config(chat_base_url: str, moderation_base_url: str) -> str:
@@ -57,8 +70,8 @@ def gateway_config(chat_base_url: str, moderation_base_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def chat_upstream() -> Iterator:
-    with tiny_upstream(["tiny-chat"], []) as up:
+def chat_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyUpstream]:
+    with start_tiny_upstream(tmp_path_factory.mktemp("upstream"), ["tiny-chat"], []) as up:
         yield up
 
 
@@ -73,18 +86,18 @@ def _chat(gateway: str, content: str) -> tuple[int, dict]:
 
 
 def test_gateway_refuses_a_flagged_request_naming_the_category(
-    tmp_path: Path, adapter_on_classifier: Adapter, chat_upstream
+    tmp_path: Path, adapter_on_classifier: Moderation, chat_upstream: TinyUpstream
 ) -> None:
     config = gateway_config(chat_upstream.base_url, f"{adapter_on_classifier.url}/v1")
     assert adapter_on_classifier.api_key not in config
     env = {"GATEWAY_MASTER_KEY": MASTER, "MODERATION_API_KEY": adapter_on_classifier.api_key}
-    with litellm_proxy(config, env, tmp_path / "gateway") as gateway:
+    with start_gateway(tmp_path / "gateway", config, env) as gateway:
         chat_upstream.reset()
-        status, body = _chat(gateway, BENIGN)
+        status, body = _chat(gateway.url, BENIGN)
         assert status == 200, body
         assert body["choices"][0]["message"]["content"] == f"echo: {BENIGN}"
 
-        status, body = _chat(gateway, HARMFUL)
+        status, body = _chat(gateway.url, HARMFUL)
         assert status == 400, body
         # LiteLLM's message is fixed; the category is in the error's structured detail.
         assert body["error"]["message"] == "Violated OpenAI moderation policy"
@@ -92,15 +105,15 @@ def test_gateway_refuses_a_flagged_request_naming_the_category(
         assert detail["moderation_result"]["violated_categories"] == ["indiscriminate_weapons"]
         assert (detail["guardrail_name"], detail["guardrail_mode"]) == ("llama-guard", "pre_call")
         assert chat_upstream.stats().get("chat/completions", 0) == 1  # only the benign request reached the model
-    assert adapter_on_classifier.api_key not in (tmp_path / "gateway" / "litellm.log").read_text()
+    assert adapter_on_classifier.api_key not in gateway.service.log.read_text()
 
 
-def test_gateway_fails_closed_when_moderation_is_down(tmp_path: Path, chat_upstream) -> None:
+def test_gateway_fails_closed_when_moderation_is_down(tmp_path: Path, chat_upstream: TinyUpstream) -> None:
     config = gateway_config(chat_upstream.base_url, f"http://127.0.0.1:{free_port()}/v1")
     env = {"GATEWAY_MASTER_KEY": MASTER, "MODERATION_API_KEY": "unused"}
-    with litellm_proxy(config, env, tmp_path / "gateway") as gateway:
+    with start_gateway(tmp_path / "gateway", config, env) as gateway:
         chat_upstream.reset()
-        status, body = _chat(gateway, BENIGN)
+        status, body = _chat(gateway.url, BENIGN)
         assert status >= 500, body
         assert "choices" not in body
         assert chat_upstream.stats().get("chat/completions", 0) == 0

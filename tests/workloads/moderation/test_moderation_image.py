@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.workloads.moderation.servers import ROOT
+from local.envs import ROOT
 
 WORKLOAD = ROOT / "workloads" / "moderation"
 

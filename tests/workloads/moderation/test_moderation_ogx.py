@@ -20,7 +20,8 @@ from components.app import (
     SqliteStorage,
     build_ogx_run_config,
 )
-from tests.workloads.moderation.servers import Adapter, free_port, http_json, ogx_server, tiny_upstream
+from local.process import free_port, http_json
+from local.services import Moderation, start_ogx, start_tiny_upstream
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +30,8 @@ BENIGN = "How do I install Milvus Lite and create a local .db file?"
 SHIELD_KEY_ENV = "SHIELD_API_KEY"
 
 
-def test_ogx_guardrails_refuse_naming_the_category(tmp_path: Path, adapter_on_classifier: Adapter) -> None:
-    with tiny_upstream(["tiny-chat"], ["tiny-embed"]) as up:
+def test_ogx_guardrails_refuse_naming_the_category(tmp_path: Path, adapter_on_classifier: Moderation) -> None:
+    with start_tiny_upstream(tmp_path / "upstream", ["tiny-chat"], ["tiny-embed"]) as up:
         port = free_port()
         data = tmp_path / "data"
         settings = RagAppSettings(
@@ -49,7 +50,8 @@ def test_ogx_guardrails_refuse_naming_the_category(tmp_path: Path, adapter_on_cl
         assert adapter_on_classifier.api_key not in rendered.yaml
 
         env = {SHIELD_KEY_ENV: adapter_on_classifier.api_key}
-        with ogx_server(rendered.yaml, env, tmp_path / "run", port) as base:
+        with start_ogx(tmp_path / "run", rendered.yaml, env, port) as ogx:
+            base = ogx.url
             request = {"model": "vllm/tiny-chat", "input": BENIGN, "guardrails": True, "store": False}
             status, resp, _ = http_json("POST", f"{base}/v1/responses", request)
             assert status == 200, resp
@@ -63,5 +65,5 @@ def test_ogx_guardrails_refuse_naming_the_category(tmp_path: Path, adapter_on_cl
                 "refusal": "Content blocked by safety guardrails (flagged for: indiscriminate_weapons)",
             }
             assert up.stats().get("chat/completions", 0) == 0  # refused before the model was asked
-        log = (tmp_path / "run" / "ogx.log").read_text()
+        log = ogx.service.log.read_text()
         assert adapter_on_classifier.api_key not in log
