@@ -83,6 +83,7 @@ class Assumptions(_Frozen):
     load_balancer_gb_per_month: float
     load_balancer_proxy_instances: int
     bucket_gb: float
+    benchmark_reports_gb: float
 
 
 class ModelSpec(_Frozen):

@@ -17,13 +17,11 @@ from stacks import catalog, memory
 from stacks.catalog import CloudPrices, PriceKey
 from stacks.config import StackConfig
 from stacks.config.cluster import NodePool
-from stacks.models import FALLBACK_WEIGHTS_GB, model_shape
+from stacks.models import FALLBACK_WEIGHTS_GB, model_entries, model_shape
+from stacks.serving_modes import router_choice
 
 HOURS_PER_MONTH = 730
 """Hours in an average month (8,760 / 12), as the providers' calculators count."""
-
-GKE_DEFAULT_GATEWAY_CLASS = "gke-l7-rilb"
-"""The GatewayClass llm-d mode uses on GKE when none is configured: a regional internal Application LB."""
 
 # Persistent volumes as the data and app layers render them (tests/infra/test_cost_matches_plan.py checks these
 # numbers against the rendered Helm values and PersistentVolumeClaims).
@@ -201,11 +199,10 @@ def _nat_line(cfg: StackConfig, prices: CloudPrices) -> CostLine:
 
 
 def gateway_class(cfg: StackConfig) -> str | None:
-    """The inference gateway's GatewayClass in llm-d mode (None in vllm mode, or when none is set outside GKE)."""
-    if cfg.serving.mode != "llm-d":
+    """The GatewayClass of the router's Gateway (llm-d and kserve modes with a gateway router); None without one."""
+    if cfg.serving.mode == "vllm":
         return None
-    configured = cfg.serving.inference_gateway.class_name
-    return configured or (GKE_DEFAULT_GATEWAY_CLASS if cfg.cloud == "gcp" else None)
+    return router_choice(cfg.serving, cfg.cloud).class_name
 
 
 def _load_balancer_line(cfg: StackConfig, prices: CloudPrices) -> CostLine | None:
@@ -224,35 +221,47 @@ def _load_balancer_line(cfg: StackConfig, prices: CloudPrices) -> CostLine | Non
             f" + {proxies} proxy instance(s)" if proxies else ""
         )
     else:
-        what = f"the Service of type LoadBalancer that {klass} creates for the Gateway" + (
-            " (an NLB)" if cfg.cloud == "aws" else " (a forwarding rule)"
+        what = f"the Service of type LoadBalancer that {klass} creates for the Gateway, priced as" + (
+            " an NLB" if cfg.cloud == "aws" else " a forwarding rule"
         )
     monthly = _monthly(hourly) + data
     detail = f"{what} at ${hourly:g}/h, {assumed.load_balancer_gb_per_month:g} GB processed"
     return CostLine("load balancer", detail, monthly, monthly)
 
 
-def bucket_gb(cfg: StackConfig) -> float:
-    """The model store's assumed size: the catalog's baseline plus the quantize Job's artifacts (the quantized
-    weights of every model with quantizeFrom)."""
-    artifacts = 0.0
-    for model in cfg.serving.models:
-        if model.quantize_from:
+def stored_models(cfg: StackConfig) -> list[tuple[str, float]]:
+    """(served name, GB) of the weights the stack's own Jobs write to its model store: the quantize Job's
+    artifacts (quantizeFrom) and the prefetch Job's copies of hub models (no artifactUri, prefetch enabled)."""
+    prefetch = cfg.serving.prefetch.enabled
+    stored = []
+    for _, model in model_entries(cfg):
+        if model.quantize_from or (prefetch and model.artifact_uri is None):
             shape = model_shape(model)
-            artifacts += memory.weights_gb(shape, model.precision) if shape else FALLBACK_WEIGHTS_GB
-    return catalog.assumptions().bucket_gb + artifacts
+            stored.append((model.name, memory.weights_gb(shape, model.precision) if shape else FALLBACK_WEIGHTS_GB))
+    return stored
+
+
+def benchmark_reports_gb(cfg: StackConfig) -> float:
+    """GB of benchmark runs the benchmark Job uploads to the bucket (the catalog's assumption); 0 without it."""
+    benchmark = cfg.jobs.benchmark
+    return catalog.assumptions().benchmark_reports_gb if benchmark.enabled and benchmark.upload else 0.0
+
+
+def bucket_gb(cfg: StackConfig) -> float:
+    """The model store's assumed size: the catalog's baseline, the weights the stack's Jobs write to it (quantized
+    artifacts, prefetched hub models) and the benchmark Job's reports."""
+    return catalog.assumptions().bucket_gb + sum(gb for _, gb in stored_models(cfg)) + benchmark_reports_gb(cfg)
 
 
 def _bucket_line(cfg: StackConfig, prices: CloudPrices) -> CostLine:
     gb = bucket_gb(cfg)
     monthly = gb * _rate(prices, "object_storage_gb_month")
     kind = "S3" if cfg.cloud == "aws" else "Cloud Storage"
-    return CostLine(
-        "model bucket",
-        f"{kind} at {gb:.1f} GB (assumed {catalog.assumptions().bucket_gb:g} GB + quantized artifacts)",
-        monthly,
-        monthly,
-    )
+    weights = sum(gb for _, gb in stored_models(cfg))
+    reports = benchmark_reports_gb(cfg)
+    parts = [f"assumed {catalog.assumptions().bucket_gb:g} GB", f"{weights:.1f} GB of quantized and prefetched weights"]
+    parts += [f"{reports:g} GB of benchmark reports"] if reports else []
+    return CostLine("model bucket", f"{kind} at {gb:.1f} GB ({' + '.join(parts)})", monthly, monthly)
 
 
 def persistent_volumes(cfg: StackConfig) -> list[tuple[str, int, int]]:
@@ -304,7 +313,7 @@ def estimate(cfg: StackConfig) -> CostEstimate | None:
     assumptions = [
         f"{HOURS_PER_MONTH} hours a month; pools run at minNodes (min) or maxNodes (max) all month",
         f"{assumed.nat_gb_per_month:g} GB/month through NAT",
-        f"model bucket {assumed.bucket_gb:g} GB besides quantized artifacts",
+        f"model bucket {assumed.bucket_gb:g} GB besides the models' weights and the benchmark reports",
     ]
     if lb:
         assumptions.append(f"{assumed.load_balancer_gb_per_month:g} GB/month through the load balancer")

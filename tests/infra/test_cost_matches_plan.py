@@ -9,7 +9,7 @@ from stacks import cost
 from stacks.load import validated
 from tests import renderkit as rk
 
-STACKS = ["dev", "prod"]
+STACKS = [s for s in rk.STACKS if validated(rk.stack_values(s)).cloud != "existing"]
 
 
 def _gb(size: str) -> int:

@@ -36,7 +36,11 @@ def dev_by_hand() -> tuple[float, float]:
     gpu_node = _hourly("aws", "g6.xlarge") * spot * H + disk  # 0.8048 x 0.4 x 730 + 16 = 251.0016
     eks = p["control_plane_hour"] * H  # 73
     nat = (p["nat_gateway_hour"] + p["public_ipv4_hour"]) * H + assumed["nat_gb_per_month"] * p["nat_gb"]  # one NAT: 41
-    bucket = assumed["bucket_gb"] * p["object_storage_gb_month"]  # 50 GB S3: 1.15
+    # the prefetch Job copies the hub models into the bucket: the chat model in W4A16, 8.03B parameters of which
+    # 0.525B embeddings stay 16-bit: 7.505 x (0.5 + 2/128) + 0.525 x 2 = 4.92 GB; MiniLM (22.7M params, bf16) 0.045 GB
+    stored = 7.505 * (0.5 + 2 / 128) + 0.525 * 2 + 0.0227 * 2
+    reports = assumed["benchmark_reports_gb"]  # the benchmark Job uploads its runs: 1 GB
+    bucket = (assumed["bucket_gb"] + stored + reports) * p["object_storage_gb_month"]  # 55.97 GB S3: 1.29
     # MinIO 50 + etcd 10 + Milvus standalone 10 + Redis 8 + the app's (OGX) 10 = 88 GB gp3
     volumes = (50 + 10 + 10 + 8 + 10) * p["block_storage_gb_month"]  # 7.04
     fixed = eks + nat + bucket + volumes
@@ -54,7 +58,7 @@ def test_dev_monthly_range_is_the_hand_calculation_from_the_catalog():
     )
     estimate = cost.estimate(_config("dev"))
     assert estimate.min_usd == pytest.approx(low) and estimate.max_usd == pytest.approx(high)
-    assert (round(low, 2), round(high, 2)) == (448.53, 1113.70)  # at the 2025-09-01 prices
+    assert (round(low, 2), round(high, 2)) == (448.66, 1113.83)  # at the 2025-09-01 prices
     assert estimate.range == "$449..$1,114/month"
     lines = {line.item: line for line in estimate.lines}
     assert lines["pool gpu-l4"].max_usd == pytest.approx(2 * gpu_node)
@@ -76,7 +80,11 @@ def prod_by_hand() -> tuple[float, float]:
 
     # llm-d on GKE: gke-l7-rilb, a forwarding rule and one proxy instance, 100 GB processed
     lb = (p["load_balancer_hour"] + p["load_balancer_proxy_hour"]) * H + 100 * p["load_balancer_gb"]  # 37.3
-    bucket = assumed["bucket_gb"] * p["object_storage_gb_month"]  # 1.0
+    # prefetched: Llama 3.1 8B in FP8 (7.505 x 1 + 0.525 x 2 = 8.555 GB), Llama Guard 3 1B in bf16 (1.5 x 2 = 3 GB),
+    # MiniLM (0.045 GB)
+    stored = 7.505 + 0.525 * 2 + 1.5 * 2 + 0.0227 * 2
+    reports = assumed["benchmark_reports_gb"]  # the benchmark Job uploads its runs: 1 GB
+    bucket = (assumed["bucket_gb"] + stored + reports) * p["object_storage_gb_month"]  # 62.6 GB: 1.25
     # Milvus distributed: 4 MinIO drives x 200 GB + 3 etcd x 10 GB; Redis 8 GB; the app has 2 replicas: no PVC
     volumes = (4 * 200 + 3 * 10 + 8) * p["block_storage_gb_month"]  # 83.8
     low = 3 * system_node + 1 * gpu_node + gke + cloud_nat(3 + 1) + lb + bucket + volumes
@@ -88,7 +96,7 @@ def test_prod_monthly_range_is_the_hand_calculation_from_the_catalog():
     low, high = prod_by_hand()
     estimate = cost.estimate(_config("prod"))
     assert estimate.min_usd == pytest.approx(low) and estimate.max_usd == pytest.approx(high)
-    assert (round(low, 2), round(high, 2)) == (1761.28, 5895.91)  # at the 2025-09-01 prices
+    assert (round(low, 2), round(high, 2)) == (1761.53, 5896.16)  # at the 2025-09-01 prices
     assert "free tier" in next(line.detail for line in estimate.lines if line.item == "control plane")
 
 
@@ -116,13 +124,27 @@ def test_a_refreshed_spot_price_wins_over_the_discount(monkeypatch):
     assert hourly == 0.5 and "spot" in how
 
 
-def test_quantized_artifacts_grow_the_bucket():
+def test_the_bucket_holds_what_the_quantize_and_prefetch_jobs_write():
     serving = stack_values("dev")["serving"]
     model = {**serving["models"][0], "quantizeFrom": "meta-llama/Llama-3.1-8B-Instruct"}
     model.pop("shape")
     cfg = _config("dev", serving={**serving, "models": [model]})
-    # 8.03B params, 0.525B embeddings kept in 16-bit: (8.03 - 0.525) x (0.5 + 2/128) + 0.525 x 2 = 4.92 GB
-    assert cost.bucket_gb(cfg) == pytest.approx(50 + 7.505 * (0.5 + 2 / 128) + 1.05)
+    # the quantize Job's W4A16 artifact: (8.03 - 0.525) x (0.5 + 2/128) + 0.525 x 2 = 4.92 GB; MiniLM prefetched
+    assert cost.stored_models(cfg) == [
+        ("llama-3-1-8b", pytest.approx(7.505 * (0.5 + 2 / 128) + 1.05)),
+        ("all-minilm-l6-v2", pytest.approx(0.0454)),
+    ]
+    no_prefetch = _config("dev", serving={**serving, "models": [model], "prefetch": {"enabled": False}})
+    assert [name for name, _ in cost.stored_models(no_prefetch)] == ["llama-3-1-8b"]  # quantized only
+    # dev runs the benchmark Job, which uploads its runs to the bucket: 1 GB assumed (catalog.yaml)
+    assert cost.bucket_gb(cfg) == pytest.approx(50 + 7.505 * (0.5 + 2 / 128) + 1.05 + 0.0454 + 1)
+    jobs = stack_values("dev")["jobs"]
+    no_reports = _config("dev", serving={**serving, "models": [model]}, jobs={**jobs, "benchmark": {"enabled": False}})
+    assert cost.bucket_gb(no_reports) == pytest.approx(50 + 7.505 * (0.5 + 2 / 128) + 1.05 + 0.0454)
+    kept_in_the_pod = _config(
+        "dev", serving={**serving, "models": [model]}, jobs={**jobs, "benchmark": {"enabled": True, "upload": False}}
+    )
+    assert cost.benchmark_reports_gb(kept_in_the_pod) == 0
 
 
 def test_an_external_gateway_class_is_priced_as_its_load_balancer():
