@@ -79,6 +79,9 @@ def read_plan(folder: Path, label: str) -> Plan:
     for path in sorted((folder / "k8s").glob("*.yaml")):
         obj = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
         plan.objects[object_key(obj)] = obj
+    for path in sorted((folder / "helm").glob("*/*.yaml")):  # what each release's chart renders (infra/charts.py)
+        obj = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+        plan.objects[f"{object_key(obj)} (Helm release {path.parent.name})"] = obj
     helm_files = {h["name"]: h.get("file", f"helm/{h['name']}.yaml") for h in data.get("helmReleases", [])}
     seen: dict[str, int] = {}
     for r in data.get("resources", []):

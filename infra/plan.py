@@ -7,15 +7,16 @@ Prints the resource tree, the stack's monthly cost range with the lines behind i
 summary; writes `plan.json` (every resource with type, name, parent and, for those that are not Kubernetes
 objects, its inputs; the cost estimate; the stack outputs, secrets redacted), `k8s/` (one YAML file per
 Kubernetes object, named `<kind>-<namespace>-<name>.yaml`, each validated strictly against its schema) and
-`helm/` (the values of each Helm release). The output is deterministic: two plans of the same commit are
-byte-identical (sorted resources, sorted keys, names instead of running numbers).
+`helm/` (the values of each Helm release, and in `helm/<release>/` the objects its chart renders with them,
+named and validated the same way; infra/charts.py). The output is deterministic: two plans of the same commit
+are byte-identical (sorted resources, sorted keys, names instead of running numbers).
 
 `--diff BASE` compares with a plan directory or with the stack planned at a git ref (in a temporary copy of
 that commit, offline): resources and objects added, removed and changed, with the changed fields, and the
 monthly cost before and after; `--markdown FILE` writes that as a pull-request comment.
 
-Exit codes: 0 plan is valid, 1 schema errors, 2 configuration errors (printed with key paths and fixes) or a
-`--diff` base that cannot be read.
+Exit codes: 0 plan is valid, 1 schema errors, 2 configuration errors (printed all at once, with the stack
+file's line, key paths and fixes) or a `--diff` base that cannot be read.
 """
 
 from __future__ import annotations
@@ -24,16 +25,20 @@ import argparse
 import gc
 import json
 import re
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pulumi
 import yaml
 
-from infra import diff, mocks, validate
+from infra import charts, diff, mocks, validate
+from infra import stack_file as stack_files
 from infra.mocks import ProgramRun, Registered
+from infra.stack_file import StackFileError
 from stacks import cost
 from stacks.load import parse, values_from_engine
 from stacks.preflight import PreflightError
@@ -101,20 +106,25 @@ def object_identity(obj: dict[str, Any]) -> tuple[str, str, str, str]:
     return group, str(obj.get("kind") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def object_file_names(objects: list[tuple[Registered, dict[str, Any]]]) -> dict[str, str]:
-    """Resource URN -> `<kind>-<namespace>-<name>.yaml`; objects that share that slug get their API group in it
-    (`<kind>.<group>-...`), and, should two objects still share one, the Pulumi resource name."""
-    names = {r.urn: _slug(obj.get("kind") or "object", *object_identity(obj)[2:]) for r, obj in objects}
+def file_names(objects: list[tuple[str, str, dict[str, Any]]]) -> dict[str, str]:
+    """(key, tiebreak, object) -> {key: `<kind>-<namespace>-<name>.yaml`}; objects that share that slug get their
+    API group in it (`<kind>.<group>-...`), and, should two objects still share one, their `tiebreak`."""
+    names = {key: _slug(obj.get("kind") or "object", *object_identity(obj)[2:]) for key, _, obj in objects}
     taken = Counter(names.values())
-    for r, obj in objects:
-        if taken[names[r.urn]] > 1:
+    for key, _, obj in objects:
+        if taken[names[key]] > 1:
             group, kind, namespace, name = object_identity(obj)
-            names[r.urn] = _slug(f"{kind}.{group}" if group else kind, namespace, name)
+            names[key] = _slug(f"{kind}.{group}" if group else kind, namespace, name)
     taken = Counter(names.values())
-    for r, _ in objects:
-        if taken[names[r.urn]] > 1:
-            names[r.urn] = _slug(names[r.urn], r.name)
-    return {urn: f"{name}.yaml" for urn, name in names.items()}
+    for key, tiebreak, _ in objects:
+        if taken[names[key]] > 1:
+            names[key] = _slug(names[key], tiebreak)
+    return {key: f"{name}.yaml" for key, name in names.items()}
+
+
+def object_file_names(objects: list[tuple[Registered, dict[str, Any]]]) -> dict[str, str]:
+    """Resource URN -> its object's file name (`file_names`; the Pulumi resource name breaks the last ties)."""
+    return file_names([(r.urn, r.name, obj) for r, obj in objects])
 
 
 def print_tree(run: ProgramRun) -> None:
@@ -137,12 +147,50 @@ def _dump(value: Any) -> str:
     return yaml.dump(value, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True)
 
 
+def helm_release(resource: Registered) -> charts.Release:
+    """A Helm release resource as the chart renderer takes it: the values exactly as passed (secrets redacted)."""
+    inputs = resource.inputs
+    return charts.Release(
+        name=str(inputs.get("name") or resource.name),
+        chart=str(inputs["chart"]).rsplit("/", 1)[-1],
+        version=str(inputs["version"]),
+        namespace=str(inputs.get("namespace") or "default"),
+        values=plain(inputs.get("values", {})),
+    )
+
+
+def _write_rendered(release: Registered, folder: Path) -> tuple[list[str], str | None]:
+    """Render a release's chart into `folder` (one file per object) and validate every object: the errors, and why
+    it was not rendered (no sources of its chart at all), if so."""
+    try:
+        objects = charts.render(helm_release(release))
+    except charts.NoChartSources as e:
+        return [], str(e)
+    except charts.ChartNotFound as e:
+        return [f"helm/{release.name}: {e}"], None
+    except helm.HelmError as e:
+        return [f"helm/{release.name}: the chart rejects the values: {e}"], None
+    except yaml.YAMLError as e:
+        return [f"helm/{release.name}: the chart renders YAML that does not parse: {e}"], None
+    folder.mkdir(parents=True)
+    errors = []
+    stable = [(str(i), str(i), _stable(obj)) for i, obj in enumerate(objects)]
+    names = file_names(stable)
+    for key, _, obj in sorted(stable, key=lambda entry: names[entry[0]]):
+        (folder / names[key]).write_text(_dump(obj))
+        errors += [f"helm/{release.name}/{names[key]}: {e}" for e in validate.validate(obj)]
+    return errors, None
+
+
 def write_plan(stack: str, run: ProgramRun, out: Path, estimate: cost.CostEstimate | None = None) -> list[str]:
-    """Write plan.json, k8s/ and helm/ (deterministic); return every schema error found."""
+    """Write plan.json, k8s/ and helm/ (each release's values, and its chart rendered with them when the chart
+    sources are there: infra/charts.py), deterministically; return every schema error found."""
     (out / "k8s").mkdir(parents=True, exist_ok=True)
     (out / "helm").mkdir(exist_ok=True)
     for old in [*(out / "k8s").glob("*.yaml"), *(out / "helm").glob("*.yaml")]:
         old.unlink()
+    for old_dir in (p for p in (out / "helm").iterdir() if p.is_dir()):
+        shutil.rmtree(old_dir)
     by_urn = {r.urn: r for r in run.resources}
     ordered = sorted(
         run.resources, key=lambda r: (r.type, r.name, label(by_urn[r.parent]) if r.parent in by_urn else "")
@@ -154,9 +202,18 @@ def write_plan(stack: str, run: ProgramRun, out: Path, estimate: cost.CostEstima
         (out / files[r.urn]).write_text(_dump(obj))
         errors += [f"{files[r.urn]}: {e}" for e in validate.validate(obj)]
     releases = [r for r in ordered if r.type == HELM_RELEASE]
+    have_charts = charts.charts_dir().is_dir()
+    not_rendered: dict[str, str] = {}
     for release in releases:
         files[release.urn] = f"helm/{release.name}.yaml"
         (out / files[release.urn]).write_text(_dump(sorted_keys(plain(release.inputs.get("values", {})))))
+        if not have_charts:
+            not_rendered[release.name] = f"no chart sources at {charts.charts_dir()} (set {charts.CHARTS_DIR_ENV})"
+            continue
+        release_errors, why_not = _write_rendered(release, out / "helm" / release.name)
+        errors += release_errors
+        if why_not:
+            not_rendered[release.name] = why_not
 
     def entry(r: Registered) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -191,6 +248,8 @@ def write_plan(stack: str, run: ProgramRun, out: Path, estimate: cost.CostEstima
                 "version": r.inputs.get("version"),
                 "namespace": r.inputs.get("namespace"),
                 "file": files[r.urn],
+                "rendered": r.name not in not_rendered,
+                **({"notRendered": not_rendered[r.name]} if r.name in not_rendered else {}),
             }
             for r in releases
         ],
@@ -232,18 +291,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stack = stack_name(stack_file)
     out = args.out or ROOT / ".plan" / stack
-    config, secret_keys = mocks.stack_config(stack_file)
+    try:
+        parsed = stack_files.read(stack_file)
+    except StackFileError as e:
+        print(f"plan {stack}: {e}", file=sys.stderr)
+        return 2
+    config, secret_keys = parsed.engine_config()
+    problems = list(parsed.problems)
     # Importing the provider SDKs allocates about a million long-lived objects, which the cyclic collector would
     # scan again and again: collect nothing while the program runs, then freeze what it made (~25% faster).
     gc.disable()
     try:
         run = mocks.run_program(config, secret_keys, stack)
     except PreflightError as e:
-        print(f"plan {stack}: configuration invalid ({stack_file.name})\n{e}", file=sys.stderr)
-        return 2
+        problems += e.problems
     finally:
         gc.freeze()
         gc.enable()
+    if problems:
+        located = PreflightError([parsed.locate(p) for p in problems])
+        print(f"plan {stack}: configuration invalid ({stack_file.name})\n{located}", file=sys.stderr)
+        return 2
     secrets = frozenset(k.split(":", 1)[1] for k in secret_keys)
     estimate = cost.estimate(parse(values_from_engine(config), secrets))
     if not args.quiet:
@@ -256,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("\n".join(estimate.table() if not args.quiet else estimate.table()[:1]))
     n_objects = sum(1 for r in run.resources if is_kubernetes_object(r))
+    for release in json.loads((out / "plan.json").read_text())["helmReleases"]:
+        if not release["rendered"]:
+            print(f"note: Helm release {release['name']} not rendered: {release['notRendered']}")
     print(
         f"plan {stack}: {len(run.resources)} resources ({n_objects} Kubernetes objects, "
         f"{len(run.of_type(HELM_RELEASE))} Helm releases), {len(errors)} schema errors"

@@ -113,10 +113,13 @@ class CloudPrices(_Frozen):
     """A cloud's region, where its instance prices come from, its spot discount and its service prices."""
 
     region: str
+    """The region the prices are for."""
     price_date: str
     price_source: str
     spot: SpotDiscount
     prices: dict[PriceKey, Price]
+    regions: list[str]
+    """Every region of the cloud a stack may name."""
     instances: dict[str, dict[str, object]]
 
     def price(self, key: PriceKey) -> Price:
@@ -152,6 +155,16 @@ def instances(cloud: Cloud) -> dict[str, InstanceSpec]:
         )
         for name, spec in section.instances.items()
     }
+
+
+def regions(cloud: Cloud) -> list[str]:
+    """The regions of `cloud` a stack may run in (the catalog's prices are for `price_region(cloud)`)."""
+    return list(_load().clouds[cloud].regions)
+
+
+def price_region(cloud: Cloud) -> str:
+    """The region whose list prices the catalog holds."""
+    return _load().clouds[cloud].region
 
 
 def models() -> dict[str, ModelSpec]:

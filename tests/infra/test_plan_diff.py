@@ -56,15 +56,17 @@ def test_a_precision_change_reports_exactly_that_change_and_the_cost_delta(tmp_p
     changes = re.findall(r"^  ([+~-]) (.+)$", out, flags=re.M)
     assert changes == [
         ("~", f"Deployment.apps serving/{MODEL}"),
+        ("~", f"Job.batch jobs/leanrag-review-benchmark-{MODEL}"),  # the report names the precision it measured
         ("~", f"Job.batch jobs/leanrag-review-quantize-{MODEL}"),
     ]
     fields = re.findall(r"^      (\S+): (.+) -> (.+)$", out, flags=re.M)
     assert [(path, old.split("/")[-1], new.split("/")[-1]) for path, old, new in fields] == [
         ("spec.template.spec.containers[vllm].args[0]", 'w4a16"', 'fp8"'),  # the artifact the server streams
+        ("spec.template.spec.containers[benchmark].args[16]", '"w4a16"', '"fp8"'),  # the report's precision
         ("spec.template.spec.containers[quantize].args[3]", '"w4a16"', '"fp8"'),  # the scheme the Job applies
         ("spec.template.spec.containers[quantize].args[5]", 'w4a16"', 'fp8"'),  # where the Job writes it
     ]
-    assert all(bucket in old and bucket in new for path, old, new in fields if "args[3]" not in path)
+    assert all(bucket in old and bucket in new for path, old, new in fields if "args[0]" in path or "args[5]" in path)
     assert "resources: 0 added, 0 removed, 0 changed" in out
 
     # the cost: the bucket holds the quantized artifact, whose size follows the precision
@@ -79,9 +81,9 @@ def test_a_precision_change_reports_exactly_that_change_and_the_cost_delta(tmp_p
 
     text = comment.read_text()
     assert text.startswith("### Offline plan `review` against ")
-    assert "**2 changed · 0 added · 0 removed**" in text
-    assert "| change | +$0.08 | +$0.08 |" in text and "model bucket $1.26 → $1.35" in text
-    assert "<details><summary>Changed (2)</summary>" in text and "Added" not in text
+    assert "**3 changed · 0 added · 0 removed**" in text
+    assert "| change | +$0.08 | +$0.08 |" in text and "model bucket $1.29 → $1.37" in text
+    assert "<details><summary>Changed (3)</summary>" in text and "Added" not in text
 
 
 def test_field_changes_name_the_path_match_named_items_and_keep_secrets_redacted():
@@ -144,3 +146,22 @@ def test_the_comment_stays_within_what_github_accepts():
     changed = {k: {"data": {f"k{j}": "y" * 90 for j in range(30)}} for k in big}
     text = diff.compare(diff.Plan("a", objects=big), diff.Plan("b", objects=changed)).markdown("prod")
     assert len(text) < 65_536 and "more (see the plan artifact)" in text and "**300 changed" in text
+
+
+def test_a_chart_value_change_shows_in_the_objects_the_chart_renders(tmp_path, capsys):
+    raw = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    for side, gb in (("base", 50), ("head", 80)):
+        raw["config"]["leanrag:platform"]["milvus"]["storageGb"] = gb
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "Pulumi.review.yaml").write_text(yaml.safe_dump(raw))
+    assert main([str(tmp_path / "base" / "Pulumi.review.yaml"), "--out", str(tmp_path / "bp"), "--quiet"]) == 0
+    capsys.readouterr()
+    head = [str(tmp_path / "head" / "Pulumi.review.yaml"), "--out", str(tmp_path / "hp"), "--quiet"]
+    assert main([*head, "--diff", str(tmp_path / "bp")]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^  ([+~-]) (.+)$", out, flags=re.M) == [
+        ("~", "kubernetes:helm.sh/v3:Release leanrag-review-milvus"),  # the values passed
+        ("~", "PersistentVolumeClaim milvus/milvus-minio (Helm release leanrag-review-milvus)"),  # what Helm makes
+    ]
+    assert '      spec.resources.requests.storage: "50Gi" -> "80Gi"' in out
+    assert "persistent volumes: $7.04 -> $9.44 at maxNodes (+$2.40)" in out  # 30 GB more gp3 at $0.08

@@ -55,6 +55,9 @@ def test_files_are_named_after_kind_namespace_and_name(tmp_path):
         "gateway-serving-inference-gateway.yaml",
     } <= names
     assert not any(n[:3].isdigit() for n in names)
+    rendered = {p.name for p in (tmp_path / "helm" / "leanrag-prod-keda").glob("*.yaml")}  # what the chart renders
+    assert {"deployment-keda-keda-operator.yaml", "customresourcedefinition-scaledobjects.keda.sh.yaml"} <= rendered
+    assert not any(n[:3].isdigit() for n in rendered)
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert len(names) == plan["summary"]["kubernetesObjects"]
     assert {r["file"] for r in plan["resources"] if r.get("file", "").startswith("k8s/")} == {f"k8s/{n}" for n in names}
