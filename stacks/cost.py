@@ -212,7 +212,7 @@ def _load_balancer_line(cfg: StackConfig, prices: CloudPrices) -> CostLine | Non
     assumed = catalog.assumptions()
     data = assumed.load_balancer_gb_per_month * _rate(prices, "load_balancer_gb")
     hourly = _rate(prices, "load_balancer_hour")
-    if klass.startswith("gke-l7-"):
+    if klass.startswith("gke-l7-") and cfg.cloud == "gcp":  # elsewhere preflight refuses it; price what would run
         regional = "rilb" in klass or "regional" in klass
         proxies = assumed.load_balancer_proxy_instances if regional else 0
         hourly += proxies * _rate(prices, "load_balancer_proxy_hour")
