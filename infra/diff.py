@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from infra import charts
 from infra.mocks import REDACTED, stack_config
 from stacks import cost
 from stacks.load import parse, values_from_engine
@@ -162,9 +164,12 @@ def base_plan(base: str, stack_file: Path, root: Path) -> BasePlan:
         result.notes.append(f"{stack_file.name} does not exist at {label}")
         return result
     print(f"planning the base: {stack_file.name} at {label} ...", file=sys.stderr, flush=True)
+    # the copy is no checkout: point it at the chart sources this tree renders from, so both sides render them
+    env = {**os.environ, charts.CHARTS_DIR_ENV: str(charts.charts_dir())}
     proc = subprocess.run(
         [sys.executable, "-m", "infra.plan", str(base_stack), "--out", str(out), "--quiet"],
         cwd=src,
+        env=env,
         capture_output=True,
         text=True,
         check=False,

@@ -108,6 +108,10 @@ def test_a_git_ref_is_planned_in_a_temporary_copy_of_that_commit():
         assert not base.path.is_relative_to(ROOT)
         plan = diff.read_plan(base.path, base.label)
         assert plan.objects and plan.resources
+        # the copy is no checkout, yet its Helm releases are rendered from the same chart sources as this tree's
+        releases = json.loads((base.path / "plan.json").read_text())["helmReleases"]
+        assert [(r["name"], r["rendered"]) for r in releases] == [("leanrag-local-milvus", True)]
+        assert any(key.endswith("(Helm release leanrag-local-milvus)") for key in plan.objects)
         folder = base.path
     assert not folder.exists()  # removed afterwards
 
