@@ -49,6 +49,29 @@ class RedisConfig(ConfigModel):
     """Cache keys carry TTLs; app state does not, so volatile-lru evicts only cache entries."""
 
 
+class RetrievalConfig(ConfigModel):
+    """How the RAG app retrieves context for an answer (workloads/ingest/retrieval.py; measured in
+    docs/retrieval.md): a first stage (dense, or hybrid: dense fused with BM25 by reciprocal rank), an optional
+    cross-encoder rerank of the top candidates, then a context filled up to a token budget with citations."""
+
+    hybrid: Literal["off", "bm25", "ogx"] = "bm25"
+    """off: dense search only. bm25: dense fused with BM25 over each chunk's title, heading path and text
+    (reciprocal rank fusion). ogx: OGX's own search_mode hybrid (Milvus BM25 over the stored text only)."""
+    rerank: bool = False
+    """Rerank the first stage's top candidates with the stack's reranker model (role reranker). Off by default:
+    no reranker's quality has been measured on this project's corpora yet (docs/retrieval.md)."""
+    reranker_model: str | None = None
+    """Served name of the reranker model; unset: serving.reranker when enabled, else the first serving.models[]
+    entry with role reranker."""
+    candidates: int = Field(default=50, ge=1, le=50)
+    """First-stage passages fused and reranked (OGX returns at most 50 per search)."""
+    rerank_top_n: int = Field(default=20, ge=1, le=50)
+    """How many of the candidates the reranker scores (each is one (question, passage) pair)."""
+    context_tokens: int = Field(default=2048, ge=64)
+    """Token budget of the retrieved context in the prompt, counted with the chat model's tokenizer; must leave
+    room in the chat model's context window for the question and the answer."""
+
+
 class AppConfig(ConfigModel):
     replicas: int = Field(default=1, ge=1)
     auth: bool = False
@@ -61,6 +84,7 @@ class AppConfig(ConfigModel):
     vector_store: DnsLabel = "docs"
     """Name of the app's vector store: the ingest Job creates (or finds) it by this name through the app's API,
     and clients find it by name (stack output vectorStoreName)."""
+    retrieval: RetrievalConfig = RetrievalConfig()
     resources: Resources = Resources(cpu="500m", memory="1Gi")
 
 

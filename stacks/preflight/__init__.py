@@ -14,7 +14,7 @@ from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jo
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
 from stacks.preflight.moderation import check_moderation
 from stacks.preflight.platform import check_platform
-from stacks.preflight.pooling import check_app_embedding, check_cpu_pooling_models
+from stacks.preflight.pooling import check_app_embedding, check_cpu_pooling_models, check_retrieval
 from stacks.preflight.problem import Check, PreflightError, Problem
 from stacks.preflight.serving import check_serving_mode
 from stacks.preflight.serving_modes import check_disaggregation, check_kserve, check_kv_offload, check_router
@@ -29,6 +29,7 @@ CHECKS: list[Check] = [
     check_engine_settings,
     check_cpu_pooling_models,
     check_app_embedding,
+    check_retrieval,
     check_serving_mode,
     check_router,
     check_kserve,

@@ -91,3 +91,52 @@ def check_cpu_pooling_models(cfg: StackConfig, _secrets: frozenset[str]) -> Iter
                 f"({node.name}: {node.vcpus} vCPU, {node.memory_gb:g} GB)",
                 "lower cpu/memory, use a larger cluster.systemPool.instanceType, or set pool to a GPU pool",
             )
+
+
+ANSWER_ROOM = 512
+"""Tokens of a chat model's window that the retrieved context must leave for the system prompt, the question and
+the answer."""
+
+
+def reranker_names(cfg: StackConfig) -> list[str]:
+    """Served names of the stack's reranker models: serving.reranker when enabled, then serving.models[] entries
+    with role reranker."""
+    return [config.name for _, config in model_entries(cfg) if config.role == "reranker"]
+
+
+def check_retrieval(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:
+    """platform.app.retrieval: rerank needs a served reranker; the context budget fits the chat models' windows."""
+    retrieval, key = cfg.platform.app.retrieval, "platform.app.retrieval"
+    names = reranker_names(cfg)
+    if retrieval.reranker_model is not None and retrieval.reranker_model not in names:
+        served = ", ".join(names) if names else "none"
+        yield Problem(
+            f"{key}.rerankerModel",
+            f"{retrieval.reranker_model!r} is not a served reranker model (served rerankers: {served})",
+            "name the served name of serving.reranker or of a serving.models[] entry with role: reranker",
+        )
+    elif retrieval.rerank and not names:
+        yield Problem(
+            f"{key}.rerank",
+            "rerank is on but the stack serves no reranker model",
+            "set serving.reranker.enabled: true (or add a serving.models[] entry with role: reranker), or set "
+            f"{key}.rerank: false",
+        )
+    if retrieval.rerank_top_n > retrieval.candidates:
+        yield Problem(
+            f"{key}.rerankTopN",
+            f"the reranker would score {retrieval.rerank_top_n} passages but the first stage keeps only "
+            f"{retrieval.candidates} (candidates)",
+            f"set rerankTopN to at most {retrieval.candidates}, or raise candidates",
+        )
+    windows = {f"serving.models[{i}]": m.max_context for i, m in enumerate(cfg.serving.models) if m.role == "chat"}
+    if cfg.serving.cpu_tier.enabled:
+        windows["serving.cpuTier"] = cfg.serving.cpu_tier.context
+    for where, window in windows.items():
+        if retrieval.context_tokens + ANSWER_ROOM > window:
+            yield Problem(
+                f"{key}.contextTokens",
+                f"a context of {retrieval.context_tokens} tokens leaves less than {ANSWER_ROOM} tokens of the "
+                f"{window}-token window of {where} for the question and the answer",
+                f"set contextTokens to at most {window - ANSWER_ROOM}, or give {where} a longer context",
+            )

@@ -257,7 +257,9 @@ class AppClient:
         result = self._request("POST", "/v1/vector-io/query", json_body=body)
         return list(result.get("chunks", []))
 
-    def search(self, store_id: str, query: str, k: int) -> list[dict[str, Any]]:
-        body = {"query": query, "max_num_results": k, "search_mode": "vector"}
+    def search(self, store_id: str, query: str, k: int, mode: str = "vector") -> list[dict[str, Any]]:
+        """The app's own search; mode "vector" (dense), "keyword" (Milvus BM25 over the stored text) or
+        "hybrid" (both, fused by reciprocal rank inside OGX)."""
+        body = {"query": query, "max_num_results": k, "search_mode": mode}
         result = self._request("POST", f"/v1/vector_stores/{store_id}/search", json_body=body)
         return list(result.get("data", []))

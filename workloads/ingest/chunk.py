@@ -61,7 +61,8 @@ class Chunker:
             # headings still reach the following chunks as their context.
             if all(item.label in heading_only for item in raw.meta.doc_items) or len(raw.text.split()) < 3:
                 continue
-            text = _clean(self._chunker.contextualize(chunk=raw))
+            # The clean text is stored and cited; the heading path is prepended only for embedding (records.py).
+            text = _clean(raw.text)
             if not text:
                 continue
             pages = [prov.page_no for item in raw.meta.doc_items for prov in item.prov]

@@ -33,7 +33,8 @@ from workloads.ingest.evaluate import evaluate, load_questions
 from workloads.ingest.ingest import IngestOptions, PruneRefused, run_ingest
 from workloads.ingest.manifest import ManifestError
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
-from workloads.ingest.search import SearchError, format_hits, search
+from workloads.ingest.retrieval import RetrievalSettings, RetrieverSearch
+from workloads.ingest.search import Searcher, SearchError, format_hits, search
 from workloads.ingest.sinks.ogx import MAX_SEARCH_RESULTS, AppVectorStoreSink, StoreError
 from workloads.ingest.summary import Summary
 
@@ -73,6 +74,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ValueError(text)
+    return value in ("on", "true", "1", "yes")
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -90,6 +98,7 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("app_vector_provider", "--app-vector-provider", "INGEST_APP_VECTOR_PROVIDER", str, None, "a provider id"),
     ("embedding_model", "--embedding-model", "INGEST_EMBEDDING_MODEL", str, DEFAULT_MODEL, "a model"),
     ("chunk_tokens", "--chunk-tokens", "INGEST_CHUNK_TOKENS", _positive_int, None, "a positive integer"),
+    ("contextual_chunks", "--contextual-chunks", "INGEST_CONTEXTUAL_CHUNKS", _on_off, True, "on or off"),
     ("max_file_mb", "--max-file-mb", "INGEST_MAX_FILE_MB", _positive_float, 50.0, "megabytes > 0"),
     ("max_file_seconds", "--max-file-seconds", "INGEST_MAX_FILE_SECONDS", _positive_float, 600.0, "seconds > 0"),
     ("convert_workers", "--convert-workers", "INGEST_CONVERT_WORKERS", _positive_int, 1, "a positive integer"),
@@ -97,8 +106,8 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("max_prune_fraction", "--max-prune-fraction", "INGEST_MAX_PRUNE_FRACTION", _fraction, 0.5, "0 to 1"),
 ]
 _PRODUCER_ONLY = {
-    "embedding_model", "chunk_tokens", "max_file_mb", "max_file_seconds", "convert_workers", "insert_batch",
-    "max_prune_fraction",
+    "embedding_model", "chunk_tokens", "contextual_chunks", "max_file_mb", "max_file_seconds", "convert_workers",
+    "insert_batch", "max_prune_fraction",
 }  # fmt: skip
 _HELP = {
     "app_url": "base URL of the RAG app (OGX)",
@@ -111,6 +120,8 @@ _HELP = {
     "app_vector_provider": "the app's vector_io provider for a new store (default: the app's default)",
     "embedding_model": "sentence-transformers folder or name, loaded offline (bundled: all-MiniLM-L6-v2)",
     "chunk_tokens": "maximum tokens per chunk, headings included (default: the model's window, 256 for MiniLM)",
+    "contextual_chunks": "on: each chunk is embedded with its document title and heading path before its text "
+    "(the stored, cited text stays the clean chunk); off: the chunk text alone",
     "max_file_mb": "larger files are skipped and listed",
     "max_file_seconds": "a file whose conversion and chunking takes longer is stopped, skipped and listed",
     "convert_workers": "Docling worker processes",
@@ -238,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file ('-' for stdout, then nothing else is printed there)",
     )
     p.add_argument("--k", type=int, default=5, help="number of chunks (1-50; default %(default)s)")
+    _add_hybrid(p)
     add_settings(p, producer=False)
 
     p = sub.add_parser("export", help="write every stored chunk (text and metadata, no vectors) as JSON lines, sorted")
@@ -262,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-recall", type=float, default=None, help="exit with status 1 when recall@k is below this value"
     )
+    _add_hybrid(p)
     add_settings(p, producer=True)
     return parser
 
@@ -297,6 +310,7 @@ def _producer(args: argparse.Namespace) -> ChunkProducer:
     settings = ProducerSettings(
         embedding_model=args.embedding_model,
         chunk_tokens=args.chunk_tokens,
+        contextual_chunks=args.contextual_chunks,
         docling_artifacts=args.docling_artifacts,
         max_file_seconds=args.max_file_seconds,
         convert_workers=args.convert_workers,
@@ -375,11 +389,31 @@ def _search_questions(args: argparse.Namespace) -> list[str]:
     return questions
 
 
+def _add_hybrid(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--hybrid",
+        choices=["off", "bm25", "ogx"],
+        default=os.environ.get("INGEST_SEARCH_HYBRID", "bm25"),
+        help="first stage: off = the app's dense search; bm25 = dense fused with BM25 over the chunks' title, "
+        "headings and text (retrieval.py); ogx = OGX's search_mode hybrid "
+        "(env INGEST_SEARCH_HYBRID; default bm25: docs/retrieval.md)",
+    )
+
+
+def _searcher(args: argparse.Namespace, store: AppVectorStoreSink) -> Searcher:
+    if args.hybrid not in ("off", "bm25", "ogx"):
+        raise ConfigError(f"--hybrid / INGEST_SEARCH_HYBRID {args.hybrid!r}: expected off, bm25 or ogx")
+    if args.hybrid == "off":
+        return store
+    return RetrieverSearch(store, RetrievalSettings(hybrid=args.hybrid))
+
+
 def _search(args: argparse.Namespace) -> int:
     questions = _search_questions(args)
     store = _found(_store(args))
     try:
-        results = [(q, search(q, store, args.k)) for q in questions]
+        searcher = _searcher(args, store)
+        results = [(q, search(q, searcher, args.k)) for q in questions]
     finally:
         store.close()
     if args.json_path:
@@ -405,7 +439,7 @@ def _evaluate(args: argparse.Namespace, corpus: Path) -> int:
             _found(store)
         else:
             status = _ingest(args, corpus, store, _producer(args))
-        result = evaluate(questions, store, args.k)
+        result = evaluate(questions, _searcher(args, store), args.k)
     finally:
         store.close()
     print(result.render())

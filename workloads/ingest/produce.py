@@ -17,7 +17,7 @@ from pathlib import Path
 from workloads.ingest.convert import PdfMode, detect_pdf_mode
 from workloads.ingest.convert_worker import ConvertJob, ConvertPool, ConvertResult, WorkerSettings, shared_pool
 from workloads.ingest.embed import Embedder, ModelError, ModelInfo, describe_model
-from workloads.ingest.records import EmbeddedDocument
+from workloads.ingest.records import Chunk, EmbeddedDocument, contextual_text
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,15 @@ def _load_embedder(name: str) -> Embedder:
 
 # Bump when chunk text or metadata changes shape, so stored documents are re-embedded.
 # 4: HTML and Markdown in a legacy encoding are decoded (they were read as garbled UTF-8 before).
-CHUNK_FORMAT_VERSION = 4
+# 5: the stored text is the clean chunk (no heading lines); title and headings go only into the embedding.
+CHUNK_FORMAT_VERSION = 5
 
 
 @dataclass(frozen=True)
 class ProducerSettings:
     embedding_model: str
     chunk_tokens: int | None = None  # None: the model's window
+    contextual_chunks: bool = True  # embed title + heading path + text (records.contextual_text); store the text
     docling_artifacts: Path | None = None
     max_file_seconds: float = 600.0  # conversion and chunking of one file
     convert_workers: int = 1
@@ -70,7 +72,10 @@ class ChunkProducer:
         self.tokens = tokens
         self.pdf_mode = pdf_mode if pdf_mode is not None else detect_pdf_mode(settings.docling_artifacts)
         self.pipeline = self.info.fingerprint(
-            f"tokens={tokens}", f"pdf={'native' if self.pdf_mode.native else 'models'}", CHUNK_FORMAT_VERSION
+            f"tokens={tokens}",
+            f"pdf={'native' if self.pdf_mode.native else 'models'}",
+            f"context={'title+headings' if settings.contextual_chunks else 'none'}",
+            CHUNK_FORMAT_VERSION,
         )
         self._embedder: Embedder | None = None
 
@@ -81,6 +86,10 @@ class ChunkProducer:
     @property
     def model_identity(self) -> str:
         return self.info.identity
+
+    def embedding_text(self, title: str, chunk: Chunk) -> str:
+        """What the model embeds for a chunk: with its title and heading path (contextual chunks) or alone."""
+        return contextual_text(title, chunk.headings, chunk.text) if self.settings.contextual_chunks else chunk.text
 
     def describe_pdf(self) -> str:
         return self.pdf_mode.describe()
@@ -138,7 +147,7 @@ class ChunkProducer:
     def _embed(self, embedder: Embedder, results: list[ConvertResult], progress: bool = False) -> Iterator[Produced]:
         if not results:
             return
-        texts = [c.text for r in results for c in r.chunks]
+        texts = [self.embedding_text(r.title, c) for r in results for c in r.chunks]
         started = time.monotonic()
         if progress:  # one large document: embed in slices and say how far it is
             vectors: list[list[float]] = []

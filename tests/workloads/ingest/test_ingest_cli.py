@@ -79,6 +79,16 @@ def test_cli_search_prints_sources(
     assert "nine days" in out
     assert "2. [" in out and "3. [" not in out
 
+    # The hybrid first stage (dense + BM25 over title, headings and text, fused by rank) through the same CLI.
+    args = ["search", "Hive inspection", "--k", "3", "--hybrid", "bm25", "--json", "-", *_app(app_env, store_name)]
+    assert main(args) == 0
+    hits = json.loads(capsys.readouterr().out)[0]["hits"]
+    assert hits[0]["source"] == "guides/beekeeping.docx" and "nine days" in hits[0]["text"]
+    assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["score"] == pytest.approx(2 / 61)  # first in both
+    with pytest.raises(SystemExit) as refused:
+        main(["search", "x", "--hybrid", "dense", *_app(app_env, store_name)])
+    assert refused.value.code == 2 and "--hybrid: invalid choice: 'dense'" in capsys.readouterr().err
+
 
 def test_cli_search_answers_several_questions_in_a_new_process(
     corpus: Path, app_env: RagApp, store_name: str, tmp_path: Path

@@ -29,11 +29,10 @@ from typing import Any
 
 from workloads.ingest.app_client import AppClient, AppError, VectorStore
 from workloads.ingest.manifest import BUILDING, LIVE, Manifest, ManifestError
-from workloads.ingest.records import EmbeddedDocument, SearchHit, StoredDocument, chunk_id
+from workloads.ingest.records import HEADING_SEPARATOR, EmbeddedDocument, SearchHit, StoredDocument, chunk_id
 
 log = logging.getLogger(__name__)
 
-HEADING_SEPARATOR = " > "
 COPY_BATCH = 1000  # chunks per query when copying into a new generation (Milvus caps a search at 16384)
 MAX_SEARCH_RESULTS = 50  # OGX 1.5's limit for max_num_results
 

@@ -1,0 +1,46 @@
+"""The retrieval benchmark end to end on a tiny corpus: ingest into the real app (both chunk variants), every
+stage through the app's own search, the tiny cross-encoder as the rerank stage (wiring only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.workloads.ingest.app_servers import RagApp
+from workloads.ingest import eval_retrieval
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_prints_every_stage_for_both_chunk_variants(
+    corpus: Path, app_env: RagApp, tiny_cross_encoder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "questions.yaml"
+    questions.write_text(
+        "questions:\n"
+        "  - question: How often should the fog horn sound?\n    source: lighthouse.md\n"
+        "  - question: What flour do I feed a sourdough starter with?\n    source: guides/sourdough.html\n"
+        "  - question: How much honey should bees keep for winter?\n"
+        "    sources: [guides/beekeeping.docx, lighthouse.md]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "rows.json"
+    code = eval_retrieval.main(
+        [
+            *("--app-url", app_env.url, "--corpus", f"tiny={corpus}:{questions}"),
+            *("--reranker", str(tiny_cross_encoder), "--json", str(out)),
+        ]
+    )
+    assert code == 0
+    rows = json.loads(out.read_text())
+    stages = ["dense", "hybrid (OGX)", "hybrid (BM25+RRF)", "hybrid (BM25+RRF) + rerank"]
+    assert [(r["contextual"], r["stage"]) for r in rows] == [(c, s) for c in (False, True) for s in stages]
+    for r in rows:
+        assert r["questions"] == 3 and 0 < r["p50_ms"] <= r["p95_ms"]
+        assert r["recall@1"] <= r["recall@5"] and r["recall@1"] <= r["mrr@5"] <= r["recall@5"]
+    for r in rows[:3] + rows[4:7]:  # first stages on four unrelated documents: every answer in the top 5
+        assert r["recall@5"] == 1.0, r
+    printed = capsys.readouterr().out
+    assert "| tiny | yes | hybrid (BM25+RRF) + rerank | 3 |" in printed
