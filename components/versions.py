@@ -37,6 +37,11 @@ INFERENCE_POOL_CRDS = (
 """The GA InferencePool CRD (inference.networking.k8s.io/v1) that llm-d-router v0.10 is built against."""
 KEDA = Chart("keda", "2.17.2", "https://kedacore.github.io/charts")
 
+# --- monitoring ------------------------------------------------------------------------------------
+PROMETHEUS = Chart("prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts")
+"""Prometheus v3.14.0 and kube-state-metrics (subchart 8.4.x); the same chart is rendered offline by the tests
+(components/monitoring/prometheus.py writes its values)."""
+
 # --- data and app ----------------------------------------------------------------------------------
 MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm")
 """Milvus 2.6.15 (the chart pins the image); standalone or distributed, Woodpecker WAL on MinIO."""

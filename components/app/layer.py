@@ -89,6 +89,8 @@ class AppLayerArgs:
     """StorageClass of the app's data volume; None uses the cluster's default."""
     moderation_url: str | None = None
     """An OpenAI-compatible /v1/moderations endpoint for the app's shield (none yet: see `shield`)."""
+    scraper: kube.Peer | None = None
+    """The Prometheus pods that scrape the gateway's and the app's metrics ports (the monitoring layer's)."""
 
 
 class AppLayer(pulumi.ComponentResource):
@@ -129,6 +131,7 @@ class AppLayer(pulumi.ComponentResource):
                 upstream_api_key=args.serving.api_key,
                 redis=args.data.redis,
                 clients=[kube.Peer(ns, kube.APP_POD_LABELS), benchmark],
+                scraper=args.scraper,
                 depends_on=waits,
             ),
             opts=child,
@@ -148,6 +151,7 @@ class AppLayer(pulumi.ComponentResource):
                 redis=args.data.redis,
                 shield=shield(args.moderation_url, self.gateway.upstream_key_ref),
                 clients=[benchmark],
+                scraper=args.scraper,
                 storage_class=args.storage_class,
                 depends_on=[*waits, self.gateway],
             ),

@@ -1,9 +1,9 @@
 """Who may connect to the model servers: the NetworkPolicy ingress rule of every serving pod.
 
 Admitted: every pod of the app namespace (the RAG app and its LiteLLM gateway), the benchmark Job's pods,
-Prometheus, the endpoint pickers (they scrape /metrics to score replicas) and, in llm-d mode on GKE, the
-managed gateway's proxies and health checkers. Kubelet probes come from the node and are not subject to these
-rules.
+the monitoring layer's Prometheus (when there is one), the endpoint pickers (they scrape /metrics to score
+replicas) and, in llm-d mode on GKE, the managed gateway's proxies and health checkers. Kubelet probes come from
+the node and are not subject to these rules.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class Clients:
     app_namespace: str
     jobs_namespace: str
     serving_namespace: str
-    prometheus_namespace: str
+    scraper: kube.Peer | None = None
+    """The Prometheus pods that scrape /metrics (None without a Prometheus)."""
     gateway_cidrs: Sequence[str] = ()
     """Source ranges of a managed gateway's proxies (llm-d mode on GKE), admitted by ipBlock."""
 
@@ -33,7 +34,7 @@ class Clients:
         return [
             kube.Peer(self.app_namespace),
             kube.Peer(self.jobs_namespace, kube.BENCHMARK_JOB_POD_LABELS),
-            kube.Peer(self.prometheus_namespace),
+            *([self.scraper] if self.scraper is not None else []),
             kube.Peer(self.serving_namespace, {kube.COMPONENT: kube.ENDPOINT_PICKER}),
             *(kube.IpBlock(cidr) for cidr in self.gateway_cidrs),
         ]

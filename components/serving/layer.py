@@ -2,8 +2,9 @@
 
 `ModelServing` takes the serving config slice, the resolved models (`stacks.models.served_models`), where it
 runs (`ServingSite`, `ClusterOutputs`) and the quantize Jobs' artifacts; it creates the shared pieces (API key,
-Hugging Face token Secret, KEDA, CRDs, dashboard) and one server (and route) per model, and exposes
-`ServingOutputs`.
+Hugging Face token Secret, KEDA, CRDs) and one server (and route) per model, and exposes `ServingOutputs`.
+Metrics: the pods carry prometheus.io/* scrape annotations; the monitoring layer's Prometheus scrapes them and
+KEDA's triggers query it (`ServingSite.prometheus_url`). The dashboards live in the monitoring layer.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import kube
 from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT, ClusterOutputs
-from components.serving import cpu_tier, crds, dashboard, monitoring, resolve
+from components.serving import cpu_tier, crds, resolve
 from components.serving.cpu_tier import CpuTierArgs, LlamaCppServer
 from components.serving.gateway import InferenceGateway, InferenceGatewayArgs, ModelRoute, ModelRouteArgs
 from components.serving.pod import API_KEY_KEY, HF_TOKEN_KEY, VllmPodSpec
@@ -29,7 +29,6 @@ from stacks.models import ServedModel
 
 API_KEY_SECRET = "serving-api-key"
 HF_TOKEN_SECRET = "hf-token"
-DASHBOARD_CONFIGMAP = "vllm-dashboard"
 
 
 @dataclass(frozen=True)
@@ -123,8 +122,6 @@ class ModelServing(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self, depends_on=cluster_ready),
                 )
             ]
-        monitors = resolve.service_monitors_on(serving)
-        monitor_labels = dict(serving.monitoring.service_monitor_labels)
         clients = resolve.clients(serving, site)
 
         self.servers = {}
@@ -147,8 +144,7 @@ class ModelServing(pulumi.ComponentResource):
                     namespace=ns,
                     clients=clients,
                     autoscaling=serving.autoscaling,
-                    service_monitor=monitors,
-                    service_monitor_labels=monitor_labels,
+                    prometheus_url=site.prometheus_url,
                     keda_ready=keda_ready,
                     depends_on=[*pod_deps, *quantize_job],
                 ),
@@ -177,20 +173,8 @@ class ModelServing(pulumi.ComponentResource):
         self.gateway = None
         self.routes = {}
         if serving.mode == "llm-d":
-            gateway_url = self._llm_d(name, args, monitors, monitor_labels)
+            gateway_url = self._llm_d(name, args)
             urls = {m: gateway_url for m in urls}
-
-        if serving.grafana_dashboard:
-            k8s.core.v1.ConfigMap(
-                f"{name}-dashboard",
-                metadata={
-                    "name": DASHBOARD_CONFIGMAP,
-                    "namespace": ns,
-                    "labels": {**kube.PART_OF, **dashboard.SIDECAR_LABEL},
-                },
-                data={"vllm.json": dashboard.dashboard_json(ns)},
-                opts=child,
-            )
 
         self.outputs = ServingOutputs(
             openai_base_url=urls[resolve.primary_model(serving)] if urls else None,
@@ -202,7 +186,7 @@ class ModelServing(pulumi.ComponentResource):
         )
         self.register_outputs(self.outputs.as_dict())
 
-    def _llm_d(self, name: str, args: ModelServingArgs, monitors: bool, monitor_labels: dict[str, str]) -> str:
+    def _llm_d(self, name: str, args: ModelServingArgs) -> str:
         serving, gw = args.config, args.config.inference_gateway
         klass = resolve.gateway_class(serving, args.site)
         if klass is None:  # preflight reports it with the key and the fix
@@ -244,17 +228,6 @@ class ModelServing(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            if monitors:  # the endpoint picker's request counter wakes a model scaled to zero
-                epp = f"{model.name}-epp"
-                monitoring.service_monitor(
-                    f"{name}-{model.name}-epp-metrics",
-                    epp,
-                    serving.namespace,
-                    kube.selector(epp, kube.ENDPOINT_PICKER),
-                    {**kube.PART_OF, **monitor_labels},
-                    pulumi.ResourceOptions(parent=self, depends_on=ready),
-                    port="http-metrics",
-                )
         if self.cpu_tier is not None:
             cpu = serving.cpu_tier.name
             self.routes[cpu] = ModelRoute(

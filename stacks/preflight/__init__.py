@@ -12,6 +12,7 @@ from stacks.preflight.budget import check_budget
 from stacks.preflight.cluster import check_cloud, check_pools
 from stacks.preflight.jobs import check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
+from stacks.preflight.monitoring import check_monitoring
 from stacks.preflight.platform import check_platform
 from stacks.preflight.problem import Check, PreflightError, Problem
 from stacks.preflight.serving import check_serving_mode
@@ -26,6 +27,7 @@ CHECKS: list[Check] = [
     check_budget,
     check_platform,
     check_jobs,
+    check_monitoring,
 ]
 """Every rule, in the order their problems are listed."""
 
