@@ -233,7 +233,8 @@ def test_metrics_ports_without_auth_admit_only_prometheus():
 def test_only_keda_and_the_monitoring_namespace_may_query_prometheus():
     policies = of_kind(prod(), "NetworkPolicy")
     server = (MONITORING, prometheus.SERVER_POD_LABELS)
-    assert admits(policies, ("keda", {"app": "keda-operator"}), server, prometheus.PORT)
+    keda_namespace = release(prod(), "leanrag-prod-keda").inputs["namespace"]  # where the plan installs KEDA
+    assert admits(policies, (keda_namespace, {"app": "keda-operator"}), server, prometheus.PORT)
     assert admits(policies, (MONITORING, {"app.kubernetes.io/name": "grafana"}), server, prometheus.PORT)
     assert not admits(policies, ("rag", {"app.kubernetes.io/name": "rag-app"}), server, prometheus.PORT)
     ksm = (MONITORING, prometheus.KSM_POD_LABELS)
