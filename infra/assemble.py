@@ -1,5 +1,5 @@
-"""Assemble a whole stack from its typed config: cluster -> namespaces -> quantize -> serving -> data -> app ->
-ingest and benchmark -> stack outputs.
+"""Assemble a whole stack from its typed config: cluster -> namespaces -> monitoring -> quantize -> serving -> data ->
+app -> ingest and benchmark -> stack outputs.
 
 The composition root: the only module that sees the whole `StackConfig`. It hands every layer its own config
 slice and the typed outputs of the layers below, and names the stack outputs. Nothing here reads Pulumi config
@@ -37,12 +37,14 @@ from components.jobs import (
     QuantizeJobs,
     QuantizeJobsArgs,
 )
+from components.monitoring import Monitoring, MonitoringArgs, MonitoringOutputs, Scope
 from components.namespaces import Namespaces, NamespacesArgs
 from components.serving import ModelServing, ModelServingArgs, ServingOutputs, ServingSite
 from infra.config import StackSecrets
 from stacks import catalog
 from stacks.config import StackConfig
 from stacks.models import llama_cpp_weights, model_store, served_models
+from stacks.monitoring import prometheus_provider
 from stacks.pools import pool_hardware
 from stacks.serving_modes import role_models
 
@@ -146,6 +148,7 @@ def stack_outputs(
     serving: ServingOutputs,
     data: DataOutputs,
     app: AppOutputs | None,
+    monitoring: MonitoringOutputs,
     jobs: JobsOutputs | None = None,
 ) -> dict[str, Any]:
     """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey and
@@ -167,6 +170,7 @@ def stack_outputs(
     }
     if app is not None:
         outputs.update(app.as_dict())  # ragAppApiKey is None when platform.app.auth is off
+    outputs.update(monitoring.as_dict())  # prometheusUrl is None without a Prometheus
     # chat model -> its benchmark runs' latest.json in the bucket; {} without a benchmark or a bucket
     outputs["benchmarkReports"] = jobs.benchmark_reports if jobs is not None else {}
     outputs.update({"cloud": cfg.cloud, "kubeconfig": cluster.kubeconfig, "modelStoreUri": cluster.model_store_uri})
@@ -184,6 +188,18 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             pod_security={"serving": "restricted", "rag": "restricted", "jobs": "restricted"},
             model_store_roles=["serving", "jobs"],
             service_account_annotations=cluster.service_account_annotations,
+        ),
+        opts=provider_opts,
+    )
+    monitoring = Monitoring(
+        name,
+        MonitoringArgs(
+            config=cfg.monitoring,
+            provider=prometheus_provider(cfg),
+            cluster=cluster,
+            scope=Scope(serving=cfg.serving.namespace, platform=cfg.platform.namespace),
+            storage_class=storage_class(cfg),
+            namespaces=[namespaces.namespaces["serving"], namespaces.namespaces["rag"]],
         ),
         opts=provider_opts,
     )
@@ -214,6 +230,8 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
                 app_namespace=cfg.platform.namespace,
                 jobs_namespace=cfg.jobs.namespace,
                 storage_class=storage_class(cfg),
+                prometheus_url=monitoring.outputs.prometheus_url,
+                scraper=monitoring.outputs.scraper,
             ),
             cluster=cluster,
             namespace=namespaces.namespaces["serving"],
@@ -250,6 +268,7 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             storage_class=storage_class(cfg),
             images=cfg.workload_images,
             ingest_enabled=cfg.jobs.ingest.enabled,
+            scraper=monitoring.outputs.scraper,
         ),
         opts=provider_opts,
     )
@@ -272,5 +291,5 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
         ),
         opts=provider_opts,
     )
-    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs, jobs.outputs)
+    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs, monitoring.outputs, jobs.outputs)
     return StackResult(cluster=cluster, namespaces=namespaces, outputs=outputs)

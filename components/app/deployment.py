@@ -39,6 +39,14 @@ from stacks.config.platform import AppConfig
 
 NAME = "rag-app"
 PORT = 8321
+METRICS_PORT = 9464
+"""OGX's metrics server (OGX_METRICS_ENDPOINT_ENABLED): a port of its own without API auth, so only Prometheus
+may reach it (NetworkPolicy)."""
+METRICS_ENV = {
+    "OGX_METRICS_ENDPOINT_ENABLED": "true",
+    "OGX_METRICS_PORT": str(METRICS_PORT),
+    "OGX_METRICS_HOST": "0.0.0.0",  # it binds to loopback unless told otherwise
+}
 UID = GID = 1001
 DATA_DIR = "/data"
 CONFIG_PATH = "/etc/ogx/run.yaml"
@@ -71,6 +79,8 @@ class RagAppArgs:
     """The vector store: its URI and the token's Secret key in the platform namespace."""
     moderation: ModerationEndpoint | None = None
     """The moderation service: OGX's moderation_endpoint (guardrails fail closed)."""
+    scraper: Peer | None = None
+    """The Prometheus pods allowed to scrape METRICS_PORT (None: no Prometheus)."""
     clients: Sequence[Peer] = field(default_factory=list)
     """Pods allowed to call the app on 8321 (the ingest and benchmark Jobs; add an ingress controller's pods here).
     `kubectl port-forward` does not pass through NetworkPolicies."""
@@ -133,8 +143,14 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
         "name": "ogx",
         "image": versions.OGX_IMAGE,
         "command": ["ogx", "run", CONFIG_PATH],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [{"name": "HOME", "value": "/tmp"}, *(refs[n].env(n) for n in rendered.secret_env)],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            kube.metrics_container_port(METRICS_PORT),
+        ],
+        "env": [
+            *kube.env_vars({"HOME": "/tmp", **METRICS_ENV}),
+            *(refs[n].env(n) for n in rendered.secret_env),
+        ],
         "resources": kube.resources(args.config.resources),
         "securityContext": kube.restricted_container_security(),
         # /v1/health is a public route: it answers without the API key when auth is on.
@@ -229,7 +245,13 @@ class RagApp(pulumi.ComponentResource):
                 "selector": {"matchLabels": APP_POD_LABELS},
                 "strategy": strategy,
                 "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": checksum}},
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {
+                            "leanrag.dev/config-sha256": checksum,
+                            **kube.scrape_annotations(METRICS_PORT),
+                        },
+                    },
                     "spec": spec,
                 },
             },
@@ -247,9 +269,10 @@ class RagApp(pulumi.ComponentResource):
         )
         if cfg.replicas > 1:
             kube.pod_disruption_budget(f"{name}-rag-app", NAME, ns, APP_POD_LABELS, after)
-        kube.network_policy(
-            f"{name}-rag-app", ns, APP_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
-        )
+        rules = [kube.ingress_rule(args.clients, [PORT])]
+        if args.scraper is not None:
+            rules.append(kube.ingress_rule([args.scraper], [METRICS_PORT]))
+        kube.network_policy(f"{name}-rag-app", ns, APP_POD_LABELS, rules, after, name=NAME)
 
         self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
         outputs: Mapping[str, Any] = {"baseUrl": self.base_url, "apiKey": self.api_key}

@@ -35,6 +35,9 @@ from stacks.config.platform import GatewayConfig, GuardrailsConfig
 
 NAME = "gateway"
 PORT = 4000
+METRICS_PORT = 4001
+"""LiteLLM's own /metrics process (--prometheus_metrics_port): no API key needed, so only Prometheus may reach it
+(NetworkPolicy); /metrics on PORT would need the master key."""
 UID = GID = 65534
 """`nobody` in LiteLLM's non-root image."""
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
@@ -88,6 +91,8 @@ class GatewayArgs:
     """Pods allowed to call the gateway on 4000."""
     moderation: ModerationEndpoint | None = None
     """The moderation service: every request is checked by Llama Guard first (guardrail `llama-guard`)."""
+    scraper: Peer | None = None
+    """The Prometheus pods allowed to scrape METRICS_PORT (None: no Prometheus)."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
@@ -146,7 +151,8 @@ def render(args: GatewayArgs, base_urls: Sequence[str | None]) -> RenderedConfig
 
 def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     refs = secret_refs(args)
-    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp"})
+    # PROMETHEUS_METRICS_PORT is --prometheus_metrics_port; its samples go through /tmp (PROMETHEUS_MULTIPROC_DIR)
+    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp", "PROMETHEUS_METRICS_PORT": str(METRICS_PORT)})
     container = {
         "name": NAME,
         "image": versions.LITELLM_IMAGE,
@@ -160,7 +166,10 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
             "--num_workers",
             "1",
         ],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            kube.metrics_container_port(METRICS_PORT),
+        ],
         "env": [*plain_env, *(ref.env(var) for var, ref in sorted(refs.items()))],
         "resources": kube.resources(args.config.resources),
         # LiteLLM writes its UI assets and caches under /app at start-up: the root filesystem stays writable.
@@ -245,7 +254,13 @@ class Gateway(pulumi.ComponentResource):
                 "selector": {"matchLabels": GATEWAY_POD_LABELS},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": checksum}},
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {
+                            "leanrag.dev/config-sha256": checksum,
+                            **kube.scrape_annotations(METRICS_PORT),
+                        },
+                    },
                     "spec": spec,
                 },
             },
@@ -263,9 +278,10 @@ class Gateway(pulumi.ComponentResource):
         )
         if args.config.replicas > 1:
             kube.pod_disruption_budget(f"{name}-gateway", NAME, ns, GATEWAY_POD_LABELS, after)
-        kube.network_policy(
-            f"{name}-gateway", ns, GATEWAY_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
-        )
+        rules = [kube.ingress_rule(args.clients, [PORT])]
+        if args.scraper is not None:
+            rules.append(kube.ingress_rule([args.scraper], [METRICS_PORT]))
+        kube.network_policy(f"{name}-gateway", ns, GATEWAY_POD_LABELS, rules, after, name=NAME)
 
         self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
         self.master_key_ref = MASTER_KEY_SECRET

@@ -125,6 +125,8 @@ class AppLayerArgs:
     """Where the moderation image is pulled from."""
     ingest_enabled: bool
     """The ingest Job's pods (jobs namespace) may call the app to write its vector store."""
+    scraper: kube.Peer | None = None
+    """The Prometheus pods that scrape the gateway's and the app's metrics ports (the monitoring layer's)."""
 
 
 class AppLayer(pulumi.ComponentResource):
@@ -188,6 +190,7 @@ class AppLayer(pulumi.ComponentResource):
                 redis=args.data.redis,
                 clients=[app_peer, benchmark],
                 moderation=endpoint,
+                scraper=args.scraper,
                 depends_on=[*waits, *guarded],
             ),
             opts=child,
@@ -210,6 +213,7 @@ class AppLayer(pulumi.ComponentResource):
                 milvus=args.data.milvus,
                 moderation=endpoint,
                 clients=app_clients,
+                scraper=args.scraper,
                 storage_class=args.storage_class,
                 depends_on=[*waits, self.gateway, *guarded],
             ),

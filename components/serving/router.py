@@ -396,7 +396,12 @@ class StandaloneRouter(pulumi.ComponentResource):
             selector,
             [
                 args.clients.ingress_rule(ROUTER_PORT),
-                kube.ingress_rule([kube.Peer(args.clients.prometheus_namespace)], [METRICS_PORT, ENVOY_READY_PORT]),
+                # the EPP's request counters (annotated) and Envoy's /stats/prometheus: the scraper only
+                *(
+                    [kube.ingress_rule([args.clients.scraper], [METRICS_PORT, ENVOY_READY_PORT])]
+                    if args.clients.scraper is not None
+                    else []
+                ),
             ],
             pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             name=epp,

@@ -13,6 +13,7 @@ from stacks.preflight.cluster import check_cloud, check_pools
 from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
 from stacks.preflight.moderation import check_moderation
+from stacks.preflight.monitoring import check_monitoring
 from stacks.preflight.platform import check_platform
 from stacks.preflight.pooling import check_app_embedding, check_cpu_pooling_models
 from stacks.preflight.problem import Check, PreflightError, Problem
@@ -40,6 +41,7 @@ CHECKS: list[Check] = [
     check_jobs,
     check_ingest_embedding,
     check_images,
+    check_monitoring,
 ]
 """Every rule, in the order their problems are listed."""
 

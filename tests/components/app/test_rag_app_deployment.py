@@ -13,6 +13,7 @@ import yaml
 from components import versions
 from components.app import deployment as rag
 from components.app.common import RenderedConfig
+from components.app.deployment import METRICS_ENV
 from components.cluster.base import cpu_placement
 from components.data import MilvusOutputs
 from components.kube import APP_POD_LABELS, GATEWAY_POD_LABELS, INGEST_JOB_POD_LABELS, SecretRef
@@ -95,7 +96,8 @@ def test_every_env_reference_is_filled_from_a_secret(stack):
     assert env["GATEWAY_API_KEY"]["secretKeyRef"] == {"name": "gateway-master-key", "key": "master-key"}
     assert env["MILVUS_TOKEN"]["secretKeyRef"] == {"name": "milvus-credentials", "key": "token"}
     assert env["SHIELD_API_KEY"]["secretKeyRef"] == {"name": "moderation-api-key", "key": "api-key"}
-    assert set(env) - {"HOME"} == named
+    assert set(env) - {"HOME", *METRICS_ENV} == named
+    assert {k: env[k] for k in METRICS_ENV} == METRICS_ENV  # plain settings of OGX's metrics port, no secret
 
 
 def test_auth_off_in_dev_on_in_prod_like_config_with_a_generated_key(scaled):

@@ -21,7 +21,6 @@ CUSTOM = {
     "HTTPRoute",
     "InferencePool",
     "ScaledObject",
-    "ServiceMonitor",
     "HealthCheckPolicy",
     "GCPBackendPolicy",
     "GCPRoutingExtension",
@@ -32,7 +31,13 @@ def _variants():
     tp = stack_values("prod")
     tp["serving"]["inferenceGateway"] = {"installCrds": True, "eppReplicas": 2}
     tp["serving"]["cpuTier"] = {"enabled": True}
-    tp["serving"]["monitoring"] = {"serviceMonitorLabels": {"release": "kps"}}
+    tp["monitoring"] = {
+        "prometheus": {
+            "provider": "operator",
+            "url": "http://prometheus-operated.monitoring.svc:9090",
+            "podMonitorLabels": {"release": "kps"},
+        }
+    }
     existing = copy.deepcopy(stack_values("local"))
     existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}]
     existing["serving"] = {
@@ -84,7 +89,6 @@ def test_prod_renders_every_custom_kind_the_layer_uses():
         ("HTTPRoute", "llama-3-1-8b"),
         ("Gateway", "inference-gateway"),
         ("ScaledObject", "llama-3-1-8b"),
-        ("ServiceMonitor", "llama-3-1-8b"),
         ("HealthCheckPolicy", "llama-3-1-8b"),
         ("GCPBackendPolicy", "llama-3-1-8b"),
     ],
