@@ -175,6 +175,7 @@ class AppLayer(pulumi.ComponentResource):
                     safety_base_url=args.serving.openai_base_urls[safety],
                     safety_api_key=args.serving.api_key,
                     clients=[app_peer, gateway_peer],
+                    scraper=args.scraper,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.cluster.ready)),
             )

@@ -9,6 +9,8 @@ catalog), and the catalog is checked against real scrapes where the component ru
 | litellm     | a real LiteLLM 1.103.7 proxy's metrics port (.venvs/gateway), after hits, misses, blocks, fallbacks |
 | ogx         | a real OGX 1.5.0 server's metrics port (.venvs/ogx), after chat, vector store search and insert  |
 | moderation  | the real moderation adapter (workloads/moderation) in front of the local safety stand-in         |
+| tei         | text-embeddings-inference v1.9.3's sources (router/src/http/server.rs, core/src/{infer,queue}.rs;  |
+|             | metrics-exporter-prometheus 0.15: counters keep their name, no `_total`): no TEI image runs here  |
 | vllm        | vLLM's PrometheusStatLogger (vllm/v1/metrics/loggers.py, v0.21): no GPU here to run it           |
 | epp         | llm-d router's endpoint picker metrics reference (llm_d_epp_*, router v0.10)                       |
 | dcgm        | NVIDIA dcgm-exporter's default counters (etc/default-counters.csv)                              |
@@ -111,6 +113,19 @@ MODERATION: Series = {
     **_histogram("moderation_upstream_seconds", ()),
 }
 
+TEI: Series = {
+    "te_request_count": frozenset({"method"}),
+    "te_request_success": frozenset({"method"}),
+    "te_request_failure": frozenset({"err"}),
+    "te_queue_size": frozenset(),
+    **_histogram("te_request_duration", ()),
+    **_histogram("te_request_queue_duration", ()),
+    **_histogram("te_request_inference_duration", ()),
+    **_histogram("te_batch_next_size", ()),
+}
+"""text-embeddings-inference: /metrics on its API port without the key (every /embed, /v1/embeddings and /rerank
+request; durations in seconds)."""
+
 SOURCES: Mapping[str, tuple[Series, bool]] = {
     "vllm": (VLLM, True),
     "epp": (EPP, True),
@@ -119,6 +134,7 @@ SOURCES: Mapping[str, tuple[Series, bool]] = {
     "litellm": (LITELLM, True),
     "ogx": (OGX, True),
     "moderation": (MODERATION, True),
+    "tei": (TEI, True),
 }
 """Source -> (its series, whether the `leanrag-pods` job scrapes it, adding SCRAPE_LABELS)."""
 

@@ -5,8 +5,9 @@
 - the gateway (LiteLLM): requests by model and status, latency, cache hit ratio, guardrail blocks, failures,
   fallbacks to the CPU tier, tokens;
 - the RAG app (OGX): request rate, errors and mean latency per route, vector store search latency and volume,
-  inserts (ingest through the app's API), model latency, and the moderation path (Llama Guard verdicts by
-  category, latency, fail-closed errors).
+  inserts (ingest through the app's API), model latency, the embedding and reranker servers (text-embeddings-
+  inference: requests, failures, latency, queue), and the moderation path (Llama Guard verdicts by category,
+  latency, fail-closed errors).
 
 OGX 1.5.0's request and inference duration histograms use OpenTelemetry's default bucket bounds (0, 5, 10, 25 ...
 10000, meant for milliseconds) on values in seconds, so every request under 5 s falls into one bucket; their
@@ -297,6 +298,26 @@ def rag_app(scope: Scope) -> Dashboard:
             "Model call latency (mean)",
             "s",
             ((_mean("ogx_inference_duration_seconds", _APP, "model"), "{{model}}"),),
+        ),
+        Panel(
+            "Embedding and reranker requests (TEI)",
+            "reqps",
+            (
+                (_rate("te_request_count", _MOD, "app"), "{{app}}"),
+                (_rate("te_request_failure", _MOD, "app, err"), "failed {{app}} {{err}}"),
+            ),
+            "text-embeddings-inference on the system pool: the app's query embeddings (through the gateway), the "
+            "ingest Job's document embeddings, and reranking.",
+        ),
+        Panel(
+            "Embedding latency and queue (TEI)",
+            "s",
+            (
+                *quantiles("te_request_duration", _MOD, ("app",), (0.5, 0.95)),
+                (_mean("te_request_queue_duration", _MOD, "app"), "mean queue {{app}}"),
+            ),
+            "Whole request (tokenize, queue, inference); a growing queue share means the server needs more CPU or "
+            "replicas.",
         ),
         Panel(
             "Moderation verdicts",

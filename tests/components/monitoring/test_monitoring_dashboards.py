@@ -115,6 +115,11 @@ def test_app_panels_cover_routes_vector_search_and_moderation():
     assert "ogx_vector_io_inserts_total" in panels["Vector store searches and chunks"]
     assert "moderation_flagged_categories_total" in panels["Moderation verdicts"]
     assert "moderation_upstream_errors_total" in panels["Moderation failures (fail closed)"]
+    assert 'te_request_count{namespace=~"$stack_namespaces"}' in panels["Embedding and reranker requests (TEI)"]
+    assert (
+        "histogram_quantile(0.95, sum by (le, app) (rate(te_request_duration_bucket"
+        in (panels["Embedding latency and queue (TEI)"])
+    )
     variables = {v["name"]: v["query"] for v in render(rag_app(SCOPE))["templating"]["list"]}
     assert variables["namespace"] == "rag" and variables["stack_namespaces"] == "rag|serving"
 

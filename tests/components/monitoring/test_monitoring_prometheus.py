@@ -1,5 +1,6 @@
 """The stack's Prometheus: the release renders offline with the exact values the program passes; it scrapes the
-pods that expose metrics (vLLM, endpoint pickers, gateway, app, moderation adapter, DCGM) on their metrics port,
+pods that expose metrics (vLLM, endpoint pickers, text-embeddings-inference, gateway, app, moderation adapter,
+DCGM) on their metrics port,
 the NetworkPolicies let it, and KEDA's triggers query a Service the plan really creates."""
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import yaml
 from components import kube, versions
 from components.app.deployment import METRICS_PORT as APP_METRICS_PORT
 from components.app.gateway_deployment import METRICS_PORT as GATEWAY_METRICS_PORT
+from components.app.moderation import PORT as MODERATION_PORT
 from components.monitoring import prometheus
 from components.serving.engine import HTTP_PORT
 from components.serving.epp import METRICS_PORT as EPP_METRICS_PORT
+from components.serving.text_embeddings import PORT as TEI_PORT
 from infra.mocks import ProgramRun
 from tests.components.monitoring.helm_render import chart_path, render_release
 from tests.components.monitoring.scrape import POD_IP, scraped
@@ -103,6 +106,7 @@ def test_storage_retention_and_resources_follow_the_config():
 
 def test_an_existing_cluster_gets_the_configured_storage_class():
     vals = stack_values("local")
+    vals["monitoring"] = {"dashboards": True}  # the local stack turns its Prometheus off
     run = run_variant(vals)
     volume = helm_values(run, prometheus.RELEASE)["server"]["persistentVolume"]
     assert volume["storageClass"] == "standard"
@@ -138,8 +142,10 @@ EXPECTED = {
     ("serving", "llama-guard-3-1b"): HTTP_PORT,
     ("serving", "llama-3-1-8b-epp"): EPP_METRICS_PORT,
     ("serving", "llama-guard-3-1b-epp"): EPP_METRICS_PORT,
+    ("serving", "all-minilm-l6-v2"): TEI_PORT,  # text-embeddings-inference: /metrics on its API port, no key
     ("rag", "gateway"): GATEWAY_METRICS_PORT,
     ("rag", "rag-app"): APP_METRICS_PORT,
+    ("rag", "moderation"): MODERATION_PORT,  # /metrics on its API port, no key
 }
 """prod's pods that expose metrics, and the port Prometheus must scrape."""
 

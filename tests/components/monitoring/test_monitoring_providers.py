@@ -43,9 +43,20 @@ def vllm_admits(run: ProgramRun, src: tuple[str, dict[str, str]]) -> bool:
     return admits(of_kind(run, "NetworkPolicy"), src, ("serving", labels), HTTP_PORT)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+SMALL = {
+    "dashboards": True,
+    "prometheus": {"storageGb": 2, "retention": "2d", "resources": {"cpu": "200m", "memory": "512Mi"}},
+}
+"""The small Prometheus Pulumi.local.yaml's comment suggests for kind."""
+
+
+def local_with_metrics() -> ProgramRun:
+    return with_monitoring("local", **SMALL)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local-with-metrics"])
 def test_every_object_of_the_monitoring_layer_validates(stack):
-    objects = monitoring_objects({"dev": dev, "prod": prod, "local": local}[stack]())
+    objects = monitoring_objects({"dev": dev, "prod": prod, "local-with-metrics": local_with_metrics}[stack]())
     assert objects
     assert {f"{o['kind']}/{o['metadata']['name']}": validate(o) for o in objects if validate(o)} == {}
 
@@ -117,6 +128,20 @@ def test_operator_gets_pod_monitors_with_the_same_scrape_contract():
     assert relabel({**target, "__meta_kubernetes_pod_annotation_prometheus_io_scrape": ""}, as_prometheus) is None
     dcgm = monitors[("monitoring", "dcgm-exporter")]["spec"]
     assert dcgm["namespaceSelector"] == {"any": True} and dcgm["podMetricsEndpoints"][0]["honorLabels"] is True
+
+
+def test_the_local_kind_stack_installs_no_prometheus_unless_asked():
+    """kind on a laptop stays light: no Prometheus, no dashboards (nothing there reads metrics); the suggested
+    small one is sized as its comment says."""
+    run = local()
+    assert prometheus.RELEASE not in releases(run) and not monitoring_objects(run)
+    assert run.outputs["prometheusUrl"] is None and run.outputs["grafanaDashboards"] == []
+    small = local_with_metrics()
+    assert prometheus.RELEASE in releases(small)
+    [r] = [r for r in small.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == prometheus.RELEASE]
+    server = r.inputs["values"]["server"]
+    assert server["resources"]["requests"] == {"cpu": "200m", "memory": "512Mi"}
+    assert server["persistentVolume"]["size"] == "2Gi" and server["retention"] == "2d"
 
 
 def test_none_renders_no_prometheus_and_admits_no_scraper():
