@@ -62,7 +62,7 @@ def _check_endpoint(cfg: StackConfig, path: str, exposure: ExposureConfig) -> It
             "remove it" + ("; gcp creates a Google-managed certificate for the hostname" if cloud == "gcp" else ""),
         )
     if mode == "internal":
-        if tls.certificate_arn and not exposure.hostname:
+        if cloud == "aws" and tls.certificate_arn and not exposure.hostname:
             yield Problem(
                 f"{path}.hostname",
                 "internal TLS needs the hostname the certificate names (clients must connect by that name)",
