@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from components.app.exposure import GOOGLE_FRONT_ENDS, GKE_PUBLIC_CLASS
+from components.app.exposure import GKE_PUBLIC_CLASS, GOOGLE_FRONT_ENDS
 from infra.validate import validate
+from stacks.load import parse
+from stacks.preflight import PreflightError
 from tests import renderkit as rk
 from tests.renderkit import run_variant, stack_values
 
@@ -184,9 +186,6 @@ def test_existing_cluster_internal_is_a_plain_load_balancer_service_and_public_a
 
 
 def test_public_app_without_auth_is_refused_with_the_key_and_the_fix():
-    from stacks.load import parse
-    from stacks.preflight import PreflightError
-
     vals = copy.deepcopy(stack_values("dev"))
     vals["platform"]["app"] = {"auth": False, "exposure": {"mode": "public", "hostname": "rag.example.com"}}
     with pytest.raises(PreflightError) as e:
