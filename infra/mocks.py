@@ -50,6 +50,8 @@ class Registered:
     aliases: list[dict[str, Any]] = field(default_factory=list)
     """Former identities the engine would match it to (alias specs, e.g. {"noParent": True}), so a resource
     that moved under a new parent is kept rather than replaced."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """Input paths a later `pulumi up` leaves as they are (e.g. data that operators change with kubectl)."""
 
 
 @dataclass
@@ -151,6 +153,7 @@ class _RecordingMonitor(sdk_mocks.MockMonitor):
                     inputs=rpc.deserialize_properties(request.object),
                     dependencies=list(request.dependencies),
                     aliases=[json_format.MessageToDict(alias.spec) for alias in request.aliases],
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response
