@@ -176,9 +176,11 @@ def _ring() -> KeyRing:
 
 
 async def litellm_auth(request: Any, api_key: str) -> Any:
-    """LiteLLM's custom_auth: the operator (master key) is proxy admin; a client gets its models only
-    (enforced by LiteLLM with `custom_auth_run_common_checks`); anything else is refused with 401."""
+    """LiteLLM's custom_auth: the operator (master key) is proxy admin; a client may call the OpenAI API routes
+    (chat, completions, embeddings, models, ...) with its models only (enforced by LiteLLM with
+    `custom_auth_run_common_checks`), never the management routes (403); anything else is refused with 401."""
     from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+    from litellm.proxy.auth.route_checks import RouteChecks
 
     key = api_key.removeprefix("Bearer ").strip() if api_key else ""
     client = _ring().check(key)
@@ -191,6 +193,14 @@ async def litellm_auth(request: Any, api_key: str) -> Any:
         )
     if client.name == OPERATOR:
         return UserAPIKeyAuth(api_key=key, key_alias=OPERATOR, user_role=LitellmUserRoles.PROXY_ADMIN)
+    route = str(getattr(getattr(request, "url", None), "path", "") or "")
+    if not RouteChecks.is_llm_api_route(route):
+        raise ProxyException(
+            message=f"a client key may call the model API only, not {route}",
+            type=ProxyErrorTypes.auth_error,
+            param="api_key",
+            code=403,
+        )
     return UserAPIKeyAuth(
         api_key=key,
         key_alias=client.name,

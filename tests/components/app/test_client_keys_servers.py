@@ -132,6 +132,11 @@ def test_gateway_client_keys_work_within_their_models_and_a_revoked_one_is_refus
         assert call(gw.url, keys["analytics"], "embed") == 200  # no list: every model
         assert call(gw.url, MASTER, "embed") == 200  # the operator
         assert call(gw.url, "sk-" + secrets.token_hex(20)) == 401
+        # A client key is no admin: LiteLLM's management routes refuse it (the master key may use them).
+        for method, route in (("GET", "/key/list"), ("GET", "/config/yaml"), ("GET", "/model/info")):
+            assert http_json(method, f"{gw.url}{route}", headers=_auth(keys["analytics"]))[0] == 403, route
+        assert http_json("GET", f"{gw.url}/model/info", headers=_auth(MASTER))[0] == 200
+        assert http_json("GET", f"{gw.url}/v1/models", headers=_auth(keys["portal"]))[0] == 200
         assert call(gw.url, keys["portal"][:-1]) == 401
 
         revoke(revoked_dir, clients_dir, "portal")
