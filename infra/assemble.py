@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from components.app.layer import AppLayer, AppLayerArgs, AppOutputs
+from components.app.layer import AppLayer, AppLayerArgs, AppOutputs, ExposureSite
 from components.cluster import (
     AwsGpuCluster,
     AwsGpuClusterArgs,
@@ -131,7 +131,7 @@ def ingest_app(cfg: StackConfig, app: AppLayer, serving: ServingOutputs) -> Inge
     embedding = serving.embedding
     return IngestApp(
         target=IngestTarget(
-            app_url=app.outputs.rag_app_url.removesuffix("/v1"),
+            app_url=app.outputs.rag_app_in_cluster_url.removesuffix("/v1"),
             vector_store=app.outputs.vector_store_name,
             app_embedding_model=app.outputs.embedding_model,
             embedding_model=embedding.hub_id if embedding is not None else cfg.platform.app.embedding_model,
@@ -151,8 +151,10 @@ def stack_outputs(
     monitoring: MonitoringOutputs,
     jobs: JobsOutputs | None = None,
 ) -> dict[str, Any]:
-    """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey and
-    kubeconfig are secret Outputs."""
+    """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey,
+    clientKeys and kubeconfig are secret Outputs. gatewayUrl and ragAppUrl are what a client outside the cluster
+    uses (the exposure's URL; the in-cluster one when not exposed), gatewayInClusterUrl and ragAppInClusterUrl the
+    Services' (docs/access.md)."""
     outputs: dict[str, Any] = {
         "openaiBaseUrl": serving.openai_base_url,
         "openaiBaseUrls": serving.openai_base_urls,
@@ -269,6 +271,7 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             images=cfg.workload_images,
             ingest_enabled=cfg.jobs.ingest.enabled,
             scraper=monitoring.outputs.scraper,
+            site=ExposureSite(cfg.cloud, cfg.cluster.gcp.project if cfg.cloud == "gcp" else None),
         ),
         opts=provider_opts,
     )

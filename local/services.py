@@ -317,6 +317,49 @@ def start_ogx(
     return Ogx(url, service)
 
 
+# ---------------------------------------------------------------------------------------------------- key check
+
+
+@dataclass
+class KeyCheck(_Handle):
+    """components/app/leanrag_keys.py serving OGX's custom auth endpoint (the RAG app's auth sidecar), with the
+    Python of .venvs/ogx (the OGX image's Python)."""
+
+    url: str
+    """base URL; OGX's endpoint is `url`/auth"""
+    service: Service
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/auth"
+
+
+def start_key_check(
+    log: Path, clients_dir: Path, revoked_dir: Path, operator_key: str, timeout_s: float = 30.0
+) -> KeyCheck:
+    """`leanrag_keys.py serve` on a free loopback port, reading the clients' digests from `clients_dir` and the
+    revocations from `revoked_dir` (laid out as mounted ConfigMaps); the operator's key through its environment."""
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    script = ROOT / "components" / "app" / "leanrag_keys.py"
+    service = start_service(
+        "key-check",
+        [str(venv_bin("ogx")), str(script), "serve", "--host", LOOPBACK, "--port", str(port)],
+        log=log,
+        ready=http_ready(f"{url}/health"),
+        timeout_s=timeout_s,
+        port=port,
+        env={
+            "LEANRAG_CLIENTS_DIR": str(clients_dir),
+            "LEANRAG_REVOKED_DIR": str(revoked_dir),
+            "LEANRAG_OPERATOR_KEY_ENV": "LEANRAG_OPERATOR_KEY",
+            "LEANRAG_OPERATOR_KEY": operator_key,
+        },
+        cwd=log.parent,
+    )
+    return KeyCheck(url, service)
+
+
 # ---------------------------------------------------------------------------------------------------- moderation
 
 MODERATION_SETTINGS_ENV = (

@@ -8,6 +8,7 @@ A new rule goes into the module of its concern (or a new one) and into `CHECKS`.
 from __future__ import annotations
 
 from stacks.config import StackConfig
+from stacks.preflight.access import check_clients, check_exposure
 from stacks.preflight.budget import check_budget
 from stacks.preflight.cluster import check_cloud, check_pools
 from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jobs
@@ -38,6 +39,8 @@ CHECKS: list[Check] = [
     check_budget,
     check_platform,
     check_moderation,
+    check_exposure,
+    check_clients,
     check_jobs,
     check_ingest_embedding,
     check_images,

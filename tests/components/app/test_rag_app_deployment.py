@@ -218,7 +218,12 @@ def test_a_config_secret_without_a_source_is_refused():
 def test_prod_requires_auth_registers_only_generation_models_and_survives_disruptions():
     run = run_stack("prod")
     cfg = run_config(run)
-    assert cfg["server"]["auth"]["provider_config"]["api_keys"] == ["${env.OGX_API_KEY}"]
+    # prod declares platform.clients: OGX asks the auth sidecar (docs/access.md); without clients, one key.
+    assert cfg["server"]["auth"]["provider_config"] == {"type": "custom", "endpoint": "http://127.0.0.1:8322/auth"}
+    without_clients = stack_values("prod")
+    del without_clients["platform"]["clients"]
+    single = run_config(run_values(without_clients, stack="prod"))
+    assert single["server"]["auth"]["provider_config"]["api_keys"] == ["${env.OGX_API_KEY}"]
     llms = [m["model_id"] for m in cfg["registered_resources"]["models"] if m["model_type"] == "llm"]
     assert llms == ["llama-3-1-8b"]  # the safety model is not a generation model
     assert rk.find(run, "PodDisruptionBudget", "rag-app", "rag")["spec"]["minAvailable"] == 1
