@@ -44,6 +44,8 @@ from stacks import catalog
 from stacks.config import StackConfig
 from stacks.models import served_models
 from stacks.pools import pool_hardware
+from stacks.preflight import PreflightError, Problem
+from stacks.preflight.cluster import unreachable_endpoint
 from stacks.serving_modes import role_models
 
 
@@ -75,8 +77,7 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
             AwsGpuClusterArgs(
                 region=cfg.region,
                 zones=cfg.effective_zones(),
-                private_endpoint=cl.private_endpoint,
-                public_access_cidrs=cl.public_access_cidrs,
+                api_endpoint=cl.api_endpoint,
                 system_pool=cl.system_pool,
                 gpu_pools=aws_pools,
                 settings=cl.aws,
@@ -96,8 +97,7 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
                 project=cl.gcp.project,
                 region=cfg.region,
                 zones=cfg.effective_zones(),
-                private_endpoint=cl.private_endpoint,
-                public_access_cidrs=cl.public_access_cidrs,
+                api_endpoint=cl.api_endpoint,
                 system_pool=cl.system_pool,
                 gpu_pools=gke_pools,
                 settings=cl.gcp,
@@ -169,8 +169,19 @@ def stack_outputs(
     return outputs
 
 
+def check_way_in(cfg: StackConfig, dry_run: bool) -> Problem | None:
+    """The stack files' example allowedCidrs: a warning in a preview or the offline plan (the problem is
+    returned), a PreflightError for `pulumi up`, raised before any resource is declared."""
+    problem = unreachable_endpoint(cfg)
+    if problem is not None and not dry_run:
+        raise PreflightError([problem])
+    return problem
+
+
 def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackResult:
     name = f"{cfg.cluster.name}-{stack}"
+    if (problem := check_way_in(cfg, pulumi.runtime.is_dry_run())) is not None:
+        pulumi.log.warn(f"{problem}\n    `pulumi up` refuses this stack until then (preview and plan go on)")
     cluster = build_cluster(name, cfg, secrets)
     provider_opts = pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.ready)
     namespaces = Namespaces(

@@ -29,7 +29,7 @@ from components.cluster.base import (
     cpu_placement,
     gpu_placement,
 )
-from stacks.config.cluster import AwsSettings, NodePool
+from stacks.config.cluster import ApiEndpoint, AwsSettings, NodePool
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 WORKER_NODE_POLICIES = [
@@ -72,8 +72,8 @@ class GpuPool:
 class AwsGpuClusterArgs:
     region: str
     zones: list[str]
-    private_endpoint: bool
-    public_access_cidrs: list[str]
+    api_endpoint: ApiEndpoint
+    """public: the endpoint answers allowedCidrs only; private (wayIn inVpc): the VPC only."""
     system_pool: NodePool
     gpu_pools: list[GpuPool]
     settings: AwsSettings
@@ -134,15 +134,16 @@ class AwsGpuCluster(pulumi.ComponentResource):
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
             opts=child,
         )
+        public = args.api_endpoint.access == "public"
         cluster = aws.eks.Cluster(
             f"{name}-eks",
             role_arn=cluster_role.arn,
             version=args.settings.kubernetes_version,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=vpc.private_subnet_ids,
-                endpoint_private_access=True,
-                endpoint_public_access=not args.private_endpoint,
-                public_access_cidrs=None if args.private_endpoint else args.public_access_cidrs,
+                endpoint_private_access=True,  # nodes always reach the API inside the VPC
+                endpoint_public_access=public,
+                public_access_cidrs=list(args.api_endpoint.allowed_cidrs) if public else None,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn)

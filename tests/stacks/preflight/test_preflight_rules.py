@@ -82,8 +82,34 @@ def test_unknown_top_level_key_is_an_error():
             {"cloud": "gcp", "region": "us-central1", "cluster.gpuPools.0.instanceType": "g2-standard-8"},
             "cluster.gcp.project: a GCP project id is required",
         ),
-        ({"cluster.privateEndpoint": False}, "cluster.publicAccessCidrs: the API endpoint is public but no CIDRs"),
-        ({"cluster.privateEndpoint": False, "cluster.publicAccessCidrs": ["0.0.0.0/0"]}, "open to the whole internet"),
+        (
+            {"cluster.apiEndpoint": {"access": "public"}},
+            "cluster.apiEndpoint.allowedCidrs: the API endpoint is public but lists no network that may reach it",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["0.0.0.0/0"]}},
+            "cluster.apiEndpoint.allowedCidrs[0]: 0.0.0.0/0 opens the Kubernetes API to the whole internet",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["::/0"]}},
+            "::/0 opens the Kubernetes API to the whole internet",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["203.0.113.7/24"]}},
+            "cluster.apiEndpoint.allowedCidrs[0]: '203.0.113.7/24' is not a CIDR",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["198.51.100.7/32"], "wayIn": "inVpc"}},
+            "cluster.apiEndpoint.wayIn: wayIn applies to access: private",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "private", "allowedCidrs": ["198.51.100.7/32"]}},
+            "cluster.apiEndpoint.allowedCidrs: allowedCidrs applies to access: public",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "private", "wayIn": "dnsEndpoint"}},
+            "cluster.apiEndpoint.wayIn: dnsEndpoint is GKE's IAM-authorised control plane address; EKS has none",
+        ),
         ({"cluster.gpuPools.0.instanceType": "p9.mega"}, "unknown aws instance type 'p9.mega'"),
         ({"cluster.gpuPools.0.instanceType": "m7i.xlarge"}, "m7i.xlarge has no GPU but is listed as a GPU pool"),
         ({"serving.models.0.pool": "nope"}, "serving.models[0].pool: model 'chat' names pool 'nope'"),
@@ -205,3 +231,37 @@ def test_existing_cluster_gpu_pools_must_declare_their_gpu():
 def test_secret_presence_satisfies_the_gated_model_rule():
     raw = config(**{"serving.models.0.id": "meta-llama/Llama-3.1-8B-Instruct"})
     assert problems(raw, frozenset({"hfToken"})) == []
+
+
+def test_a_public_endpoint_without_cidrs_says_how_to_find_your_ip():
+    (found,) = problems(config(**{"cluster.apiEndpoint": {"access": "public"}}))
+    assert "curl -s https://checkip.amazonaws.com" in found
+    assert "pulumi config set --path 'leanrag:cluster.apiEndpoint.allowedCidrs[0]' <that IP>/32" in found
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        {},
+        {"access": "private", "wayIn": "inVpc"},
+        {"access": "public", "allowedCidrs": ["198.51.100.7/32", "2001:db8::/48"]},
+    ],
+)
+def test_endpoints_that_someone_can_reach_pass(endpoint):
+    assert problems(config(**{"cluster.apiEndpoint": endpoint})) == []
+
+
+def test_the_dns_way_in_is_a_gcp_choice():
+    gcp = config(
+        **{
+            "cloud": "gcp",
+            "region": "us-central1",
+            "cluster.gcp": {"project": "p"},
+            "cluster.gpuPools.0.instanceType": "g2-standard-8",
+            "cluster.systemPool": {"name": "system", "instanceType": "n2-standard-8"},
+            "cluster.apiEndpoint": {"access": "private", "wayIn": "dnsEndpoint"},
+        }
+    )
+    assert problems(gcp) == []
+    assert parse(gcp).cluster.api_endpoint.resolved_way_in("gcp") == "dnsEndpoint"
+    assert parse(BASE).cluster.api_endpoint.resolved_way_in("aws") == "inVpc"
