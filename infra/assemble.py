@@ -83,6 +83,7 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
                 settings=cl.aws,
                 workload_service_accounts=accounts,
                 tags=cfg.labels,
+                ephemeral=cl.ephemeral,
             ),
         ).outputs
     if cfg.cloud == "gcp":
@@ -103,6 +104,7 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
                 settings=cl.gcp,
                 workload_service_accounts=accounts,
                 labels=cfg.labels,
+                ephemeral=cl.ephemeral,
                 proxy_only_cidr=cfg.serving.inference_gateway.proxy_subnet_cidr
                 if cfg.serving.mode == "llm-d"
                 else None,

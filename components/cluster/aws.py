@@ -80,6 +80,8 @@ class AwsGpuClusterArgs:
     workload_service_accounts: list[tuple[str, str]]
     """(namespace, serviceaccount) pairs that get read/write access to the model bucket."""
     tags: dict[str, str] = field(default_factory=dict)
+    ephemeral: bool = False
+    """cluster.ephemeral: `pulumi destroy` deletes the model bucket with its objects."""
 
 
 class AwsGpuCluster(pulumi.ComponentResource):
@@ -177,7 +179,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             self._node_group(name, cluster, node_role, vpc, key, g.pool, g, tags, attachments) for g in args.gpu_pools
         ]
 
-        bucket = aws.s3.Bucket(f"{name}-models", force_destroy=False, tags=tags, opts=child)
+        bucket = aws.s3.Bucket(f"{name}-models", force_destroy=args.ephemeral, tags=tags, opts=child)
         aws.s3.BucketVersioning(
             f"{name}-models-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
         )

@@ -52,6 +52,8 @@ class GcpGpuClusterArgs:
     labels: dict[str, str] = field(default_factory=dict)
     proxy_only_cidr: str | None = None
     """The region's proxy-only subnet, needed by GKE's managed internal L7 gateway (llm-d mode)."""
+    ephemeral: bool = False
+    """cluster.ephemeral: no deletion protection, and `pulumi destroy` deletes the model bucket with its objects."""
 
 
 class GcpGpuCluster(pulumi.ComponentResource):
@@ -176,7 +178,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 "managed_prometheus": {"enabled": True},
             },
             resource_labels=labels,
-            deletion_protection=True,
+            deletion_protection=not args.ephemeral,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant]),
         )
         pools = [self._node_pool(name, cluster, node_sa, args.system_pool, None, args.zones, labels)]
@@ -188,6 +190,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             location=args.region,
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
+            force_destroy=args.ephemeral,
             versioning={"enabled": True},
             labels=labels,
             opts=child,

@@ -109,3 +109,7 @@ class ClusterConfig(ConfigModel):
     aws: AwsSettings = AwsSettings()
     gcp: GcpSettings = GcpSettings()
     existing: ExistingClusterSettings = ExistingClusterSettings()
+    ephemeral: bool = False
+    """A review stack that `pulumi destroy` removes whole (the benchmark workflow's): the model bucket is
+    force-destroyed with its objects and GKE's deletion protection is off. Never for a stack whose bucket holds
+    weights or reports you keep."""
