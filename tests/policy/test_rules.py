@@ -153,6 +153,16 @@ def test_gke_without_an_ip_endpoint_or_with_a_private_one_passes():
     assert rules.gke_endpoint_restricted(GKE_OK) == []  # private IP; the DNS endpoint is authorised by IAM
 
 
+def test_prod_with_an_open_gke_endpoint_is_caught_with_its_name():
+    resources = _declared("prod")
+    gke = next(r for r in resources if r.type == rules.GKE_CLUSTER)
+    assert rules.gke_endpoint_restricted(gke) == []
+    gke.props["privateClusterConfig"]["enablePrivateEndpoint"] = False
+    gke.props.pop("masterAuthorizedNetworksConfig", None)
+    violations = [m for r in resources for _, rule in rules.RESOURCE_RULES.values() for m in rule(r)]
+    assert any("leanrag-prod-gke" in v and "answers the whole internet" in v for v in violations)
+
+
 @pytest.mark.parametrize(
     "resource",
     [
@@ -250,13 +260,3 @@ def test_a_stack_that_breaks_rules_is_caught_with_resource_names():
     violations = rules.check_all(resources, monthly_budget_usd=500)
     assert any("leanrag-dev-eks" in v and "open to the internet" in v for v in violations)
     assert any("over the $500 budget" in v and "leanrag-dev-gpu-l4" in v for v in violations)
-
-
-def test_prod_with_an_open_gke_endpoint_is_caught_with_its_name():
-    resources = _declared("prod")
-    gke = next(r for r in resources if r.type == rules.GKE_CLUSTER)
-    assert rules.gke_endpoint_restricted(gke) == []
-    gke.props["privateClusterConfig"]["enablePrivateEndpoint"] = False
-    gke.props.pop("masterAuthorizedNetworksConfig", None)
-    violations = rules.check_all(resources, monthly_budget_usd=1_000_000)
-    assert any("leanrag-prod-gke" in v and "answers the whole internet" in v for v in violations)
