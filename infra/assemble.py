@@ -46,6 +46,8 @@ from stacks.config import StackConfig
 from stacks.models import llama_cpp_weights, model_store, served_models
 from stacks.monitoring import prometheus_provider
 from stacks.pools import pool_hardware
+from stacks.preflight import PreflightError, Problem
+from stacks.preflight.cluster import unreachable_endpoint
 from stacks.serving_modes import role_models
 
 
@@ -77,13 +79,13 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
             AwsGpuClusterArgs(
                 region=cfg.region,
                 zones=cfg.effective_zones(),
-                private_endpoint=cl.private_endpoint,
-                public_access_cidrs=cl.public_access_cidrs,
+                api_endpoint=cl.api_endpoint,
                 system_pool=cl.system_pool,
                 gpu_pools=aws_pools,
                 settings=cl.aws,
                 workload_service_accounts=accounts,
                 tags=cfg.labels,
+                ephemeral=cl.ephemeral,
             ),
         ).outputs
     if cfg.cloud == "gcp":
@@ -98,13 +100,13 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
                 project=cl.gcp.project,
                 region=cfg.region,
                 zones=cfg.effective_zones(),
-                private_endpoint=cl.private_endpoint,
-                public_access_cidrs=cl.public_access_cidrs,
+                api_endpoint=cl.api_endpoint,
                 system_pool=cl.system_pool,
                 gpu_pools=gke_pools,
                 settings=cl.gcp,
                 workload_service_accounts=accounts,
                 labels=cfg.labels,
+                ephemeral=cl.ephemeral,
                 proxy_only_cidr=cfg.serving.inference_gateway.proxy_subnet_cidr
                 if cfg.serving.mode == "llm-d"
                 else None,
@@ -179,8 +181,19 @@ def stack_outputs(
     return outputs
 
 
+def check_way_in(cfg: StackConfig, dry_run: bool) -> Problem | None:
+    """The stack files' example allowedCidrs: a warning in a preview or the offline plan (the problem is
+    returned), a PreflightError for `pulumi up`, raised before any resource is declared."""
+    problem = unreachable_endpoint(cfg)
+    if problem is not None and not dry_run:
+        raise PreflightError([problem])
+    return problem
+
+
 def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackResult:
     name = f"{cfg.cluster.name}-{stack}"
+    if (problem := check_way_in(cfg, pulumi.runtime.is_dry_run())) is not None:
+        pulumi.log.warn(f"{problem}\n    `pulumi up` refuses this stack until then (preview and plan go on)")
     cluster = build_cluster(name, cfg, secrets)
     provider_opts = pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.ready)
     namespaces = Namespaces(

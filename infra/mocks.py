@@ -102,6 +102,9 @@ class RealisticMocks(sdk_mocks.Mocks):
             state.update(latestVersion=1)
         elif typ == "gcp:container/cluster:Cluster":
             state.update(name=rid, endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": _FAKE_CA})
+            dns = dict((inputs.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {})
+            dns["endpoint"] = f"gke-{_suffix(name)}.{inputs.get('location', 'us-central1')}.gke.goog"
+            state["controlPlaneEndpointsConfig"] = {"dnsEndpointConfig": dns}
         elif typ == "gcp:serviceaccount/account:Account":
             state.update(
                 email=f"{inputs['accountId']}@{inputs.get('project', 'p')}.iam.gserviceaccount.com",

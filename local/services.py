@@ -131,7 +131,9 @@ def start_tiny_upstream(
     delay_ms: float = 0.0,
     flag_words: Iterable[str] = (),
     timeout_s: float = 30.0,
+    api_key: str = "",
 ) -> TinyUpstream:
+    """The tiny server; with `api_key`, its inference routes want `Authorization: Bearer <api_key>`."""
     port = free_port()
     cmd = [sys.executable, "-m", "local.tiny_openai_server", "--port", str(port), "--dim", str(dim)]
     cmd += ["--delay-ms", str(delay_ms)]
@@ -149,7 +151,7 @@ def start_tiny_upstream(
         ready=http_ready(f"{base}/health"),
         timeout_s=timeout_s,
         port=port,
-        env={"PYTHONPATH": str(ROOT)},
+        env={"PYTHONPATH": str(ROOT), "API_KEY": api_key},  # the key by environment, never a command line
         cwd=ROOT,
     )
     return TinyUpstream(f"{base}/v1", service)

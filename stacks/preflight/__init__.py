@@ -10,7 +10,7 @@ from __future__ import annotations
 from stacks.config import StackConfig
 from stacks.preflight.access import check_clients, check_exposure
 from stacks.preflight.budget import check_budget
-from stacks.preflight.cluster import check_cloud, check_pools
+from stacks.preflight.cluster import check_api_endpoint, check_cloud, check_pools
 from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
 from stacks.preflight.moderation import check_moderation
@@ -24,6 +24,7 @@ from stacks.preflight.weights import check_weights
 
 CHECKS: list[Check] = [
     check_cloud,
+    check_api_endpoint,
     check_pools,
     check_models,
     check_model_sources,
