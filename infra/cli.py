@@ -1,8 +1,9 @@
 """`leanrag`: the user's command (installed by `pip install -e .`, which `make venv` runs).
 
     leanrag plan STACK [--diff BASE --markdown FILE ...]   offline plan (python -m infra.plan)
-    leanrag client-env STACK [--outputs FILE] [--with-secrets] [--port-forward]
-                                                          .env + OpenAI-SDK snippets from the stack's outputs
+    leanrag client-env STACK [--outputs FILE] [--with-secrets] [--client NAME] [--port-forward]
+                                                          .env + OpenAI-SDK snippets from the stack's outputs,
+                                                          with a client's own key (platform.clients)
     leanrag demo [ARGS]                                   the local demo (python -m local.demo)
     leanrag ingest [ARGS]                                 the ingest job, in .venvs/ingest
     leanrag bench [ARGS]                                  the benchmark job, in .venvs/benchmark
@@ -82,16 +83,20 @@ def cmd_client_env(args: argparse.Namespace) -> int:
     else:
         outputs = client_env.outputs_from_pulumi(args.stack, args.with_secrets, ROOT)
     if not args.with_secrets:  # a saved file may hold plaintext secrets: write them only when asked
-        secret = {"gatewayMasterKey", "ragAppApiKey"}
+        secret = {"gatewayMasterKey", "ragAppApiKey", "clientKeys"}
         outputs = {k: (client_env.REDACTED if k in secret and v is not None else v) for k, v in outputs.items()}
-    clients = client_env.openai_client_for(outputs, args.model)
+    clients = client_env.openai_client_for(outputs, args.model, args.client, args.operator)
     forwards: list[client_env.PortForward] = []
     if args.port_forward:
         clients, forwards = client_env.through_port_forward(clients)
     client_env.write_env_file(args.env_file, client_env.dotenv(args.stack, clients, outputs), args.force)
 
     read = "with the keys" if args.with_secrets else "without secrets (add --with-secrets for the keys)"
-    print(f"wrote {args.env_file} {read}")
+    gateway = clients["gateway"]
+    whose = f" of client {gateway.key_entry}" if args.with_secrets and gateway.key_entry else ""
+    print(f"wrote {args.env_file} {read}{whose}")
+    if args.operator:
+        print("  the operator's keys (--operator): keep them to yourself; clients get their own (platform.clients)")
     for name, c in clients.items():
         print(f"  {name:8} {c.base_url}  model {c.model}")
     if forwards:
@@ -131,7 +136,8 @@ def parser() -> argparse.ArgumentParser:
         "client-env",
         help="a .env and OpenAI-SDK snippets for the gateway and the RAG app, from the stack's outputs",
         description="Reads `pulumi stack output --json` for STACK (or --outputs FILE), writes a .env and prints "
-        "OpenAI-SDK snippets for the gateway and the RAG app. Keys only with --with-secrets.",
+        "OpenAI-SDK snippets for the gateway and the RAG app. Keys only with --with-secrets: a client's own "
+        "(clientKeys), never the master key unless --operator.",
     )
     ce.add_argument("stack", help="the Pulumi stack (a label only with --outputs)")
     ce.add_argument("--outputs", type=Path, help="a saved `pulumi stack output --json` instead of running pulumi")
@@ -149,7 +155,18 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rewrite in-cluster URLs to 127.0.0.1 and print the kubectl port-forward commands",
     )
-    ce.add_argument("--model", help="the chat model (default: the stack's first served model)")
+    who = ce.add_mutually_exclusive_group()
+    who.add_argument(
+        "--client",
+        metavar="NAME",
+        help="whose key (stack output clientKeys, from leanrag:platform.clients); default: the only client",
+    )
+    who.add_argument(
+        "--operator",
+        action="store_true",
+        help="the operator's keys (gatewayMasterKey, ragAppApiKey) instead of a client's: for your own checks",
+    )
+    ce.add_argument("--model", help="the chat model (default: the stack output defaultChatModel)")
     ce.add_argument("--no-snippets", action="store_true", help="write the .env only")
     ce.set_defaults(func=cmd_client_env)
     return top

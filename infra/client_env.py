@@ -44,29 +44,43 @@ class OpenAIClient:
     """None when the key is secret and was not read (see `key_output`), or when the service needs none."""
     key_output: str | None
     """The stack output that holds the key; None when the service takes no key (e.g. app auth off)."""
+    key_entry: str | None = None
+    """The client's name when `key_output` is the map `clientKeys` (name -> key); None for a plain key output."""
 
     @property
     def needs_key(self) -> bool:
         return self.key_output is not None
+
+    @property
+    def key_source(self) -> str:
+        """Where the key is, as the messages name it: `gatewayMasterKey`, `clientKeys["docs-bot"]`."""
+        return f'{self.key_output}["{self.key_entry}"]' if self.key_entry else str(self.key_output)
+
+    @property
+    def read_command(self) -> str:
+        """The command that prints the key."""
+        if self.key_entry:
+            return f"pulumi stack output {self.key_output} --show-secrets --json | jq -r '.[\"{self.key_entry}\"]'"
+        return f"pulumi stack output {self.key_output} --show-secrets"
 
     def openai_kwargs(self) -> dict[str, str]:
         """Keyword arguments of `openai.OpenAI`; a placeholder key where the service takes none (the SDK needs
         one). ClientEnvError when the key is needed but was not read."""
         if self.needs_key and self.api_key is None:
             raise ClientEnvError(
-                f"the key in stack output {self.key_output} is secret and was not read: pass --with-secrets "
-                f"(or `pulumi stack output {self.key_output} --show-secrets`)"
+                f"the key in stack output {self.key_source} is secret and was not read: pass --with-secrets "
+                f"(or `{self.read_command}`)"
             )
         return {"base_url": self.base_url, "api_key": self.api_key or "no-key"}
 
 
-def _required(outputs: Mapping[str, Any], name: str) -> Any:
+def _required(outputs: Mapping[str, Any], name: str, fix: str | None = None) -> Any:
     value = outputs.get(name)
     if value is None or value == "" or value == []:
         have = ", ".join(sorted(outputs)) or "none: the stack has not been deployed (`pulumi up`)"
         raise ClientEnvError(
-            f"stack output {name} is missing (outputs present: {have}); deploy the stack with "
-            f"`pulumi up`, or save the outputs of a stack that has it"
+            f"stack output {name} is missing (outputs present: {have}); "
+            + (fix or "deploy the stack with `pulumi up`, or save the outputs of a stack that has it")
         )
     return value
 
@@ -76,26 +90,72 @@ def _secret(outputs: Mapping[str, Any], name: str) -> str | None:
     return None if value in (None, REDACTED) else str(value)
 
 
-def openai_client_for(outputs: Mapping[str, Any], model: str | None = None) -> dict[str, OpenAIClient]:
+def client_key(outputs: Mapping[str, Any], client: str | None) -> tuple[str | None, str | None]:
+    """(the client's name, its key) from the secret output `clientKeys` (`platform.clients`: name -> key).
+
+    The name is `client`, or the only client the stack declares; the key is None when `clientKeys` was not read
+    (no --with-secrets). ClientEnvError, naming the fix, when the stack declares no client, when `client` is not
+    one of them, or when there are several and none was chosen."""
+    keys = outputs.get("clientKeys")
+    if keys is None or keys == REDACTED:
+        return client, None
+    if not isinstance(keys, dict):
+        raise ClientEnvError("stack output clientKeys is not a map of client name to key; use `pulumi stack output`")
+    if not keys:
+        raise ClientEnvError(
+            "the stack declares no clients (stack output clientKeys is {}): add one to leanrag:platform.clients "
+            "(e.g. `pulumi config set --path 'leanrag:platform.clients[0].name' my-app`, docs/access.md) and run "
+            "`pulumi up`; --operator uses the operator's own keys instead (never hand those out)"
+        )
+    names = ", ".join(sorted(keys))
+    if client is None:
+        if len(keys) > 1:
+            raise ClientEnvError(f"the stack has several clients ({names}): pass --client NAME")
+        client = next(iter(keys))
+    if client not in keys:
+        raise ClientEnvError(
+            f"--client {client} is not a client of the stack (clients: {names}); add it to "
+            "leanrag:platform.clients and run `pulumi up`, or pick one of these"
+        )
+    return client, str(keys[client])
+
+
+def openai_client_for(
+    outputs: Mapping[str, Any], model: str | None = None, client: str | None = None, operator: bool = False
+) -> dict[str, OpenAIClient]:
     """Client settings for the gateway (`gateway`) and the RAG app (`app`) from `pulumi stack output --json`.
 
-    The model is `model` or the first served model (the stack's default chat model); the app lists it under
-    its inference provider (`vllm/<model>`)."""
-    served = _required(outputs, "servedModels")
-    chat = model or served[0]
+    The URLs are what a client outside the cluster uses (`gatewayUrl`, `ragAppUrl`: the exposure's, or the
+    in-cluster ones when not exposed). The key is a client's own (`clientKeys`, see `client_key`): it works for
+    the gateway and, when the app's auth is on, for the app, and can be revoked alone (docs/access.md). With
+    `operator`, the operator's keys instead (`gatewayMasterKey`, `ragAppApiKey`): for the operator's own checks.
+    The model is `model` or the stack's default chat model (`defaultChatModel`, the gateway's first chat route);
+    the app lists it under its inference provider (`vllm/<model>`)."""
+    chat = model or _required(
+        outputs,
+        "defaultChatModel",
+        "the stack serves no chat model: pass --model NAME (one of stack output servedModels), or deploy the "
+        "stack with `pulumi up` (stacks deployed before defaultChatModel existed: `pulumi up` adds it)",
+    )
+    # gatewayBaseUrl: the name before exposure existed (stacks deployed before it)
+    gateway_url = outputs.get("gatewayUrl") or outputs.get("gatewayBaseUrl") or _required(outputs, "gatewayUrl")
+    app_url = str(_required(outputs, "ragAppUrl"))
     app_auth = "ragAppApiKey" in outputs and outputs["ragAppApiKey"] is not None
+    if operator:
+        gateway = OpenAIClient(str(gateway_url), chat, _secret(outputs, "gatewayMasterKey"), "gatewayMasterKey")
+        app_key = _secret(outputs, "ragAppApiKey") if app_auth else None
+        app = OpenAIClient(app_url, f"{INFERENCE_PROVIDER_ID}/{chat}", app_key, "ragAppApiKey" if app_auth else None)
+        return {"gateway": gateway, "app": app}
+    name, key = client_key(outputs, client)
+    entry = name or "NAME"
     return {
-        "gateway": OpenAIClient(
-            base_url=str(_required(outputs, "gatewayBaseUrl")),
-            model=chat,
-            api_key=_secret(outputs, "gatewayMasterKey"),
-            key_output="gatewayMasterKey",
-        ),
+        "gateway": OpenAIClient(str(gateway_url), chat, key, "clientKeys", entry),
         "app": OpenAIClient(
-            base_url=str(_required(outputs, "ragAppUrl")),
-            model=f"{INFERENCE_PROVIDER_ID}/{chat}",
-            api_key=_secret(outputs, "ragAppApiKey") if app_auth else None,
-            key_output="ragAppApiKey" if app_auth else None,
+            app_url,
+            f"{INFERENCE_PROVIDER_ID}/{chat}",
+            key if app_auth else None,
+            "clientKeys" if app_auth else None,
+            entry if app_auth else None,
         ),
     }
 
@@ -205,27 +265,37 @@ def dotenv(stack: str, clients: dict[str, OpenAIClient], outputs: Mapping[str, A
         "# Load it with `set -a; . ./.env; set +a` (or python-dotenv). It holds keys: keep it out of git.",
     ]
 
-    def put(name: str, value: str | None, key_output: str | None = None) -> None:
+    def put(name: str, value: str | None, key_of: OpenAIClient | None = None) -> None:
         if value is not None:
             lines.append(f"{name}={shlex.quote(value)}")
-        elif key_output is not None:
+        elif key_of is not None and key_of.needs_key:
             lines.append(
-                f"# {name}: secret, not written: rerun with --with-secrets "
-                f"(or `pulumi stack output {key_output} --show-secrets`)"
+                f"# {name}: secret, not written: rerun with --with-secrets{_client_flag(key_of)} "
+                f"(or `{key_of.read_command}`)"
             )
         else:
             lines.append(f"{name}=")
 
     gateway = clients["gateway"]
+    if gateway.key_entry and gateway.key_entry != "NAME":
+        lines.append(
+            f"# The keys are client {gateway.key_entry}'s (platform.clients): revocable alone (docs/access.md)."
+        )
+    elif gateway.key_output == "gatewayMasterKey":
+        lines.append("# The keys are the operator's (--operator): never hand them to a client.")
     put("OPENAI_BASE_URL", gateway.base_url)
-    put("OPENAI_API_KEY", gateway.api_key, gateway.key_output)
+    put("OPENAI_API_KEY", gateway.api_key, gateway)
     for name, client in clients.items():
         url_env, key_env, model_env = ENV_NAMES[name]
         put(url_env, client.base_url)
-        put(key_env, client.api_key, client.key_output)
+        put(key_env, client.api_key, client)
         put(model_env, client.model)
     put(VECTOR_STORE_ENV, str(outputs.get("vectorStoreName") or ""))
     return "\n".join(lines) + "\n"
+
+
+def _client_flag(client: OpenAIClient) -> str:
+    return " --client NAME" if client.key_entry == "NAME" else ""
 
 
 GATEWAY_SNIPPET = """\

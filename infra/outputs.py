@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.client_env import REDACTED
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "outputs.md"
 
@@ -23,8 +25,8 @@ DOC = ROOT / "docs" / "outputs.md"
 class StackOutput:
     name: str
     type: str
-    """`string`, `list of string`, `map of string to string` or `map of string to list of string`; `or null`
-    when the output is null in some stacks."""
+    """`string`, `list of string`, `map of string to string`, `map of string to list of string` or `object` (a
+    map of named fields, listed in the description); `or null` when the output is null in some stacks."""
     secret: bool
     """Read it with `pulumi stack output NAME --show-secrets` (plain `--json` prints "[secret]")."""
     description: str
@@ -52,8 +54,16 @@ OUTPUTS: tuple[StackOutput, ...] = (
         "servedModels",
         "list of string",
         False,
-        "The served model names, in config order; the first is the default chat model (the gateway's and the app's).",
-        'client.chat.completions.create(model=out["servedModels"][0], messages=[...])',
+        "The served model names (chat, embedding, safety and CPU-tier models), in config order.",
+        "pulumi stack output servedModels --json",
+    ),
+    StackOutput(
+        "defaultChatModel",
+        "string or null",
+        False,
+        "The stack's default chat model: the gateway's first chat route (the app lists it as `vllm/<name>`). "
+        "What `leanrag client-env` names in the `.env`; null when no chat model is served.",
+        'client.chat.completions.create(model=out["defaultChatModel"], messages=[...])',
     ),
     StackOutput(
         "apiKey",
@@ -61,6 +71,23 @@ OUTPUTS: tuple[StackOutput, ...] = (
         True,
         "Bearer key of the model servers (vLLM `--api-key`, the CPU tier). For operators; clients use the gateway.",
         'curl -H "Authorization: Bearer $(pulumi stack output apiKey --show-secrets)" $OPENAI_BASE_URL/models',
+    ),
+    StackOutput(
+        "embedding",
+        "object or null",
+        False,
+        "The embedding server the app and the ingest Job use: `model` (served name), `hubId`, `dimension` "
+        "(number), `baseUrl` (in-cluster, OpenAI-compatible), `runtime` (`tei` or `vllm`); null when none.",
+        'OpenAI(base_url=out["embedding"]["baseUrl"], api_key=API_KEY).embeddings.create('
+        'model=out["embedding"]["model"], input="hi")',
+    ),
+    StackOutput(
+        "reranker",
+        "object or null",
+        False,
+        "The reranker (second retrieval stage): `model`, `hubId`, `rerankUrl` (in-cluster), `api`, `runtime`; "
+        "null when none is served (retrieval is one stage).",
+        'httpx.post(out["reranker"]["rerankUrl"], json={"query": q, "texts": docs})',
     ),
     StackOutput(
         "servingFallbacks",
@@ -112,34 +139,76 @@ OUTPUTS: tuple[StackOutput, ...] = (
         'redis-cli -u "$(pulumi stack output redisUrl --show-secrets)" PING',
     ),
     StackOutput(
+        "gatewayUrl",
+        "string",
+        False,
+        "The LiteLLM gateway (cache, fallbacks, guardrails) OpenAI-compatible base URL a client uses: the "
+        "exposure's (`platform.gateway.exposure`: `https://<hostname>/v1` public, the internal load balancer's "
+        "address) or, not exposed, the in-cluster one (`leanrag client-env --port-forward` for a laptop).",
+        "leanrag client-env dev --with-secrets && set -a && . ./.env && python -c "
+        "'from openai import OpenAI; print(OpenAI().models.list())'",
+    ),
+    StackOutput(
+        "gatewayInClusterUrl",
+        "string",
+        False,
+        "The gateway's Service (`http://gateway.<ns>.svc.cluster.local:4000/v1`), for pods in the cluster.",
+        'OpenAI(base_url=out["gatewayInClusterUrl"], api_key=CLIENT_KEY)  # from a pod',
+    ),
+    StackOutput(
         "gatewayBaseUrl",
         "string",
         False,
-        "The LiteLLM gateway (cache, fallbacks, guardrails) OpenAI-compatible base URL: what clients call. "
-        "In-cluster address (`leanrag client-env --port-forward` for a laptop).",
-        "leanrag client-env dev --with-secrets && set -a && . ./.env && python -c "
-        "'from openai import OpenAI; print(OpenAI().models.list())'",
+        "The former name of `gatewayUrl`, kept for existing users: the same value.",
+        'OpenAI(base_url=out["gatewayBaseUrl"], api_key=CLIENT_KEY)',
+    ),
+    StackOutput(
+        "clientKeys",
+        "map of string to string",
+        True,
+        "Client name -> its own API key (`platform.clients`) for the gateway and the RAG app; `{}` without clients. "
+        "Hand each client its entry (`leanrag client-env STACK --with-secrets --client NAME`); revoke one "
+        "without a redeploy (docs/access.md).",
+        "pulumi stack output clientKeys --show-secrets --json | jq -r '.[\"my-app\"]'",
     ),
     StackOutput(
         "gatewayMasterKey",
         "string",
         True,
-        "The gateway's master key (`sk-...`): the key `leanrag client-env --with-secrets` puts in the `.env`.",
-        'OpenAI(base_url=out["gatewayBaseUrl"], api_key=GATEWAY_KEY)',
+        "The gateway's master key (`sk-...`): the operator's, never a client's (clients get `clientKeys`); "
+        "`leanrag client-env --operator --with-secrets` writes it for the operator's own checks.",
+        'OpenAI(base_url=out["gatewayUrl"], api_key=MASTER_KEY).models.list()',
     ),
     StackOutput(
         "ragAppUrl",
         "string",
         False,
-        "The RAG app (OGX) OpenAI-compatible base URL: vector stores, search, chat completions, responses.",
-        'OpenAI(base_url=out["ragAppUrl"], api_key=RAG_APP_KEY or "none").vector_stores.list()',
+        "The RAG app (OGX) OpenAI-compatible base URL a client uses (vector stores, search, chat completions, "
+        "responses): the exposure's (`platform.app.exposure`) or, not exposed, the in-cluster one.",
+        'OpenAI(base_url=out["ragAppUrl"], api_key=CLIENT_KEY or "none").vector_stores.list()',
+    ),
+    StackOutput(
+        "ragAppInClusterUrl",
+        "string",
+        False,
+        "The app's Service (`http://rag-app.<ns>.svc.cluster.local:8321/v1`): the ingest and benchmark Jobs call it.",
+        'OpenAI(base_url=out["ragAppInClusterUrl"], api_key=CLIENT_KEY)  # from a pod',
     ),
     StackOutput(
         "ragAppApiKey",
         "string or null",
         True,
-        "Bearer token of the RAG app's API; null when `platform.app.auth` is off.",
+        "The operator's Bearer token of the RAG app's API (the ingest Job's); null when `platform.app.auth` is "
+        "off. With auth on, clients use their `clientKeys` entry instead.",
         "pulumi stack output ragAppApiKey --show-secrets",
+    ),
+    StackOutput(
+        "dnsRecords",
+        "map of string to string",
+        False,
+        "Hostname -> load balancer address for each exposed endpoint with a hostname (AWS: the NLB's DNS name, "
+        "for a CNAME; GCP: the static IP, for an A record); `{}` when nothing is exposed.",
+        "pulumi stack output dnsRecords --json | jq -r 'to_entries[] | \"\\(.key) -> \\(.value)\"'",
     ),
     StackOutput(
         "vectorStoreName",
@@ -161,6 +230,21 @@ OUTPUTS: tuple[StackOutput, ...] = (
         False,
         "The moderation service's OpenAI-compatible base URL (`/v1/moderations`); null without a safety model.",
         'OpenAI(base_url=out["moderationUrl"], api_key=KEY).moderations.create(input="...")',
+    ),
+    StackOutput(
+        "prometheusUrl",
+        "string or null",
+        False,
+        "Prometheus' in-cluster query URL (KEDA's; Grafana's datasource); null with monitoring provider `none` "
+        "(docs/monitoring.md).",
+        "kubectl -n monitoring port-forward svc/prometheus-server 9090:9090  # then http://127.0.0.1:9090",
+    ),
+    StackOutput(
+        "grafanaDashboards",
+        "list of string",
+        False,
+        "The Grafana dashboards' ConfigMap names (vLLM, gateway, RAG app); [] when dashboards are off.",
+        "kubectl -n monitoring get configmap $(pulumi stack output grafanaDashboards --json | jq -r '.[]')",
     ),
     StackOutput(
         "benchmarkReports",
@@ -197,8 +281,13 @@ OUTPUTS: tuple[StackOutput, ...] = (
 BY_NAME = {o.name: o for o in OUTPUTS}
 
 
+def output_matches(output: StackOutput, value: Any) -> bool:
+    """Whether an exported value is as documented: a secret may show as REDACTED whatever its type."""
+    return (output.secret and value == REDACTED) or value_matches(output.type, value)
+
+
 def value_matches(type_: str, value: Any) -> bool:
-    """Whether an exported value has the documented type (secrets are checked as the redacted string)."""
+    """Whether an exported value has the documented type."""
     if value is None:
         return type_.endswith(" or null")
     base = type_.removesuffix(" or null")
@@ -210,6 +299,8 @@ def value_matches(type_: str, value: Any) -> bool:
         return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
     if base == "map of string to list of string":
         return isinstance(value, dict) and all(isinstance(v, list) for v in value.values())
+    if base == "object":
+        return isinstance(value, dict)
     raise ValueError(f"unknown output type {type_!r} in infra/outputs.py")
 
 
@@ -227,9 +318,11 @@ def render() -> str:
         "(`--with-secrets` to include the keys). In the examples, `out` is `json.loads(pulumi stack output --json",
         "--show-secrets)`.",
         "",
-        "The URLs are cluster-internal (ClusterIP Services) unless an exposure is configured: from a laptop use",
-        "`leanrag client-env STACK --port-forward`, which rewrites them to 127.0.0.1 and prints the `kubectl",
-        "port-forward` commands.",
+        "`gatewayUrl` and `ragAppUrl` are what a client outside the cluster uses when the gateway or the app is",
+        "exposed (`platform.*.exposure`, docs/access.md); otherwise they, like every other URL here, are",
+        "cluster-internal (ClusterIP Services): from a laptop use `leanrag client-env STACK --port-forward`, which",
+        "rewrites them to 127.0.0.1 and prints the `kubectl port-forward` commands. Clients get their own key",
+        "(`clientKeys`), never the master key.",
         "",
         "| output | type | secret | what | example |",
         "|---|---|---|---|---|",

@@ -58,6 +58,9 @@ class AppOutputs:
     """OGX's id of the model the app embeds queries with (`embeddings/<served name>`): the store's model."""
     moderation_url: str | None
     """The moderation service's base URL (in-cluster); None when the stack serves no safety model."""
+    default_chat_model: str | None
+    """The gateway's first chat route (a served name; the app lists it as `vllm/<name>`): the model clients are
+    told to ask (`leanrag client-env`); None when the stack serves no chat model."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,11 +71,13 @@ class AppOutputs:
             "ragAppUrl": self.rag_app_url,
             "ragAppInClusterUrl": self.rag_app_in_cluster_url,
             "ragAppApiKey": self.rag_app_api_key,
-            "clientKeys": self.client_keys if self.client_keys is not None else {},
+            # always secret, {} without clients: `pulumi stack output --json` shows "[secret]" either way
+            "clientKeys": self.client_keys if self.client_keys is not None else pulumi.Output.secret({}),
             "dnsRecords": self.dns_records,
             "vectorStoreName": self.vector_store_name,
             "ragAppEmbeddingModel": self.embedding_model,
             "moderationUrl": self.moderation_url,
+            "defaultChatModel": self.default_chat_model,
         }
 
 
@@ -277,5 +282,6 @@ class AppLayer(pulumi.ComponentResource):
             vector_store_name=platform.app.vector_store,
             embedding_model=f"{EMBEDDING_PROVIDER_ID}/{embedder}",
             moderation_url=endpoint.base_url if endpoint else None,
+            default_chat_model=chat[0] if chat else None,
         )
         self.register_outputs(self.outputs.as_dict())

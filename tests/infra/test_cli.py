@@ -17,10 +17,13 @@ import pytest
 from infra import cli, client_env
 from infra.outputs import BY_NAME
 from local.services import start_tiny_upstream
-from tests.renderkit import ROOT
+from tests.renderkit import ROOT, run_stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "stack-output-dev.json"
-GATEWAY_KEY = "sk-fixture-gateway-master-key"
+CLIENT_KEY = "sk-fixture-client-docs-bot-key"
+"""The fixture's one client (clientKeys["docs-bot"]): what client-env hands out."""
+MASTER_KEY = "sk-fixture-gateway-master-key"
+"""The operator's (gatewayMasterKey): never in a client's .env unless --operator."""
 
 
 def fixture() -> dict:
@@ -66,18 +69,20 @@ def test_the_fixture_is_a_whole_dev_stack_output():
 
 
 def test_with_secrets_the_env_and_snippet_call_the_gateway_through_the_openai_sdk(tmp_path, capsys):
-    with start_tiny_upstream(tmp_path, chat_models=["llama-3-1-8b"], api_key=GATEWAY_KEY) as up:
-        outputs = {**fixture(), "gatewayBaseUrl": up.base_url}
+    with start_tiny_upstream(tmp_path, chat_models=["llama-3-1-8b"], api_key=CLIENT_KEY) as up:
+        outputs = {**fixture(), "gatewayUrl": up.base_url}
         env_file = tmp_path / ".env"
         saved = str(save(tmp_path, outputs))
         code, out, _ = run_cli(
             "client-env", "dev", "--outputs", saved, "--with-secrets", "--env-file", str(env_file), capsys=capsys
         )
-        assert code == 0 and f"wrote {env_file} with the keys" in out
+        assert code == 0 and f"wrote {env_file} with the keys of client docs-bot" in out
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         env = read_env(env_file)
         assert env["LEANRAG_GATEWAY_BASE_URL"] == env["OPENAI_BASE_URL"] == up.base_url
-        assert env["LEANRAG_GATEWAY_API_KEY"] == env["OPENAI_API_KEY"] == GATEWAY_KEY
+        # the client's own key (platform.clients), never the operator's master key
+        assert env["LEANRAG_GATEWAY_API_KEY"] == env["OPENAI_API_KEY"] == CLIENT_KEY
+        assert MASTER_KEY not in env_file.read_text() and MASTER_KEY not in out
         assert env["LEANRAG_GATEWAY_MODEL"] == "llama-3-1-8b"
         # the printed snippet, run with the OpenAI SDK and the .env's variables, gets an answer from the server
         assert client_env.GATEWAY_SNIPPET in out
@@ -103,8 +108,10 @@ def test_with_secrets_the_env_and_snippet_call_the_gateway_through_the_openai_sd
 
 
 def test_a_wrong_key_is_refused_so_the_key_in_the_env_is_what_works(tmp_path):
-    with start_tiny_upstream(tmp_path, chat_models=["llama-3-1-8b"], api_key=GATEWAY_KEY) as up:
-        clients = client_env.openai_client_for({**fixture(), "gatewayBaseUrl": up.base_url, "gatewayMasterKey": "x"})
+    with start_tiny_upstream(tmp_path, chat_models=["llama-3-1-8b"], api_key=CLIENT_KEY) as up:
+        clients = client_env.openai_client_for(
+            {**fixture(), "gatewayUrl": up.base_url, "clientKeys": {"docs-bot": "x"}}
+        )
         code = (
             "import openai, sys\n"
             f"c = openai.OpenAI(**{clients['gateway'].openai_kwargs()!r})\n"
@@ -123,10 +130,11 @@ def test_without_the_flag_no_secret_reaches_the_env_or_the_terminal(tmp_path, ca
     for name, value in fixture().items():
         if name in ("gatewayMasterKey", "apiKey", "milvusToken", "redisUrl", "kubeconfig"):
             assert value not in text and value not in out, name
-    assert "# LEANRAG_GATEWAY_API_KEY: secret, not written: rerun with --with-secrets" in text
-    assert "pulumi stack output gatewayMasterKey --show-secrets" in text
+    assert CLIENT_KEY not in text and CLIENT_KEY not in out
+    assert "# LEANRAG_GATEWAY_API_KEY: secret, not written: rerun with --with-secrets --client NAME" in text
+    assert "pulumi stack output clientKeys --show-secrets --json | jq -r '.[\"NAME\"]'" in text
     env = read_env(env_file)
-    assert "OPENAI_API_KEY" not in env and env["LEANRAG_GATEWAY_BASE_URL"] == fixture()["gatewayBaseUrl"]
+    assert "OPENAI_API_KEY" not in env and env["LEANRAG_GATEWAY_BASE_URL"] == fixture()["gatewayUrl"]
     # the in-cluster addresses come with the way to reach them, and both snippets are printed
     assert "These are in-cluster addresses: from outside the cluster rerun with --port-forward." in out
     assert client_env.GATEWAY_SNIPPET in out and client_env.APP_SNIPPET in out
@@ -142,10 +150,17 @@ def test_the_app_settings_name_its_model_and_store_and_need_no_key_when_auth_is_
     assert env["LEANRAG_RAG_APP_MODEL"] == "vllm/llama-3-1-8b"  # how OGX lists the gateway's model
     assert env["LEANRAG_RAG_APP_API_KEY"] == "" and env["LEANRAG_VECTOR_STORE"] == "docs"
     with_auth = client_env.openai_client_for({**fixture(), "ragAppApiKey": "app-token"}, model="smollm2-cpu")
-    assert with_auth["app"].openai_kwargs()["api_key"] == "app-token"
+    assert with_auth["app"].openai_kwargs()["api_key"] == CLIENT_KEY  # with auth on, the client's key works there too
     assert with_auth["app"].model == "vllm/smollm2-cpu" and with_auth["gateway"].model == "smollm2-cpu"
-    redacted = client_env.openai_client_for({**fixture(), "ragAppApiKey": client_env.REDACTED})
+    operator = client_env.openai_client_for({**fixture(), "ragAppApiKey": "app-token"}, operator=True)
+    assert operator["app"].openai_kwargs()["api_key"] == "app-token"
+    assert operator["gateway"].openai_kwargs()["api_key"] == MASTER_KEY
+    redacted = client_env.openai_client_for({**fixture(), "ragAppApiKey": client_env.REDACTED}, operator=True)
     with pytest.raises(client_env.ClientEnvError, match="ragAppApiKey is secret and was not read"):
+        redacted["app"].openai_kwargs()
+    hidden = {**fixture(), "ragAppApiKey": client_env.REDACTED, "clientKeys": client_env.REDACTED}
+    redacted = client_env.openai_client_for(hidden, client="docs-bot")
+    with pytest.raises(client_env.ClientEnvError, match=r'clientKeys\["docs-bot"\] is secret and was not read'):
         redacted["app"].openai_kwargs()
 
 
@@ -164,14 +179,49 @@ def test_port_forward_rewrites_the_urls_and_prints_the_tunnels(tmp_path, capsys)
 
 def test_port_forwards_get_distinct_local_ports_and_public_urls_are_kept():
     clients = client_env.openai_client_for(
-        {**fixture(), "gatewayBaseUrl": "http://a.x.svc.cluster.local:80/v1", "ragAppUrl": "http://b.y.svc:80/v1"}
+        {**fixture(), "gatewayUrl": "http://a.x.svc.cluster.local:80/v1", "ragAppUrl": "http://b.y.svc:80/v1"}
     )
     rewritten, forwards = client_env.through_port_forward(clients)
     assert [(f.service, f.local_port) for f in forwards] == [("a", 8080), ("b", 8081)]
     assert rewritten["app"].base_url == "http://127.0.0.1:8081/v1"
-    public = client_env.openai_client_for({**fixture(), "gatewayBaseUrl": "https://llm.example.com/v1"})
+    public = client_env.openai_client_for({**fixture(), "gatewayUrl": "https://llm.example.com/v1"})
     kept, forwards = client_env.through_port_forward(public)
     assert kept["gateway"].base_url == "https://llm.example.com/v1" and len(forwards) == 1
+
+
+def test_a_named_client_gets_its_own_key_and_an_unknown_one_is_refused(tmp_path, capsys):
+    outputs = {**fixture(), "clientKeys": {"docs-bot": CLIENT_KEY, "search-ui": "sk-fixture-search-ui"}}
+    saved = str(save(tmp_path, outputs))
+    env_file = tmp_path / ".env"
+    args = ["client-env", "dev", "--outputs", saved, "--with-secrets", "--env-file", str(env_file)]
+    code, out, _ = run_cli(*args, "--client", "search-ui", capsys=capsys)
+    assert code == 0 and "with the keys of client search-ui" in out
+    assert read_env(env_file)["LEANRAG_GATEWAY_API_KEY"] == "sk-fixture-search-ui"
+    assert "# The keys are client search-ui's (platform.clients)" in env_file.read_text()
+    code, _, err = run_cli(*args, "--force", "--client", "nobody", capsys=capsys)
+    assert code == 2 and "--client nobody is not a client of the stack (clients: docs-bot, search-ui)" in (
+        one_line_error(err)
+    )
+    assert read_env(env_file)["LEANRAG_GATEWAY_API_KEY"] == "sk-fixture-search-ui"  # the old file is kept
+
+
+def test_the_operator_keys_only_with_operator_and_said_so(tmp_path, capsys):
+    env_file = tmp_path / ".env"
+    args = ["client-env", "dev", "--outputs", str(FIXTURE), "--with-secrets", "--env-file", str(env_file)]
+    code, out, _ = run_cli(*args, "--operator", capsys=capsys)
+    assert code == 0 and "the operator's keys (--operator): keep them to yourself" in out
+    assert read_env(env_file)["LEANRAG_GATEWAY_API_KEY"] == MASTER_KEY and CLIENT_KEY not in env_file.read_text()
+    assert "# The keys are the operator's (--operator): never hand them to a client." in env_file.read_text()
+    with pytest.raises(SystemExit):  # one or the other
+        cli.parse([*args, "--operator", "--client", "docs-bot"])
+
+
+def test_the_model_is_the_stacks_default_chat_model_not_its_first_served_model(tmp_path):
+    local = run_stack("local").outputs  # its first served model is the embedding model
+    assert local["servedModels"][0] == "all-minilm-l6-v2" and local["defaultChatModel"] == "smollm2-cpu"
+    clients = client_env.openai_client_for({**fixture(), **{k: local[k] for k in ("servedModels", "defaultChatModel")}})
+    assert clients["gateway"].model == "smollm2-cpu" and clients["app"].model == "vllm/smollm2-cpu"
+    assert client_env.openai_client_for(fixture(), model="smollm2-cpu")["gateway"].model == "smollm2-cpu"
 
 
 def test_an_existing_env_file_is_kept_unless_forced(tmp_path, capsys):
@@ -189,8 +239,21 @@ def test_an_existing_env_file_is_kept_unless_forced(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("outputs", "expected"),
     [
-        ({}, "stack output servedModels is missing (outputs present: none: the stack has not been deployed"),
-        ({"servedModels": ["m"], "ragAppUrl": "http://a"}, "stack output gatewayBaseUrl is missing"),
+        ({}, "stack output defaultChatModel is missing (outputs present: none: the stack has not been deployed"),
+        (
+            {"defaultChatModel": None},
+            "defaultChatModel is missing (outputs present: defaultChatModel); the stack "
+            "serves no chat model: pass --model NAME",
+        ),
+        ({"defaultChatModel": "m", "ragAppUrl": "http://a"}, "stack output gatewayUrl is missing"),
+        (
+            {**json.loads(FIXTURE.read_text()), "clientKeys": {}},
+            "the stack declares no clients (stack output clientKeys is {}): add one to leanrag:platform.clients",
+        ),
+        (
+            {**json.loads(FIXTURE.read_text()), "clientKeys": {"a": "k1", "b": "k2"}},
+            "the stack has several clients (a, b): pass --client NAME",
+        ),
         ("[1, 2]", "is not a JSON object of stack outputs; use `pulumi stack output --json`"),
         ("{not json", "is not JSON (Expecting property name"),
     ],
@@ -199,7 +262,7 @@ def test_bad_or_incomplete_outputs_are_one_line_with_the_fix(tmp_path, capsys, o
     path = tmp_path / "outputs.json"
     path.write_text(outputs if isinstance(outputs, str) else json.dumps(outputs))
     code, _, err = run_cli(
-        "client-env", "dev", "--outputs", str(path), "--env-file", str(tmp_path / "e"), capsys=capsys
+        "client-env", "dev", "--outputs", str(path), "--with-secrets", "--env-file", str(tmp_path / "e"), capsys=capsys
     )
     assert code == 2 and expected in one_line_error(err)
     assert not (tmp_path / "e").exists()  # nothing half-written
@@ -241,8 +304,9 @@ def test_client_env_asks_pulumi_for_the_stack_and_secrets_only_with_the_flag(tmp
     first, second = fake_pulumi.read_text().splitlines()
     assert first == "stack output --json --stack dev --non-interactive"
     assert second == "stack output --json --stack dev --non-interactive --show-secrets"
-    assert GATEWAY_KEY not in (tmp_path / "a.env").read_text()  # even if the backend returned it
-    assert f"LEANRAG_GATEWAY_API_KEY={GATEWAY_KEY}" in (tmp_path / "b.env").read_text()
+    assert CLIENT_KEY not in (tmp_path / "a.env").read_text()  # even if the backend returned it
+    assert f"LEANRAG_GATEWAY_API_KEY={CLIENT_KEY}" in (tmp_path / "b.env").read_text()
+    assert MASTER_KEY not in (tmp_path / "b.env").read_text()
 
 
 def test_an_unknown_stack_is_one_line_naming_pulumi_stack_ls(tmp_path, capsys, fake_pulumi):

@@ -31,7 +31,7 @@ def test_types_and_secrecy_are_as_documented(stack):
     wrong = [
         f"{name}: {value!r} is not {BY_NAME[name].type}"
         for name, value in run.outputs.items()
-        if name in BY_NAME and not outputs.value_matches(BY_NAME[name].type, value)
+        if name in BY_NAME and not outputs.output_matches(BY_NAME[name], value)
     ]
     assert wrong == []
     secret = set(run.secret_outputs)
@@ -55,3 +55,10 @@ def test_docs_outputs_md_is_generated_from_the_table():
 def test_an_unknown_type_in_the_table_is_an_error():
     with pytest.raises(ValueError, match="unknown output type 'number'"):
         outputs.value_matches("number", 1)
+
+
+def test_a_secret_output_may_show_redacted_whatever_its_type_a_plain_one_may_not():
+    assert outputs.output_matches(BY_NAME["clientKeys"], "[secret]")  # a map, shown redacted
+    assert not outputs.output_matches(BY_NAME["dnsRecords"], "[secret]")
+    assert outputs.output_matches(BY_NAME["embedding"], {"model": "m", "dimension": 384})
+    assert not outputs.output_matches(BY_NAME["embedding"], "m") and outputs.output_matches(BY_NAME["reranker"], None)
