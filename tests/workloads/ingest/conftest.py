@@ -1,12 +1,14 @@
-"""Fixtures for the ingest tests: real documents written here, the real model, Milvus Lite files."""
+"""Fixtures for the ingest tests: real documents written here, the real model and Docling, the real RAG app."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.workloads.ingest.app_servers import APP_KEY_ENV, RagApp, rag_app
 from tests.workloads.ingest.ingest_docs import (
     PDF_PARAGRAPHS,
     CountingProducer,
@@ -15,9 +17,10 @@ from tests.workloads.ingest.ingest_docs import (
     write_markdown,
     write_pdf,
 )
+from workloads.ingest.app_client import AppClient, AppSettings
 from workloads.ingest.embed import DEFAULT_MODEL
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
-from workloads.ingest.sinks.milvus import MilvusSettings, MilvusSink
+from workloads.ingest.sinks.ogx import AppVectorStoreSink
 
 
 @pytest.fixture
@@ -36,11 +39,11 @@ def corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def producer() -> ChunkProducer:
-    """The real producer (MiniLM, Docling), loaded once; the CLI's cache hands out the same one."""
+def producer() -> Iterator[ChunkProducer]:
+    """The real producer (MiniLM, Docling workers), shared by the session; the CLI's cache hands out the same."""
     from workloads.ingest import cli
 
-    return cli._producer(ProducerSettings(DEFAULT_MODEL))
+    yield cli.cached_producer(ProducerSettings(DEFAULT_MODEL, log_level="WARNING"))
 
 
 @pytest.fixture
@@ -48,21 +51,36 @@ def counting(producer: ChunkProducer) -> CountingProducer:
     return CountingProducer(producer)
 
 
-@pytest.fixture
-def lite_uri(tmp_path: Path) -> str:
-    return str(tmp_path / "milvus" / "test.db")
+# --------------------------------------------------------------------- the RAG app
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RagApp]:
+    """OGX 1.5 with the generated run config and the MiniLM embeddings endpoint, for the whole session."""
+    with rag_app(tmp_path_factory.mktemp("rag-app")) as running:
+        yield running
 
 
 @pytest.fixture
-def open_sink(lite_uri: str) -> Iterator[Callable[[], MilvusSink]]:
-    """Opens Milvus Lite sinks on one file; Milvus Lite allows one client at a time, so close first."""
-    opened: list[MilvusSink] = []
+def app_env(app: RagApp, monkeypatch: pytest.MonkeyPatch) -> RagApp:
+    """The app's API key in the environment, where the job reads it."""
+    monkeypatch.setenv(APP_KEY_ENV, app.api_key)
+    return app
 
-    def _open() -> MilvusSink:
-        for sink in opened:
-            sink.close()
-        opened.clear()
-        sink = MilvusSink(MilvusSettings(uri=lite_uri, collection="test_chunks"))
+
+@pytest.fixture
+def store_name() -> str:
+    """A fresh vector store name per test (the app is shared by the session)."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def open_sink(app: RagApp, store_name: str) -> Iterator[Callable[[], AppVectorStoreSink]]:
+    """Opens sinks on this test's store, as separate runs of the job would."""
+    opened: list[AppVectorStoreSink] = []
+
+    def _open() -> AppVectorStoreSink:
+        sink = AppVectorStoreSink(AppClient(AppSettings(app.url, app.api_key)), store_name, insert_batch=16)
         opened.append(sink)
         return sink
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from workloads.ingest.discover import SourceFile
-from workloads.ingest.produce import ChunkProducer
-from workloads.ingest.records import EmbeddedDocument
-from workloads.ingest.sinks.milvus import MilvusSink, _literal
+from workloads.ingest.convert_worker import ConvertJob
+from workloads.ingest.produce import ChunkProducer, Produced
+from workloads.ingest.sinks.ogx import HEADING_SEPARATOR, AppVectorStoreSink
 
 # --------------------------------------------------------------------- documents
 
@@ -116,18 +117,47 @@ class CountingProducer:
     def dim(self) -> int:
         return self.inner.dim
 
+    @property
+    def model_identity(self) -> str:
+        return self.inner.model_identity
+
     def describe_pdf(self) -> str:
         return self.inner.describe_pdf()
 
-    def produce(self, file: SourceFile, doc_hash: str) -> EmbeddedDocument:
-        self.produced.append(file.source)
-        return self.inner.produce(file, doc_hash)
+    def produce(self, jobs: list[ConvertJob]) -> Iterator[Produced]:
+        self.produced += [job.source for job in jobs]
+        return self.inner.produce(jobs)
 
 
-def rows_of(sink: MilvusSink, source: str) -> list[dict]:
-    rows = sink.client.query(
-        sink.collection,
-        filter=f"source == {_literal(source)}",
-        output_fields=["source", "doc_hash", "chunk_index", "chunk_count", "text", "headings", "page", "title"],
-    )
-    return [dict(r) for r in rows]
+def rows_of(sink: AppVectorStoreSink, source: str) -> list[dict[str, Any]]:
+    """Every chunk the app's store holds for a source path, read through the app (vector-io query)."""
+    assert sink.live is not None or sink.find()
+    assert sink.live is not None
+    chunks = sink.client.query_chunks(sink.live.id, {"type": "eq", "key": "source", "value": source}, 5000)
+    rows = []
+    for c in chunks:
+        meta = c["metadata"]
+        headings = str(meta.get("headings") or "")
+        rows.append(
+            {
+                "id": c["chunk_id"],
+                "text": c["content"],
+                "source": meta["source"],
+                "title": meta["title"],
+                "headings": headings.split(HEADING_SEPARATOR) if headings else [],
+                "page": meta.get("page"),
+                "chunk_index": int(meta["chunk_index"]),
+                "chunk_count": int(meta["chunk_count"]),
+                "doc_hash": meta["doc_hash"],
+                "pipeline": meta["pipeline"],
+            }
+        )
+    return sorted(rows, key=lambda r: r["chunk_index"])
+
+
+def all_chunk_ids(sink: AppVectorStoreSink) -> set[str]:
+    """Every chunk id in the store, whatever the manifest says (a filter every chunk passes)."""
+    assert sink.live is not None or sink.find()
+    assert sink.live is not None
+    chunks = sink.client.query_chunks(sink.live.id, {"type": "gte", "key": "chunk_index", "value": 0}, 16000)
+    return {c["chunk_id"] for c in chunks}

@@ -1,7 +1,6 @@
-"""Where embedded chunks go. A sink only stores, replaces, deletes and searches; it never embeds.
+"""Where embedded chunks go: the RAG app's vector store, through the app's own API (``ogx.py``).
 
-Milvus (server or Milvus Lite) is the one sink today. Another one, e.g. the RAG app's own vector-io
-API, implements the same protocol and is picked in cli.py.
+A sink only stores, replaces and searches; it never embeds. ``ChunkSink`` is what the ingest run needs.
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from workloads.ingest.records import EmbeddedDocument, SearchHit, StoredDocument
+from workloads.ingest.sinks.ogx import CommitResult, WriteOutcome
 
 
 class ChunkSink(Protocol):
@@ -16,26 +16,34 @@ class ChunkSink(Protocol):
         """Where the chunks go, for logs (no credentials)."""
         ...
 
-    def prepare(self, dim: int) -> None:
-        """Create the collection if needed; fail clearly if it exists with another vector size."""
+    def open(self, *, dim: int, model_identity: str) -> None:
+        """Find or create the store; fail clearly if it embeds with another model or dimension."""
         ...
 
-    def stored_documents(self) -> dict[str, StoredDocument]:
-        """Every source path held, with the versions (content hash, pipeline) and row counts."""
+    def stored_documents(self) -> dict[str, StoredDocument]: ...
+
+    def begin(self, *, new_generation: bool, pending: list[StoredDocument]) -> None:
+        """Start writing in place (recording ``pending`` first) or into a new generation."""
         ...
 
-    def write(self, doc: EmbeddedDocument) -> None:
-        """Upsert the document's chunks, then remove any other chunk stored for its source."""
+    def add(self, doc: EmbeddedDocument) -> list[WriteOutcome]: ...
+
+    def flush(self) -> list[WriteOutcome]: ...
+
+    def forget(self, sources: list[str]) -> None: ...
+
+    def commit(self, keep: set[str]) -> CommitResult:
+        """Make the run's writes the store's content; a new generation keeps the stored documents in ``keep``."""
         ...
 
-    def delete(self, source: str) -> None:
-        """Remove every chunk of a source path."""
+    def abort(self) -> None: ...
+
+    def count(self) -> int: ...
+
+    def state(self) -> tuple[str, str, int]:
+        """(store name, store id, generation) as they are now."""
         ...
 
-    def count(self) -> int:
-        """Number of chunks held."""
-        ...
-
-    def search(self, vector: list[float], k: int) -> list[SearchHit]: ...
+    def search(self, query: str, k: int) -> list[SearchHit]: ...
 
     def close(self) -> None: ...
