@@ -191,6 +191,7 @@ def chart_values(
             "enabled": True,
             "prometheusScrape": False,  # scraped by our kube-state-metrics job, not by Service annotations
             "collectors": ["deployments", "horizontalpodautoscalers"],
+            "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
             "namespaces": ",".join(targets.namespaces),
             "resources": kube.resources(Resources(cpu="100m", memory="128Mi")),
             "containerSecurityContext": _restricted_container(),
@@ -198,12 +199,14 @@ def chart_values(
         },
         "configmapReload": {
             "prometheus": {
+                "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
                 "containerSecurityContext": _restricted_container(),
                 "resources": kube.resources(Resources(cpu="10m", memory="32Mi")),
             }
         },
         "server": {
             "fullnameOverride": SERVER,
+            "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
             "service": {"servicePort": PORT},
             "global": {
                 "scrape_interval": f"{cfg.scrape_interval_s}s",

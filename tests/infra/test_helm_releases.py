@@ -22,8 +22,8 @@ UNRENDERED = {
 }
 """Chart -> why its releases are not rendered: charts of which the charts folder has no version at all (adding
 `<chart>/<version>/` there, with its licence, renders them; the test below then asks to drop the entry)."""
-HARDENED = {"milvus", "cluster-autoscaler", "nvidia-device-plugin", "dcgm-exporter"}
-"""Charts whose pod values the program sets itself (data layer, cluster add-ons); the others' (KEDA, KServe,
+HARDENED = {"milvus", "cluster-autoscaler", "nvidia-device-plugin", "dcgm-exporter", "prometheus"}
+"""Charts whose pod values the program sets itself (data layer, cluster add-ons, monitoring); the others' (KEDA, KServe,
 cert-manager: components/serving) are in tests/infra/checkov.yaml until they do."""
 
 

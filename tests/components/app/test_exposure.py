@@ -15,7 +15,7 @@ from infra.validate import validate
 from stacks.load import parse
 from stacks.preflight import PreflightError
 from tests import renderkit as rk
-from tests.renderkit import run_variant, stack_values
+from tests.renderkit import exposed_values, run_variant, stack_values
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-123456789012"
 AWS_LB = "service.beta.kubernetes.io/aws-load-balancer-"
@@ -27,15 +27,7 @@ def exposed(
     stack: str, gateway: dict[str, Any] | None = None, app: dict[str, Any] | None = None, app_auth: bool = False
 ):
     """A repo stack with the gateway's and the app's exposure set (and the app's auth on when asked)."""
-    vals = copy.deepcopy(stack_values(stack))
-    plat = vals.setdefault("platform", {})
-    if gateway is not None:
-        plat["gateway"] = {**plat.get("gateway", {}), "exposure": gateway}
-    if app is not None:
-        plat["app"] = {**plat.get("app", {}), "exposure": app}
-    if app_auth:
-        plat["app"] = {**plat.get("app", {}), "auth": True}
-    return run_variant(vals)
+    return run_variant(exposed_values(stack, gateway, app, app_auth))
 
 
 def ingress_from(run, pod: str) -> list[dict[str, Any]]:

@@ -21,8 +21,9 @@ from components.monitoring import prometheus
 from components.serving.engine import HTTP_PORT
 from components.serving.epp import METRICS_PORT as EPP_METRICS_PORT
 from components.serving.text_embeddings import PORT as TEI_PORT
+from infra import charts
 from infra.mocks import ProgramRun
-from tests.components.monitoring.helm_render import chart_path, render_release
+from infra.plan import helm_release
 from tests.components.monitoring.scrape import POD_IP, scraped
 from tests.renderkit import (
     admits,
@@ -39,6 +40,19 @@ from tests.renderkit import (
 
 MONITORING = "monitoring"
 PROMETHEUS_POD = (MONITORING, prometheus.SERVER_POD_LABELS)
+
+
+def render_release(run: ProgramRun, helm_name: str) -> list[dict[str, Any]]:
+    """Every object the release would create, as Helm renders it for an install (infra/charts.py, the plan's)."""
+    return charts.render(helm_release(release(run, helm_name)))
+
+
+def has_chart(chart: str, version: str) -> bool:
+    try:
+        charts.chart_path(chart.rsplit("/", 1)[-1], version)
+    except charts.ChartNotFound:
+        return False
+    return True
 
 
 @cache
@@ -73,7 +87,7 @@ def test_the_plan_installs_the_pinned_prometheus(stack):
     inputs = release(run, prometheus.RELEASE).inputs
     assert (inputs["chart"], inputs["version"]) == (versions.PROMETHEUS.name, versions.PROMETHEUS.version)
     assert inputs["namespace"] == MONITORING and inputs["atomic"] is True
-    assert chart_path(inputs["chart"], inputs["version"]).is_dir()  # the version rendered is the one deployed
+    assert has_chart(inputs["chart"], inputs["version"])  # the version rendered is the one deployed
     assert run.outputs["prometheusUrl"] == "http://prometheus-server.monitoring.svc.cluster.local:9090"
 
 
@@ -99,7 +113,11 @@ def test_storage_retention_and_resources_follow_the_config():
     )
     assert "--storage.tsdb.retention.time=30d" in server["args"]
     assert "--storage.tsdb.retention.size=42500MB" in server["args"]  # 85% of the volume
-    assert server["resources"] == {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"memory": "4Gi"}}
+    # CPU limit twice the request (kube.CPU_LIMIT_FACTOR, main), memory limit the request
+    assert server["resources"] == {
+        "requests": {"cpu": "1", "memory": "4Gi"},
+        "limits": {"cpu": "2000m", "memory": "4Gi"},
+    }
     default = one(rendered("prod"), "PersistentVolumeClaim", prometheus.SERVER)
     assert default["spec"]["resources"]["requests"]["storage"] == "20Gi"
 
@@ -121,6 +139,24 @@ def test_every_pod_of_the_release_is_restricted_and_sized(stack):
         for container in spec["containers"]:
             assert container["resources"]["requests"] and container["resources"]["limits"]["memory"], container["name"]
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_container_of_the_release_pulls_its_pinned_image_always(stack):
+    """The chart's default is IfNotPresent; the program's pods pull Always (kube.IMAGE_PULL_POLICY, checkov
+    CKV_K8S_15): a node never runs a stale copy of a re-pushed tag."""
+    containers = [
+        c
+        for workload in of_kind_rendered(rendered(stack), "Deployment")
+        for c in [
+            *workload["spec"]["template"]["spec"]["containers"],
+            *workload["spec"]["template"]["spec"].get("initContainers", []),
+        ]
+    ]
+    assert {c["name"] for c in containers} >= {"prometheus-server", "kube-state-metrics"}
+    assert {c["name"]: c.get("imagePullPolicy") for c in containers} == {
+        c["name"]: kube.IMAGE_PULL_POLICY for c in containers
+    }
 
 
 def of_kind_rendered(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -257,7 +293,7 @@ def services_of_the_plan(run: ProgramRun) -> set[tuple[str, str, int]]:
     the release's)."""
     placed = [(s, s["metadata"].get("namespace")) for s in manifests(run)]
     for r in run.of_type("kubernetes:helm.sh/v3:Release"):
-        if chart_path(r.inputs["chart"], r.inputs["version"]).is_dir():
+        if has_chart(r.inputs["chart"], r.inputs["version"]):
             placed += [
                 (o, o["metadata"].get("namespace", r.inputs["namespace"]))
                 for o in render_release(run, r.inputs["name"])
