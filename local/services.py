@@ -340,7 +340,12 @@ def start_key_check(
     log: Path, clients_dir: Path, revoked_dir: Path, operator_key: str, timeout_s: float = 30.0
 ) -> KeyCheck:
     """`leanrag_keys.py serve` on a free loopback port, reading the clients' digests from `clients_dir` and the
-    revocations from `revoked_dir` (laid out as mounted ConfigMaps); the operator's key through its environment."""
+    revocations from `revoked_dir` (laid out as mounted ConfigMaps); the operator's key from a file readable by its
+    owner only, as the pod reads its mounted Secret (LEANRAG_OPERATOR_KEY_FILE)."""
+    key_file = log.parent / "key-check-operator-key"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(operator_key)
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
     script = ROOT / "components" / "app" / "leanrag_keys.py"
@@ -354,8 +359,7 @@ def start_key_check(
         env={
             "LEANRAG_CLIENTS_DIR": str(clients_dir),
             "LEANRAG_REVOKED_DIR": str(revoked_dir),
-            "LEANRAG_OPERATOR_KEY_ENV": "LEANRAG_OPERATOR_KEY",
-            "LEANRAG_OPERATOR_KEY": operator_key,
+            "LEANRAG_OPERATOR_KEY_FILE": str(key_file),
         },
         cwd=log.parent,
     )

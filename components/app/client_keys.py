@@ -62,13 +62,15 @@ def volume_mounts() -> list[dict[str, Any]]:
     ]
 
 
-def check_env(operator_key_env: str) -> dict[str, str]:
-    """The plain environment of `leanrag_keys.KeyRing.from_env` (the operator key's value comes from a Secret)."""
-    return {
-        "LEANRAG_CLIENTS_DIR": CLIENTS_DIR,
-        "LEANRAG_REVOKED_DIR": REVOKED_DIR,
-        "LEANRAG_OPERATOR_KEY_ENV": operator_key_env,
-    }
+def check_env(operator_key_env: str | None = None, operator_key_file: str | None = None) -> dict[str, str]:
+    """The plain environment of `leanrag_keys.KeyRing.from_env`: where the operator's key is, the file of a
+    mounted Secret (`operator_key_file`) or a variable filled from a Secret (`operator_key_env`)."""
+    env = {"LEANRAG_CLIENTS_DIR": CLIENTS_DIR, "LEANRAG_REVOKED_DIR": REVOKED_DIR}
+    if operator_key_file is not None:
+        env["LEANRAG_OPERATOR_KEY_FILE"] = operator_key_file
+    elif operator_key_env is not None:
+        env["LEANRAG_OPERATOR_KEY_ENV"] = operator_key_env
+    return env
 
 
 class ClientKeys(pulumi.ComponentResource):

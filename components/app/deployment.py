@@ -65,6 +65,8 @@ KEY_CHECK_PORT = 8322
 """The auth sidecar (leanrag_keys serve) on the pod's loopback: OGX's custom auth endpoint."""
 KEY_CHECK_URL = f"http://127.0.0.1:{KEY_CHECK_PORT}/auth"
 _KEY_CODE_DIR = "/opt/leanrag"
+_OPERATOR_KEY_FILE = f"{kube.SECRETS_DIR}/app-api-key"
+"""The app's own key, as the auth sidecar reads it: a file of the mounted Secret, never an environment variable."""
 DATA_VOLUME_GB = 10
 MULTI_REPLICA_WARNING = (
     "platform.app.replicas > 1: each OGX replica keeps its own registry and vector-store metadata (OGX 1.5 shares "
@@ -159,8 +161,8 @@ def data_volume(args: RagAppArgs) -> dict[str, Any]:
 
 
 def key_check_container(args: RagAppArgs) -> dict[str, Any]:
-    """`leanrag_keys.py serve` on 127.0.0.1:8322 with the OGX image's Python: the app's key (env) is the
-    operator, the clients' digests and the revocations come from the mounted ConfigMaps."""
+    """`leanrag_keys.py serve` on 127.0.0.1:8322 with the OGX image's Python: the app's key (a file of its
+    Secret) is the operator, the clients' digests and the revocations come from the mounted ConfigMaps."""
     probe = {
         "exec": {
             "command": [
@@ -185,7 +187,7 @@ def key_check_container(args: RagAppArgs) -> dict[str, Any]:
             "--port",
             str(KEY_CHECK_PORT),
         ],
-        "env": [*kube.env_vars(client_keys.check_env(APP_KEY_ENV)), API_KEY_SECRET.env(APP_KEY_ENV)],
+        "env": kube.env_vars(client_keys.check_env(operator_key_file=_OPERATOR_KEY_FILE)),
         "resources": {
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "500m", "memory": "128Mi"},
@@ -195,6 +197,7 @@ def key_check_container(args: RagAppArgs) -> dict[str, Any]:
         "readinessProbe": probe,
         "volumeMounts": [
             {"name": "key-check-code", "mountPath": _KEY_CODE_DIR, "readOnly": True},
+            {"name": "operator-key", "mountPath": kube.SECRETS_DIR, "readOnly": True},
             *client_keys.volume_mounts(),
         ],
     }
@@ -238,6 +241,9 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
         containers.append(key_check_container(args))
         volumes += [
             {"name": "key-check-code", "configMap": {"name": client_keys.CODE_CONFIGMAP}},
+            kube.secret_volume(
+                "operator-key", API_KEY_SECRET.name, {API_KEY_SECRET.key: _OPERATOR_KEY_FILE.rsplit("/", 1)[-1]}
+            ),
             *client_keys.volumes(),
         ]
     return kube.restricted_pod_spec(

@@ -103,13 +103,19 @@ class KeyRing:
 
     @classmethod
     def from_env(cls) -> KeyRing:
-        """LEANRAG_CLIENTS_DIR, LEANRAG_REVOKED_DIR, and LEANRAG_OPERATOR_KEY_ENV (the name of the variable
-        holding the operator's key)."""
+        """LEANRAG_CLIENTS_DIR, LEANRAG_REVOKED_DIR, and the operator's key: the file LEANRAG_OPERATOR_KEY_FILE
+        names (a Secret mounted as a file: the auth sidecar), else the variable LEANRAG_OPERATOR_KEY_ENV names
+        (LiteLLM, whose master key is an environment variable anyway)."""
+        operator_file = os.environ.get("LEANRAG_OPERATOR_KEY_FILE", "")
         operator_env = os.environ.get("LEANRAG_OPERATOR_KEY_ENV", "")
+        if operator_file:
+            operator: str | None = Path(operator_file).read_text().strip()
+        else:
+            operator = os.environ.get(operator_env) if operator_env else None
         return cls(
             os.environ.get("LEANRAG_CLIENTS_DIR", DEFAULT_CLIENTS_DIR),
             os.environ.get("LEANRAG_REVOKED_DIR", DEFAULT_REVOKED_DIR),
-            os.environ.get(operator_env) if operator_env else None,
+            operator,
         )
 
     def clients(self) -> dict[str, Client]:

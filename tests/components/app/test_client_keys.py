@@ -77,8 +77,16 @@ def test_the_app_asks_its_auth_sidecar_which_accepts_its_own_key_and_the_clients
     assert sidecar["command"][:2] == ["python", "/opt/leanrag/leanrag_keys.py"]
     assert sidecar["command"][2:] == ["serve", "--host", "127.0.0.1", "--port", "8322"]
     env = {e["name"]: e for e in sidecar["env"]}
-    assert env["LEANRAG_OPERATOR_KEY_ENV"]["value"] == "OGX_API_KEY"
-    assert env["OGX_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "rag-app-api-key", "key": "api-key"}
+    # the app's key as a file of its Secret (mode 440), never an environment variable
+    assert env["LEANRAG_OPERATOR_KEY_FILE"]["value"] == "/var/run/secrets/leanrag/app-api-key"
+    assert not [e for e in sidecar["env"] if "valueFrom" in e]
+    mount = next(m for m in sidecar["volumeMounts"] if m["mountPath"] == "/var/run/secrets/leanrag")
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"] == {
+        "secretName": "rag-app-api-key",
+        "defaultMode": 0o440,
+        "items": [{"key": "api-key", "path": "app-api-key"}],
+    }
     assert "ports" not in sidecar  # loopback only: nothing outside the pod reaches it
     assert rk.restricted_violations(pod) == []
     code = rk.find(run, "ConfigMap", "leanrag-keys", "rag")["data"]["leanrag_keys.py"]
