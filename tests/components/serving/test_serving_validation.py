@@ -185,6 +185,19 @@ def test_registry_schemas_are_strict_and_accept_null_where_the_crd_is_nullable()
     }
     preserved = update.strict({"type": "object", "properties": {}, "x-kubernetes-preserve-unknown-fields": True})
     assert "additionalProperties" not in preserved
+    # a oneOf branch constrains its object and stays open; the object itself and what the branch nests are strict
+    rule = {
+        "type": "object",
+        "properties": {"type": {"type": "string"}, "value": {"type": "string"}},
+        "oneOf": [
+            {"properties": {"type": {"enum": ["IPAddress"]}, "value": {"format": "ipv4"}}},
+            {"properties": {"type": {"not": {"enum": ["IPAddress"]}}, "x": {"type": "object", "properties": {}}}},
+        ],
+    }
+    out = update.strict(rule)
+    assert out["additionalProperties"] is False
+    assert ["additionalProperties" in b for b in out["oneOf"]] == [False, False]
+    assert out["oneOf"][1]["properties"]["x"]["additionalProperties"] is False
 
 
 def test_every_schema_file_is_named_as_validate_looks_it_up():
