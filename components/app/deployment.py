@@ -50,7 +50,9 @@ METRICS_ENV = {
     "OGX_METRICS_PORT": str(METRICS_PORT),
     "OGX_METRICS_HOST": "0.0.0.0",  # it binds to loopback unless told otherwise
 }
-UID = GID = 1001
+UID = GID = 10001
+"""Not the image's user (1001): OGX writes only to HOME (/tmp) and the data volume (fsGroup), and reads its
+world-readable installation; 10000 or more cannot clash with a node's own users (checkov CKV_K8S_40)."""
 DATA_DIR = "/data"
 CONFIG_PATH = "/etc/ogx/run.yaml"
 GATEWAY_KEY_ENV = "GATEWAY_API_KEY"

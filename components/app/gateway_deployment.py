@@ -52,6 +52,8 @@ MASTER_KEY_SECRET = SecretRef("gateway-master-key", "master-key")
 UPSTREAM_KEY_SECRET = SecretRef("serving-api-key", "api-key")
 """In the platform namespace: a copy of the serving layer's API key, which every model server expects."""
 _CONFIG_DIR = "/etc/litellm"
+_STATE_DIR = "/var/lib/litellm"
+"""LiteLLM's runtime copy of its admin UI and logo (an emptyDir: the root filesystem is read-only)."""
 
 
 @dataclass(frozen=True)
@@ -176,10 +178,14 @@ def config_files(args: GatewayArgs, config_yaml: str) -> dict[str, str]:
 def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     refs = secret_refs(args)
     keys = args.client_keys is not None
+    # LiteLLM copies its admin UI and logo into LITELLM_UI_PATH / LITELLM_ASSETS_PATH at start-up (1.103: a
+    # writable runtime copy, so the packaged files are never changed): an emptyDir, with a read-only root
+    state = {"LITELLM_UI_PATH": f"{_STATE_DIR}/ui", "LITELLM_ASSETS_PATH": f"{_STATE_DIR}/assets"}
     # PROMETHEUS_METRICS_PORT is --prometheus_metrics_port; its samples go through /tmp (PROMETHEUS_MULTIPROC_DIR)
     plain = {
         **GATEWAY_PLAIN_ENV,
         "HOME": "/tmp",
+        **state,
         "PROMETHEUS_METRICS_PORT": str(METRICS_PORT),
         **(client_keys.check_env(MASTER_KEY_ENV) if keys else {}),
     }
@@ -203,20 +209,21 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
         ],
         "env": [*plain_env, *(ref.env(var) for var, ref in sorted(refs.items()))],
         "resources": kube.resources(args.config.resources),
-        # LiteLLM writes its UI assets and caches under /app at start-up: the root filesystem stays writable.
-        "securityContext": kube.restricted_container_security(read_only_root=False),
+        "securityContext": kube.restricted_container_security(read_only_root=True),
         "startupProbe": kube.http_probe("/health/liveliness", "http", 5, 36),
         "livenessProbe": kube.http_probe("/health/liveliness", "http", 15, 4),
         "readinessProbe": kube.http_probe("/health/readiness", "http", 10, 3, timeout_s=5),
         "volumeMounts": [
             {"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "state", "mountPath": _STATE_DIR},
             *(client_keys.volume_mounts() if keys else []),
         ],
     }
     volumes = [
         {"name": "config", "configMap": {"name": f"{NAME}-config"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "state", "emptyDir": {"sizeLimit": "512Mi"}},
         *(client_keys.volumes() if keys else []),
     ]
     return kube.restricted_pod_spec(
