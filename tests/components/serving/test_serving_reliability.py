@@ -177,10 +177,13 @@ def test_network_policy_admits_only_the_app_the_benchmark_prometheus_and_pickers
             for p in peers
             if "namespaceSelector" in p
         ]
+        # the stack's Prometheus server, not every pod there; none in the local stack (monitoring provider none)
+        scraper = [("monitoring", prometheus.SERVER_POD_LABELS)] if run.outputs["prometheusUrl"] else []
+        assert bool(scraper) == (stack != "local")
         expected = [
             ("rag", {}),
             ("jobs", BENCHMARK_JOB_LABELS),
-            ("monitoring", prometheus.SERVER_POD_LABELS),  # the stack's Prometheus server, not every pod there
+            *scraper,
             ("serving", {COMPONENT: ENDPOINT_PICKER}),
         ]
         # (not the ingest Job, the embedding model's neither: it writes through the app's API)
