@@ -13,11 +13,14 @@ help:
 	@echo "make demo              run the whole RAG pipeline locally (CPU, embedded defaults)"
 	@echo "make test              every test: program under mocks, workloads on real data, end to end"
 	@echo "make plan STACK=dev    offline plan of a stack: resource tree, k8s YAML, schema validation"
-	@echo "make lint              ruff + mypy"
+	@echo "make lint              ruff (format, lint), mypy, the GitHub workflows (schema, zizmor)"
 	@echo "make bench-cache       the gateway's Redis cache: hit rate, hit vs miss latency (real redis-server)"
 
 venv:
 	@$(MKVENV) .venv 3.11 requirements-dev.txt
+	@# the program as a package (the `leanrag` command), reinstalled when pyproject.toml changes
+	@cmp -s pyproject.toml .venv/.leanrag-pyproject 2>/dev/null || \
+	  { .venv/bin/pip install -q --no-deps -e . && cp pyproject.toml .venv/.leanrag-pyproject; }
 
 venv-%:
 	@$(MKVENV) .venvs/$* 3.11 --torch workloads/$*/requirements.txt workloads/$*/requirements-test.txt requirements-test.txt
@@ -55,10 +58,11 @@ generated: venv
 	$(PY) -m stacks.reference --write
 
 lint: venv
+	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	.venv/bin/zizmor --offline --min-severity high .github/workflows/
+	.venv/bin/zizmor --offline --min-severity medium .github/workflows
 
 test: test-core test-workloads test-app test-e2e
 

@@ -91,6 +91,11 @@ llm-d-router v0.10.0's endpoint picker. Needs Kubernetes 1.32+ and cert-manager 
 CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
 """cert-manager v1.21.1 (shared/charts), above KServe's 1.18 minimum: issues the KServe webhooks' certificates."""
 
+# --- monitoring ------------------------------------------------------------------------------------
+PROMETHEUS = Chart("prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts")
+"""Prometheus v3.14.0 and kube-state-metrics (subchart 8.4.x); the same chart is rendered offline by the tests
+(components/monitoring/prometheus.py writes its values)."""
+
 # --- data and app ----------------------------------------------------------------------------------
 MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm")
 """Milvus 2.6.15 (the chart pins the image); standalone or distributed, Woodpecker WAL on MinIO."""

@@ -1,5 +1,5 @@
-"""Assemble a whole stack from its typed config: cluster -> namespaces -> quantize -> serving -> data -> app ->
-ingest and benchmark -> stack outputs.
+"""Assemble a whole stack from its typed config: cluster -> namespaces -> monitoring -> quantize -> serving -> data ->
+app -> ingest and benchmark -> stack outputs.
 
 The composition root: the only module that sees the whole `StackConfig`. It hands every layer its own config
 slice and the typed outputs of the layers below, and names the stack outputs. Nothing here reads Pulumi config
@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from components.app.layer import AppLayer, AppLayerArgs, AppOutputs
+from components.app.layer import AppLayer, AppLayerArgs, AppOutputs, ExposureSite
 from components.cluster import (
     AwsGpuCluster,
     AwsGpuClusterArgs,
@@ -37,13 +37,17 @@ from components.jobs import (
     QuantizeJobs,
     QuantizeJobsArgs,
 )
+from components.monitoring import Monitoring, MonitoringArgs, MonitoringOutputs, Scope
 from components.namespaces import Namespaces, NamespacesArgs
 from components.serving import ModelServing, ModelServingArgs, ServingOutputs, ServingSite
 from infra.config import StackSecrets
 from stacks import catalog
 from stacks.config import StackConfig
 from stacks.models import llama_cpp_weights, model_store, served_models
+from stacks.monitoring import prometheus_provider
 from stacks.pools import pool_hardware
+from stacks.preflight import PreflightError, Problem
+from stacks.preflight.cluster import unreachable_endpoint
 from stacks.serving_modes import role_models
 
 
@@ -75,13 +79,13 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
             AwsGpuClusterArgs(
                 region=cfg.region,
                 zones=cfg.effective_zones(),
-                private_endpoint=cl.private_endpoint,
-                public_access_cidrs=cl.public_access_cidrs,
+                api_endpoint=cl.api_endpoint,
                 system_pool=cl.system_pool,
                 gpu_pools=aws_pools,
                 settings=cl.aws,
                 workload_service_accounts=accounts,
                 tags=cfg.labels,
+                ephemeral=cl.ephemeral,
             ),
         ).outputs
     if cfg.cloud == "gcp":
@@ -96,13 +100,13 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
                 project=cl.gcp.project,
                 region=cfg.region,
                 zones=cfg.effective_zones(),
-                private_endpoint=cl.private_endpoint,
-                public_access_cidrs=cl.public_access_cidrs,
+                api_endpoint=cl.api_endpoint,
                 system_pool=cl.system_pool,
                 gpu_pools=gke_pools,
                 settings=cl.gcp,
                 workload_service_accounts=accounts,
                 labels=cfg.labels,
+                ephemeral=cl.ephemeral,
                 proxy_only_cidr=cfg.serving.inference_gateway.proxy_subnet_cidr
                 if cfg.serving.mode == "llm-d"
                 else None,
@@ -129,7 +133,7 @@ def ingest_app(cfg: StackConfig, app: AppLayer, serving: ServingOutputs) -> Inge
     embedding = serving.embedding
     return IngestApp(
         target=IngestTarget(
-            app_url=app.outputs.rag_app_url.removesuffix("/v1"),
+            app_url=app.outputs.rag_app_in_cluster_url.removesuffix("/v1"),
             vector_store=app.outputs.vector_store_name,
             app_embedding_model=app.outputs.embedding_model,
             embedding_model=embedding.hub_id if embedding is not None else cfg.platform.app.embedding_model,
@@ -146,10 +150,13 @@ def stack_outputs(
     serving: ServingOutputs,
     data: DataOutputs,
     app: AppOutputs | None,
+    monitoring: MonitoringOutputs,
     jobs: JobsOutputs | None = None,
 ) -> dict[str, Any]:
-    """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey and
-    kubeconfig are secret Outputs."""
+    """Every stack output, named once here; apiKey, milvusToken, redisUrl, gatewayMasterKey, ragAppApiKey,
+    clientKeys and kubeconfig are secret Outputs. gatewayUrl and ragAppUrl are what a client outside the cluster
+    uses (the exposure's URL; the in-cluster one when not exposed), gatewayInClusterUrl and ragAppInClusterUrl the
+    Services' (docs/access.md)."""
     outputs: dict[str, Any] = {
         "openaiBaseUrl": serving.openai_base_url,
         "openaiBaseUrls": serving.openai_base_urls,
@@ -167,14 +174,26 @@ def stack_outputs(
     }
     if app is not None:
         outputs.update(app.as_dict())  # ragAppApiKey is None when platform.app.auth is off
+    outputs.update(monitoring.as_dict())  # prometheusUrl is None without a Prometheus
     # chat model -> its benchmark runs' latest.json in the bucket; {} without a benchmark or a bucket
     outputs["benchmarkReports"] = jobs.benchmark_reports if jobs is not None else {}
     outputs.update({"cloud": cfg.cloud, "kubeconfig": cluster.kubeconfig, "modelStoreUri": cluster.model_store_uri})
     return outputs
 
 
+def check_way_in(cfg: StackConfig, dry_run: bool) -> Problem | None:
+    """The stack files' example allowedCidrs: a warning in a preview or the offline plan (the problem is
+    returned), a PreflightError for `pulumi up`, raised before any resource is declared."""
+    problem = unreachable_endpoint(cfg)
+    if problem is not None and not dry_run:
+        raise PreflightError([problem])
+    return problem
+
+
 def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackResult:
     name = f"{cfg.cluster.name}-{stack}"
+    if (problem := check_way_in(cfg, pulumi.runtime.is_dry_run())) is not None:
+        pulumi.log.warn(f"{problem}\n    `pulumi up` refuses this stack until then (preview and plan go on)")
     cluster = build_cluster(name, cfg, secrets)
     provider_opts = pulumi.ResourceOptions(provider=cluster.provider, depends_on=cluster.ready)
     namespaces = Namespaces(
@@ -185,6 +204,18 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             model_store_roles=["serving", "jobs"],
             default_deny=["serving", "rag", "jobs"],
             service_account_annotations=cluster.service_account_annotations,
+        ),
+        opts=provider_opts,
+    )
+    monitoring = Monitoring(
+        name,
+        MonitoringArgs(
+            config=cfg.monitoring,
+            provider=prometheus_provider(cfg),
+            cluster=cluster,
+            scope=Scope(serving=cfg.serving.namespace, platform=cfg.platform.namespace),
+            storage_class=storage_class(cfg),
+            namespaces=[namespaces.namespaces["serving"], namespaces.namespaces["rag"]],
         ),
         opts=provider_opts,
     )
@@ -215,6 +246,8 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
                 app_namespace=cfg.platform.namespace,
                 jobs_namespace=cfg.jobs.namespace,
                 storage_class=storage_class(cfg),
+                prometheus_url=monitoring.outputs.prometheus_url,
+                scraper=monitoring.outputs.scraper,
             ),
             cluster=cluster,
             namespace=namespaces.namespaces["serving"],
@@ -251,6 +284,8 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             storage_class=storage_class(cfg),
             images=cfg.workload_images,
             ingest_enabled=cfg.jobs.ingest.enabled,
+            scraper=monitoring.outputs.scraper,
+            site=ExposureSite(cfg.cloud, cfg.cluster.gcp.project if cfg.cloud == "gcp" else None),
         ),
         opts=provider_opts,
     )
@@ -273,5 +308,5 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
         ),
         opts=provider_opts,
     )
-    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs, jobs.outputs)
+    outputs = stack_outputs(cfg, cluster, serving.outputs, data.outputs, app.outputs, monitoring.outputs, jobs.outputs)
     return StackResult(cluster=cluster, namespaces=namespaces, outputs=outputs)

@@ -58,6 +58,8 @@ class Registered:
     that moved under a new parent is kept rather than replaced."""
     modelled: bool = False
     """A child of a remote component, modelled from the component's inputs (the engine never showed it)."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """Input paths a later `pulumi up` leaves as they are (e.g. data that operators change with kubectl)."""
 
 
 @dataclass
@@ -108,6 +110,9 @@ class RealisticMocks(sdk_mocks.Mocks):
             state.update(latestVersion=1)
         elif typ == "gcp:container/cluster:Cluster":
             state.update(name=rid, endpoint="10.0.0.2", masterAuth={"clusterCaCertificate": _FAKE_CA})
+            dns = dict((inputs.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {})
+            dns["endpoint"] = f"gke-{_suffix(name)}.{inputs.get('location', 'us-central1')}.gke.goog"
+            state["controlPlaneEndpointsConfig"] = {"dnsEndpointConfig": dns}
         elif typ == "gcp:serviceaccount/account:Account":
             state.update(
                 email=f"{inputs['accountId']}@{inputs.get('project', 'p')}.iam.gserviceaccount.com",
@@ -115,6 +120,16 @@ class RealisticMocks(sdk_mocks.Mocks):
             )
         elif typ == "gcp:storage/bucket:Bucket":
             state.update(name=rid, url=f"gs://{rid}")
+        elif typ == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type") == "LoadBalancer":
+            # The address a cloud's Service controller writes once the load balancer exists.
+            annotations = (inputs.get("metadata") or {}).get("annotations") or {}
+            aws = any(k.startswith("service.beta.kubernetes.io/aws-") for k in annotations)
+            entry = {"hostname": f"{rid}.elb.us-east-1.amazonaws.com"} if aws else {"ip": "10.0.8.17"}
+            state["status"] = {"loadBalancer": {"ingress": [entry]}}
+        elif typ == "gcp:compute/globalAddress:GlobalAddress":
+            state.update(name=rid, address="203.0.113.20")
+        elif typ == "gcp:compute/managedSslCertificate:ManagedSslCertificate":
+            state.update(name=rid)
         elif typ == "random:index/randomPassword:RandomPassword":
             state.update(result=mock_secret(name))
         elif typ == "random:index/randomId:RandomId":
@@ -222,6 +237,7 @@ class _RecordingMonitor(sdk_mocks.MockMonitor):
                 inputs=rpc.deserialize_properties(request.object),
                 dependencies=list(request.dependencies),
                 aliases=[json_format.MessageToDict(alias.spec) for alias in request.aliases],
+                ignore_changes=list(request.ignoreChanges),
             )
             self.run.resources.append(registered)
             if request.type == AWSX_VPC:

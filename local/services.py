@@ -131,7 +131,9 @@ def start_tiny_upstream(
     delay_ms: float = 0.0,
     flag_words: Iterable[str] = (),
     timeout_s: float = 30.0,
+    api_key: str = "",
 ) -> TinyUpstream:
+    """The tiny server; with `api_key`, its inference routes want `Authorization: Bearer <api_key>`."""
     port = free_port()
     cmd = [sys.executable, "-m", "local.tiny_openai_server", "--port", str(port), "--dim", str(dim)]
     cmd += ["--delay-ms", str(delay_ms)]
@@ -149,7 +151,7 @@ def start_tiny_upstream(
         ready=http_ready(f"{base}/health"),
         timeout_s=timeout_s,
         port=port,
-        env={"PYTHONPATH": str(ROOT)},
+        env={"PYTHONPATH": str(ROOT), "API_KEY": api_key},  # the key by environment, never a command line
         cwd=ROOT,
     )
     return TinyUpstream(f"{base}/v1", service)
@@ -315,6 +317,53 @@ def start_ogx(
         cwd=workdir,
     )
     return Ogx(url, service)
+
+
+# ---------------------------------------------------------------------------------------------------- key check
+
+
+@dataclass
+class KeyCheck(_Handle):
+    """components/app/leanrag_keys.py serving OGX's custom auth endpoint (the RAG app's auth sidecar), with the
+    Python of .venvs/ogx (the OGX image's Python)."""
+
+    url: str
+    """base URL; OGX's endpoint is `url`/auth"""
+    service: Service
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/auth"
+
+
+def start_key_check(
+    log: Path, clients_dir: Path, revoked_dir: Path, operator_key: str, timeout_s: float = 30.0
+) -> KeyCheck:
+    """`leanrag_keys.py serve` on a free loopback port, reading the clients' digests from `clients_dir` and the
+    revocations from `revoked_dir` (laid out as mounted ConfigMaps); the operator's key from a file readable by its
+    owner only, as the pod reads its mounted Secret (LEANRAG_OPERATOR_KEY_FILE)."""
+    key_file = log.parent / "key-check-operator-key"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(operator_key)
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    script = ROOT / "components" / "app" / "leanrag_keys.py"
+    service = start_service(
+        "key-check",
+        [str(venv_bin("ogx")), str(script), "serve", "--host", LOOPBACK, "--port", str(port)],
+        log=log,
+        ready=http_ready(f"{url}/health"),
+        timeout_s=timeout_s,
+        port=port,
+        env={
+            "LEANRAG_CLIENTS_DIR": str(clients_dir),
+            "LEANRAG_REVOKED_DIR": str(revoked_dir),
+            "LEANRAG_OPERATOR_KEY_FILE": str(key_file),
+        },
+        cwd=log.parent,
+    )
+    return KeyCheck(url, service)
 
 
 # ---------------------------------------------------------------------------------------------------- moderation

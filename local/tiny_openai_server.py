@@ -8,7 +8,8 @@ fixed delay stands in for model latency.
 
     python -m local.tiny_openai_server --port 0 --chat-model smollm2 --embedding-model minilm --dim 384
 
-With --port 0 it picks a free port and prints one JSON line {"port": N} on stdout once it listens.
+With --port 0 it picks a free port and prints one JSON line {"port": N} on stdout once it listens. With API_KEY set
+in its environment, the inference routes answer only `Authorization: Bearer <API_KEY>` (401 otherwise).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -66,8 +68,10 @@ class _State:
             self.calls[route] += 1
 
 
-def make_handler(state: _State) -> type[JsonHandler]:
+def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
     class Handler(JsonHandler):
+        api_key = key  # when set, the inference routes need it; /health, /v1/models and /stats never do
+
         def do_GET(self) -> None:
             path = self.route
             if path in ("/health", "/v1/health"):
@@ -99,6 +103,8 @@ def make_handler(state: _State) -> type[JsonHandler]:
             handler = routes.get(path)
             if handler is None:
                 self.send_error_json(404, f"no route {path}")
+                return
+            if not self.authorized():
                 return
             state.count(path.removeprefix("/v1/"))
             if state.delay_s:
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         args.delay_ms / 1000,
         args.flag_word,
     )
-    sys.exit(serve(make_handler(state), args.host, args.port))
+    sys.exit(serve(make_handler(state, os.environ.get("API_KEY", "")), args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -67,9 +67,9 @@ def eks_endpoint_private(r: Resource) -> list[str]:
         return []
     if not cidrs or any(c in WORLD for c in cidrs):
         return [
-            f"EKS cluster {r.name}: the API endpoint is public and open to the internet; set "
-            "vpcConfig.endpointPublicAccess=false (cluster.privateEndpoint: true) or restrict "
-            "publicAccessCidrs to your networks"
+            f"EKS cluster {r.name}: the API endpoint is public and open to the internet; restrict "
+            "vpcConfig.publicAccessCidrs to your networks (cluster.apiEndpoint.allowedCidrs) or set "
+            "vpcConfig.endpointPublicAccess=false (cluster.apiEndpoint: {access: private, wayIn: inVpc})"
         ]
     return []
 
@@ -174,6 +174,34 @@ def gke_private_nodes(r: Resource) -> list[str]:
     if r.type == GKE_CLUSTER and not _get(r.props, "privateClusterConfig.enablePrivateNodes"):
         return [f"GKE cluster {r.name}: nodes have public IPs; set privateClusterConfig.enablePrivateNodes=true"]
     return []
+
+
+def gke_endpoint_restricted(r: Resource) -> list[str]:
+    """The control plane's IP endpoint is private, or public only to listed networks. The DNS-based endpoint is
+    allowed from anywhere: Google IAM authorises each request before the API server sees it."""
+    if r.type != GKE_CLUSTER:
+        return []
+    if _get(r.props, "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled") is False:
+        return []
+    if _get(r.props, "privateClusterConfig.enablePrivateEndpoint"):
+        return []
+    networks = _get(r.props, "masterAuthorizedNetworksConfig")
+    cidrs = [b.get("cidrBlock") for b in (networks or {}).get("cidrBlocks") or []]
+    why = None
+    if not isinstance(networks, dict):
+        why = "has a public IP and no master authorized networks, so it answers the whole internet"
+    elif not cidrs or any(c in WORLD for c in cidrs):
+        why = "has a public IP whose master authorized networks admit the whole internet"
+    elif networks.get("gcpPublicCidrsAccessEnabled"):
+        why = "has a public IP that every Google Cloud address may reach (gcpPublicCidrsAccessEnabled)"
+    if why is None:
+        return []
+    return [
+        f"GKE cluster {r.name}: the API endpoint {why}; list only your networks in "
+        "masterAuthorizedNetworksConfig.cidrBlocks (cluster.apiEndpoint.allowedCidrs) with "
+        "gcpPublicCidrsAccessEnabled=false, or set privateClusterConfig.enablePrivateEndpoint=true "
+        "(cluster.apiEndpoint: {access: private, wayIn: dnsEndpoint})"
+    ]
 
 
 def gke_workload_identity(r: Resource) -> list[str]:
@@ -352,6 +380,7 @@ RESOURCE_RULES: dict[str, tuple[str, Callable[[Resource], list[str]]]] = {
     "eks-control-plane-logging": ("EKS api/audit/authenticator logs on", eks_control_plane_logging),
     "imdsv2-hop-limit-1": ("Nodes require IMDSv2 with hop limit 1", imdsv2_hop_limit),
     "no-ssh-from-world": ("No SSH from 0.0.0.0/0", no_ssh_from_world),
+    "gke-endpoint-restricted": ("GKE API endpoint private, or public only to listed CIDRs", gke_endpoint_restricted),
     "gke-private-nodes": ("GKE nodes without public IPs", gke_private_nodes),
     "gke-workload-identity": ("Workload Identity and the GKE metadata server", gke_workload_identity),
     "gke-no-default-service-account": ("GKE nodes never use the default account", gke_no_default_service_account),

@@ -64,6 +64,21 @@ def run_variant(vals: dict[str, Any], secrets: dict[str, str] | None = None) -> 
     return _run_json(json.dumps(vals, sort_keys=True), json.dumps(secrets or {}, sort_keys=True))
 
 
+def exposed_values(
+    stack: str, gateway: dict[str, Any] | None = None, app: dict[str, Any] | None = None, app_auth: bool = False
+) -> dict[str, Any]:
+    """A repo stack's values with the gateway's and the app's exposure set (and the app's auth on when asked)."""
+    vals = stack_values(stack)
+    plat = vals.setdefault("platform", {})
+    if gateway is not None:
+        plat["gateway"] = {**plat.get("gateway", {}), "exposure": gateway}
+    if app is not None:
+        plat["app"] = {**plat.get("app", {}), "exposure": app}
+    if app_auth:
+        plat["app"] = {**plat.get("app", {}), "auth": True}
+    return vals
+
+
 def dev() -> ProgramRun:
     return run_stack("dev")
 

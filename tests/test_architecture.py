@@ -29,6 +29,7 @@ LAYER_DEPS: dict[str, set[str]] = {
     "data": set(),
     "app": {"serving", "data"},
     "jobs": {"serving", "data"},
+    "monitoring": set(),
 }
 """Layer -> the layers whose public API it may import (besides the shared modules). Keeps the layers a DAG."""
 SHARED = {"components.kube", "components.cluster.base", "components.versions"}

@@ -17,7 +17,7 @@ from components.app.gateway_settings import (
     RedisSettings,
     Upstream,
 )
-from components.app.ogx_config import OGX_VERSION, build_ogx_run_config
+from components.app.ogx_config import INFERENCE_PROVIDER_ID, OGX_VERSION, build_ogx_run_config
 from components.app.ogx_settings import (
     AuthSettings,
     EmbeddingSettings,
@@ -33,6 +33,7 @@ from components.app.ogx_settings import (
 
 __all__ = [
     "GATEWAY_PLAIN_ENV",
+    "INFERENCE_PROVIDER_ID",
     "LITELLM_VERSION",
     "OGX_VERSION",
     "AuthSettings",

@@ -19,7 +19,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import kube, versions
+from components.app import client_keys
+from components.app.client_keys import ClientKeys
 from components.app.common import RenderedConfig
+from components.app.exposure import Endpoint, Exposed, ExposureSite, network_peers
 from components.app.moderation import ModerationEndpoint
 from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import (
@@ -39,6 +42,14 @@ from stacks.config.platform import AppConfig
 
 NAME = "rag-app"
 PORT = 8321
+METRICS_PORT = 9464
+"""OGX's metrics server (OGX_METRICS_ENDPOINT_ENABLED): a port of its own without API auth, so only Prometheus
+may reach it (NetworkPolicy)."""
+METRICS_ENV = {
+    "OGX_METRICS_ENDPOINT_ENABLED": "true",
+    "OGX_METRICS_PORT": str(METRICS_PORT),
+    "OGX_METRICS_HOST": "0.0.0.0",  # it binds to loopback unless told otherwise
+}
 UID = GID = 10001
 """Not the image's user (1001): OGX writes only to HOME (/tmp) and the data volume (fsGroup), and reads its
 world-readable installation; 10000 or more cannot clash with a node's own users (checkov CKV_K8S_40)."""
@@ -49,7 +60,15 @@ MILVUS_TOKEN_ENV = "MILVUS_TOKEN"
 APP_KEY_ENV = "OGX_API_KEY"
 SHIELD_KEY_ENV = "SHIELD_API_KEY"
 API_KEY_SECRET = SecretRef("rag-app-api-key", "api-key")
-"""In the platform namespace, when auth is on: the Bearer token clients send."""
+"""In the platform namespace, when auth is on: the app's own key (the operator's and the ingest Job's)."""
+HEALTH_PATH = "/v1/health"
+"""A public route: it answers without the API key when auth is on (probes, load balancers' health checks)."""
+KEY_CHECK_PORT = 8322
+"""The auth sidecar (leanrag_keys serve) on the pod's loopback: OGX's custom auth endpoint."""
+KEY_CHECK_URL = f"http://127.0.0.1:{KEY_CHECK_PORT}/auth"
+_KEY_CODE_DIR = "/opt/leanrag"
+_OPERATOR_KEY_FILE = f"{kube.SECRETS_DIR}/app-api-key"
+"""The app's own key, as the auth sidecar reads it: a file of the mounted Secret, never an environment variable."""
 DATA_VOLUME_GB = 10
 MULTI_REPLICA_WARNING = (
     "platform.app.replicas > 1: each OGX replica keeps its own registry and vector-store metadata (OGX 1.5 shares "
@@ -73,11 +92,26 @@ class RagAppArgs:
     """The vector store: its URI and the token's Secret key in the platform namespace."""
     moderation: ModerationEndpoint | None = None
     """The moderation service: OGX's moderation_endpoint (guardrails fail closed)."""
+    scraper: Peer | None = None
+    """The Prometheus pods allowed to scrape METRICS_PORT (None: no Prometheus)."""
     clients: Sequence[Peer] = field(default_factory=list)
     """Pods allowed to call the app on 8321 (the ingest and benchmark Jobs; add an ingress controller's pods here).
     `kubectl port-forward` does not pass through NetworkPolicies."""
     storage_class: str | None = None
+    site: ExposureSite = field(default_factory=lambda: ExposureSite("existing"))
+    """Where the stack runs: how `config.exposure` is rendered."""
+    client_keys: ClientKeys | None = None
+    """Per-client keys (`platform.clients`): with auth on, an auth sidecar checks them besides the app's key."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+def endpoint(namespace: str) -> Endpoint:
+    return Endpoint(NAME, namespace, PORT, dict(APP_POD_LABELS), HEALTH_PATH, "app")
+
+
+def checks_client_keys(args: RagAppArgs) -> bool:
+    """Auth on and clients declared: OGX asks the sidecar (the app's key and every client key not revoked)."""
+    return args.config.auth and args.client_keys is not None
 
 
 def app_settings(args: RagAppArgs) -> RagAppSettings:
@@ -98,7 +132,9 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
         vector_store=MilvusRemote(uri=args.milvus.uri, token_env=MILVUS_TOKEN_ENV),
         # /data/sql held the SQL stores before; the key-value store joins them there.
         storage=SqliteStorage(dir=f"{DATA_DIR}/sql"),
-        auth=AuthSettings(api_key_env=APP_KEY_ENV) if cfg.auth else None,
+        auth=AuthSettings(api_key_env=APP_KEY_ENV, endpoint=KEY_CHECK_URL if checks_client_keys(args) else None)
+        if cfg.auth
+        else None,
         shield=shield,
         server=ServerSettings(host="0.0.0.0", port=PORT),
         files_dir=f"{DATA_DIR}/files",
@@ -126,6 +162,49 @@ def data_volume(args: RagAppArgs) -> dict[str, Any]:
     return {"name": "data", "emptyDir": {"sizeLimit": f"{DATA_VOLUME_GB}Gi"}}
 
 
+def key_check_container(args: RagAppArgs) -> dict[str, Any]:
+    """`leanrag_keys.py serve` on 127.0.0.1:8322 with the OGX image's Python: the app's key (a file of its
+    Secret) is the operator, the clients' digests and the revocations come from the mounted ConfigMaps."""
+    probe = {
+        "exec": {
+            "command": [
+                "python",
+                "-c",
+                f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{KEY_CHECK_PORT}/health', timeout=3)",
+            ]
+        },
+        "periodSeconds": 30,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+    return {
+        "name": "key-check",
+        "image": versions.OGX_IMAGE,
+        "command": [
+            "python",
+            f"{_KEY_CODE_DIR}/{client_keys.CODE_FILE}",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(KEY_CHECK_PORT),
+        ],
+        "env": kube.env_vars(client_keys.check_env(operator_key_file=_OPERATOR_KEY_FILE)),
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "128Mi"},
+        },
+        "securityContext": kube.restricted_container_security(),
+        "livenessProbe": probe,
+        "readinessProbe": probe,
+        "volumeMounts": [
+            {"name": "key-check-code", "mountPath": _KEY_CODE_DIR, "readOnly": True},
+            {"name": "operator-key", "mountPath": kube.SECRETS_DIR, "readOnly": True},
+            *client_keys.volume_mounts(),
+        ],
+    }
+
+
 def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
     refs = secret_refs(args)
     missing = [n for n in rendered.secret_env if n not in refs]
@@ -135,14 +214,19 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
         "name": "ogx",
         "image": versions.OGX_IMAGE,
         "command": ["ogx", "run", CONFIG_PATH],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [{"name": "HOME", "value": "/tmp"}, *(refs[n].env(n) for n in rendered.secret_env)],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            kube.metrics_container_port(METRICS_PORT),
+        ],
+        "env": [
+            *kube.env_vars({"HOME": "/tmp", **METRICS_ENV}),
+            *(refs[n].env(n) for n in rendered.secret_env),
+        ],
         "resources": kube.resources(args.config.resources),
         "securityContext": kube.restricted_container_security(),
-        # /v1/health is a public route: it answers without the API key when auth is on.
-        "startupProbe": kube.http_probe("/v1/health", "http", 5, 60),
-        "livenessProbe": kube.http_probe("/v1/health", "http", 15, 4),
-        "readinessProbe": kube.http_probe("/v1/health", "http", 10, 3),
+        "startupProbe": kube.http_probe(HEALTH_PATH, "http", 5, 60),
+        "livenessProbe": kube.http_probe(HEALTH_PATH, "http", 15, 4),
+        "readinessProbe": kube.http_probe(HEALTH_PATH, "http", 10, 3),
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_PATH, "subPath": "run.yaml", "readOnly": True},
             {"name": "data", "mountPath": DATA_DIR},
@@ -154,8 +238,18 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
         data_volume(args),
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
     ]
+    containers = [container]
+    if checks_client_keys(args):
+        containers.append(key_check_container(args))
+        volumes += [
+            {"name": "key-check-code", "configMap": {"name": client_keys.CODE_CONFIGMAP}},
+            kube.secret_volume(
+                "operator-key", API_KEY_SECRET.name, {API_KEY_SECRET.key: _OPERATOR_KEY_FILE.rsplit("/", 1)[-1]}
+            ),
+            *client_keys.volumes(),
+        ]
     return kube.restricted_pod_spec(
-        [container],
+        containers,
         volumes,
         run_as=(UID, GID),
         node_selector=args.placement.node_selector,
@@ -165,12 +259,15 @@ def pod_spec(args: RagAppArgs, rendered: RenderedConfig) -> dict[str, Any]:
 
 class RagApp(pulumi.ComponentResource):
     """OGX: Deployment, run-config ConfigMap, API-key Secret (auth on), data volume, Service, PDB (replicas
-    > 1) and a NetworkPolicy.
+    > 1), a NetworkPolicy, its exposure (`config.exposure`) and, with auth and clients, the auth sidecar.
 
-    Outputs: `base_url` (http://rag-app.<ns>.svc.cluster.local:8321/v1), `api_key` (secret; None when auth
-    is off)."""
+    Outputs: `base_url` (http://rag-app.<ns>.svc.cluster.local:8321/v1), `url` (what a client outside the
+    cluster uses; `base_url` when not exposed), `address` (the load balancer's), `api_key` (secret; None when
+    auth is off)."""
 
     base_url: str
+    url: pulumi.Output[str]
+    address: pulumi.Output[str]
     api_key: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: RagAppArgs, opts: pulumi.ResourceOptions | None = None):
@@ -215,6 +312,8 @@ class RagApp(pulumi.ComponentResource):
                     opts=after,
                 )
             )
+        if checks_client_keys(args) and args.client_keys is not None:
+            waits += args.client_keys.ready
         pod_labels = kube.labels(NAME, "app")
         checksum = hashlib.sha256(rendered.yaml.encode()).hexdigest()
         # A ReadWriteOnce volume cannot be attached to the old and the new pod at once: replace, not roll.
@@ -231,7 +330,13 @@ class RagApp(pulumi.ComponentResource):
                 "selector": {"matchLabels": APP_POD_LABELS},
                 "strategy": strategy,
                 "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": checksum}},
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {
+                            "leanrag.dev/config-sha256": checksum,
+                            **kube.scrape_annotations(METRICS_PORT),
+                        },
+                    },
                     "spec": spec,
                 },
             },
@@ -249,10 +354,16 @@ class RagApp(pulumi.ComponentResource):
         )
         if cfg.replicas > 1:
             kube.pod_disruption_budget(f"{name}-rag-app", NAME, ns, APP_POD_LABELS, after)
-        kube.network_policy(
-            f"{name}-rag-app", ns, APP_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
-        )
+        outside = network_peers(args.site.cloud, cfg.exposure)
+        rules = [kube.ingress_rule(args.clients, [PORT])]
+        if outside:
+            rules.append(kube.ingress_rule(outside, [PORT]))
+        if args.scraper is not None:
+            rules.append(kube.ingress_rule([args.scraper], [METRICS_PORT]))
+        kube.network_policy(f"{name}-rag-app", ns, APP_POD_LABELS, rules, after, name=NAME)
+        exposed = Exposed(f"{name}-rag-app", endpoint(ns), args.site, cfg.exposure, after)
 
-        self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
-        outputs: Mapping[str, Any] = {"baseUrl": self.base_url, "apiKey": self.api_key}
+        self.base_url = endpoint(ns).in_cluster_url
+        self.url, self.address = exposed.url, exposed.address
+        outputs: Mapping[str, Any] = {"baseUrl": self.base_url, "url": self.url, "apiKey": self.api_key}
         self.register_outputs(dict(outputs))

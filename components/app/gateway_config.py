@@ -14,6 +14,9 @@ from components.app.gateway_settings import GatewaySettings, Upstream
 
 LITELLM_VERSION = "1.103.7"
 
+CLIENT_KEYS_AUTH = "leanrag_keys.litellm_auth"
+"""LiteLLM's custom_auth: components/app/leanrag_keys.py, mounted beside config.yaml."""
+
 GATEWAY_PLAIN_ENV: dict[str, str] = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
 """Non-secret environment the gateway process needs offline."""
 
@@ -37,6 +40,10 @@ def build_gateway_config(settings: GatewaySettings) -> RenderedConfig:
         "router_settings": _router_settings(settings),
         "general_settings": {"master_key": litellm_env(settings.master_key_env)},
     }
+    if settings.client_keys:
+        # LiteLLM loads the module from the config's folder; common checks enforce each key's models.
+        data["general_settings"].update({"custom_auth": CLIENT_KEYS_AUTH, "custom_auth_run_common_checks": True})
+        litellm_settings["enable_post_custom_auth_checks"] = True
     guardrails = _guardrails(settings) if settings.guardrails.enabled else []
     if settings.moderation is not None:
         guardrails.append(_moderation(settings))

@@ -17,7 +17,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import kube, versions
+from components.app import client_keys
+from components.app.client_keys import ClientKeys
 from components.app.common import RenderedConfig
+from components.app.exposure import Endpoint, Exposed, ExposureSite, network_peers
 from components.app.gateway_config import GATEWAY_PLAIN_ENV, build_gateway_config
 from components.app.gateway_settings import (
     CacheSettings,
@@ -35,6 +38,9 @@ from stacks.config.platform import GatewayConfig, GuardrailsConfig
 
 NAME = "gateway"
 PORT = 4000
+METRICS_PORT = 4001
+"""LiteLLM's own /metrics process (--prometheus_metrics_port): no API key needed, so only Prometheus may reach it
+(NetworkPolicy); /metrics on PORT would need the master key."""
 UID = GID = 65534
 """`nobody` in LiteLLM's non-root image."""
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
@@ -90,7 +96,21 @@ class GatewayArgs:
     """Pods allowed to call the gateway on 4000."""
     moderation: ModerationEndpoint | None = None
     """The moderation service: every request is checked by Llama Guard first (guardrail `llama-guard`)."""
+    scraper: Peer | None = None
+    """The Prometheus pods allowed to scrape METRICS_PORT (None: no Prometheus)."""
+    site: ExposureSite = field(default_factory=lambda: ExposureSite("existing"))
+    """Where the stack runs: how `config.exposure` is rendered."""
+    client_keys: ClientKeys | None = None
+    """Per-client keys (`platform.clients`): checked by leanrag_keys.litellm_auth besides the master key."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+HEALTH_PATH = "/health/liveliness"
+"""Answers without a key: the probes' and the load balancers' health check."""
+
+
+def endpoint(namespace: str) -> Endpoint:
+    return Endpoint(NAME, namespace, PORT, dict(GATEWAY_POD_LABELS), HEALTH_PATH, "gateway")
 
 
 def guardrail_settings(g: GuardrailsConfig) -> GuardrailSettings:
@@ -122,6 +142,7 @@ def gateway_settings(args: GatewayArgs, upstreams: Sequence[Upstream]) -> Gatewa
         if args.moderation is not None
         else None,
         master_key_env=MASTER_KEY_ENV,
+        client_keys=args.client_keys is not None,
     )
 
 
@@ -146,12 +167,29 @@ def render(args: GatewayArgs, base_urls: Sequence[str | None]) -> RenderedConfig
     return rendered
 
 
+def config_files(args: GatewayArgs, config_yaml: str) -> dict[str, str]:
+    """The files of /etc/litellm: config.yaml, and the key check LiteLLM loads from beside it."""
+    files = {"config.yaml": config_yaml}
+    if args.client_keys is not None:
+        files[client_keys.CODE_FILE] = client_keys.CODE
+    return files
+
+
 def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     refs = secret_refs(args)
+    keys = args.client_keys is not None
     # LiteLLM copies its admin UI and logo into LITELLM_UI_PATH / LITELLM_ASSETS_PATH at start-up (1.103: a
     # writable runtime copy, so the packaged files are never changed): an emptyDir, with a read-only root
     state = {"LITELLM_UI_PATH": f"{_STATE_DIR}/ui", "LITELLM_ASSETS_PATH": f"{_STATE_DIR}/assets"}
-    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp", **state})
+    # PROMETHEUS_METRICS_PORT is --prometheus_metrics_port; its samples go through /tmp (PROMETHEUS_MULTIPROC_DIR)
+    plain = {
+        **GATEWAY_PLAIN_ENV,
+        "HOME": "/tmp",
+        **state,
+        "PROMETHEUS_METRICS_PORT": str(METRICS_PORT),
+        **(client_keys.check_env(MASTER_KEY_ENV) if keys else {}),
+    }
+    plain_env = kube.env_vars(plain)
     container = {
         "name": NAME,
         "image": versions.LITELLM_IMAGE,
@@ -165,7 +203,10 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
             "--num_workers",
             "1",
         ],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            kube.metrics_container_port(METRICS_PORT),
+        ],
         "env": [*plain_env, *(ref.env(var) for var, ref in sorted(refs.items()))],
         "resources": kube.resources(args.config.resources),
         "securityContext": kube.restricted_container_security(read_only_root=True),
@@ -176,12 +217,14 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
             {"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "state", "mountPath": _STATE_DIR},
+            *(client_keys.volume_mounts() if keys else []),
         ],
     }
     volumes = [
         {"name": "config", "configMap": {"name": f"{NAME}-config"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
         {"name": "state", "emptyDir": {"sizeLimit": "512Mi"}},
+        *(client_keys.volumes() if keys else []),
     ]
     return kube.restricted_pod_spec(
         [container],
@@ -193,12 +236,16 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
 
 
 class Gateway(pulumi.ComponentResource):
-    """LiteLLM proxy: Deployment, ConfigMap, master-key Secret, Service, PDB (replicas > 1), NetworkPolicy.
+    """LiteLLM proxy: Deployment, ConfigMap, master-key Secret, Service, PDB (replicas > 1), NetworkPolicy, and
+    its exposure (`config.exposure`).
 
-    Outputs: `base_url` (http://gateway.<ns>.svc.cluster.local:4000/v1), `master_key` (secret),
+    Outputs: `base_url` (http://gateway.<ns>.svc.cluster.local:4000/v1), `url` (what a client outside the
+    cluster uses; `base_url` when not exposed), `address` (the load balancer's), `master_key` (secret),
     `master_key_ref` and `upstream_key_ref` (Secret keys in the platform namespace)."""
 
     base_url: str
+    url: pulumi.Output[str]
+    address: pulumi.Output[str]
     master_key: pulumi.Output[str]
     master_key_ref: SecretRef
     upstream_key_ref: SecretRef | None
@@ -238,7 +285,7 @@ class Gateway(pulumi.ComponentResource):
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-gateway-config",
             metadata={"name": f"{NAME}-config", "namespace": ns, "labels": kube.labels(NAME, "gateway")},
-            data={"config.yaml": config_yaml},
+            data=config_yaml.apply(lambda text: config_files(args, text)),
             opts=after,
         )
         pod_labels = kube.labels(NAME, "gateway")
@@ -251,11 +298,25 @@ class Gateway(pulumi.ComponentResource):
                 "selector": {"matchLabels": GATEWAY_POD_LABELS},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"leanrag.dev/config-sha256": checksum}},
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {
+                            "leanrag.dev/config-sha256": checksum,
+                            **kube.scrape_annotations(METRICS_PORT),
+                        },
+                    },
                     "spec": spec,
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *secrets, config_map]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    *args.depends_on,
+                    *secrets,
+                    config_map,
+                    *(args.client_keys.ready if args.client_keys else []),
+                ],
+            ),
         )
         k8s.core.v1.Service(
             f"{name}-gateway",
@@ -269,11 +330,18 @@ class Gateway(pulumi.ComponentResource):
         )
         if args.config.replicas > 1:
             kube.pod_disruption_budget(f"{name}-gateway", NAME, ns, GATEWAY_POD_LABELS, after)
-        kube.network_policy(
-            f"{name}-gateway", ns, GATEWAY_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
-        )
+        exposure = args.config.exposure
+        outside = network_peers(args.site.cloud, exposure)
+        rules = [kube.ingress_rule(args.clients, [PORT])]
+        if outside:
+            rules.append(kube.ingress_rule(outside, [PORT]))
+        if args.scraper is not None:
+            rules.append(kube.ingress_rule([args.scraper], [METRICS_PORT]))
+        kube.network_policy(f"{name}-gateway", ns, GATEWAY_POD_LABELS, rules, after, name=NAME)
+        exposed = Exposed(f"{name}-gateway", endpoint(ns), args.site, exposure, after)
 
-        self.base_url = kube.service_url(NAME, ns, PORT, "/v1")
+        self.base_url = endpoint(ns).in_cluster_url
+        self.url, self.address = exposed.url, exposed.address
         self.master_key_ref = MASTER_KEY_SECRET
         self.upstream_key_ref = UPSTREAM_KEY_SECRET if args.upstream_api_key is not None else None
-        self.register_outputs({"baseUrl": self.base_url, "masterKey": self.master_key})
+        self.register_outputs({"baseUrl": self.base_url, "url": self.url, "masterKey": self.master_key})

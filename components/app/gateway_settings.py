@@ -134,6 +134,11 @@ class GatewaySettings(_Strict):
         default=None, description="Llama Guard moderation of every request (after the content filters)"
     )
     master_key_env: EnvVarName = Field(description="Env var holding the gateway's master key (sk-...)")
+    client_keys: bool = Field(
+        default=False,
+        description="Check keys with leanrag_keys.litellm_auth (beside config.yaml): the master key, and every "
+        "per-client key not revoked, limited to its models",
+    )
     prometheus: bool = Field(default=True, description="Expose /metrics (needs the master key to scrape)")
     num_retries: int = Field(default=1, ge=0, le=5)
 

@@ -11,13 +11,15 @@ moderation_endpoint call it, and both refuse when it flags a request or cannot a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from components import kube
+from components.app.client_keys import ClientKeys
 from components.app.deployment import API_KEY_SECRET, RagApp, RagAppArgs
+from components.app.exposure import ExposureSite
 from components.app.gateway_deployment import Gateway, GatewayArgs, UpstreamSpec
 from components.app.moderation import Moderation, ModerationArgs, ModerationEndpoint
 from components.app.ogx_config import EMBEDDING_PROVIDER_ID
@@ -33,10 +35,19 @@ from stacks.config.platform import PlatformConfig
 class AppOutputs:
     """Where clients reach the gateway and the app, and the keys they need (secrets)."""
 
-    gateway_base_url: str
+    gateway_url: pulumi.Output[str]
+    """What a client outside the cluster uses (.../v1): the exposure's URL, the in-cluster one when not exposed."""
+    gateway_in_cluster_url: str
     gateway_master_key: pulumi.Output[str]
-    """Secret: the gateway's master key (sk-...)."""
-    rag_app_url: str
+    """Secret: the gateway's master key (sk-...): the operator's, never a client's (clients get `client_keys`)."""
+    rag_app_url: pulumi.Output[str]
+    """What a client outside the cluster uses (.../v1), like `gateway_url`."""
+    rag_app_in_cluster_url: str
+    """The app's Service (.../v1): the ingest and benchmark Jobs call it."""
+    client_keys: pulumi.Output[dict[str, str]] | None
+    """Secret: client name -> its key (platform.clients); None without clients."""
+    dns_records: pulumi.Output[dict[str, str]]
+    """Each exposed endpoint's hostname -> the load balancer address it should resolve to."""
     rag_app_api_key: pulumi.Output[str] | None
     """Secret: the Bearer token of the app's API; None when platform.app.auth is off."""
     rag_app_api_key_ref: SecretRef | None
@@ -47,17 +58,35 @@ class AppOutputs:
     """OGX's id of the model the app embeds queries with (`embeddings/<served name>`): the store's model."""
     moderation_url: str | None
     """The moderation service's base URL (in-cluster); None when the stack serves no safety model."""
+    default_chat_model: str | None
+    """The gateway's first chat route (a served name; the app lists it as `vllm/<name>`): the model clients are
+    told to ask (`leanrag client-env`); None when the stack serves no chat model."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "gatewayBaseUrl": self.gateway_base_url,
+            "gatewayUrl": self.gateway_url,
+            "gatewayInClusterUrl": self.gateway_in_cluster_url,
+            "gatewayBaseUrl": self.gateway_url,  # the name before exposure existed: kept, same value
             "gatewayMasterKey": self.gateway_master_key,
             "ragAppUrl": self.rag_app_url,
+            "ragAppInClusterUrl": self.rag_app_in_cluster_url,
             "ragAppApiKey": self.rag_app_api_key,
+            # always secret, {} without clients: `pulumi stack output --json` shows "[secret]" either way
+            "clientKeys": self.client_keys if self.client_keys is not None else pulumi.Output.secret({}),
+            "dnsRecords": self.dns_records,
             "vectorStoreName": self.vector_store_name,
             "ragAppEmbeddingModel": self.embedding_model,
             "moderationUrl": self.moderation_url,
+            "defaultChatModel": self.default_chat_model,
         }
+
+
+def dns_records(named: Sequence[tuple[str | None, pulumi.Output[str]]]) -> pulumi.Output[dict[str, str]]:
+    """hostname -> address for each exposed endpoint with a hostname (the records its DNS zone needs)."""
+    pairs = [(host, address) for host, address in named if host]
+    return pulumi.Output.all(*[a for _, a in pairs]).apply(
+        lambda addresses: {host: a for (host, _), a in zip(pairs, addresses, strict=True) if a}
+    )
 
 
 def upstream_specs(serving: ServingOutputs) -> list[UpstreamSpec]:
@@ -125,6 +154,10 @@ class AppLayerArgs:
     """Where the moderation image is pulled from."""
     ingest_enabled: bool
     """The ingest Job's pods (jobs namespace) may call the app to write its vector store."""
+    scraper: kube.Peer | None = None
+    """The Prometheus pods that scrape the gateway's and the app's metrics ports (the monitoring layer's)."""
+    site: ExposureSite = field(default_factory=lambda: ExposureSite("existing"))
+    """Where the stack runs: how the gateway's and the app's exposure are rendered."""
 
 
 class AppLayer(pulumi.ComponentResource):
@@ -136,6 +169,7 @@ class AppLayer(pulumi.ComponentResource):
     app: RagApp | None
     """The ingest Job waits for it (its Deployment ready)."""
     moderation: Moderation | None
+    client_keys: ClientKeys | None
 
     def __init__(self, name: str, args: AppLayerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("leanrag:app:AppLayer", name, None, opts)
@@ -144,6 +178,7 @@ class AppLayer(pulumi.ComponentResource):
         waits = list(args.data_ready)
         routes = upstream_specs(args.serving)
         self.outputs, self.gateway, self.app, self.moderation = None, None, None, None
+        self.client_keys = None
         if not any(u.kind == "chat" for u in routes):
             pulumi.log.warn(
                 "no chat model is served, so the gateway and the RAG app are left out; add "
@@ -173,10 +208,18 @@ class AppLayer(pulumi.ComponentResource):
                     safety_base_url=args.serving.openai_base_urls[safety],
                     safety_api_key=args.serving.api_key,
                     clients=[app_peer, gateway_peer],
+                    scraper=args.scraper,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.cluster.ready)),
             )
             endpoint, guarded = self.moderation.endpoint, [self.moderation.key_secret]
+        if platform.clients:
+            self.client_keys = ClientKeys(
+                name,
+                platform.clients,
+                ns,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.cluster.ready)),
+            )
         self.gateway = Gateway(
             name,
             GatewayArgs(
@@ -188,6 +231,9 @@ class AppLayer(pulumi.ComponentResource):
                 redis=args.data.redis,
                 clients=[app_peer, benchmark],
                 moderation=endpoint,
+                scraper=args.scraper,
+                site=args.site,
+                client_keys=self.client_keys,
                 depends_on=[*waits, *guarded],
             ),
             opts=child,
@@ -210,19 +256,32 @@ class AppLayer(pulumi.ComponentResource):
                 milvus=args.data.milvus,
                 moderation=endpoint,
                 clients=app_clients,
+                scraper=args.scraper,
                 storage_class=args.storage_class,
+                site=args.site,
+                client_keys=self.client_keys,
                 depends_on=[*waits, self.gateway, *guarded],
             ),
             opts=child,
         )
         self.outputs = AppOutputs(
-            gateway_base_url=self.gateway.base_url,
+            gateway_url=self.gateway.url,
+            gateway_in_cluster_url=self.gateway.base_url,
             gateway_master_key=self.gateway.master_key,
-            rag_app_url=self.app.base_url,
+            rag_app_url=self.app.url,
+            rag_app_in_cluster_url=self.app.base_url,
+            client_keys=self.client_keys.keys if self.client_keys else None,
+            dns_records=dns_records(
+                [
+                    (platform.gateway.exposure.hostname, self.gateway.address),
+                    (platform.app.exposure.hostname, self.app.address),
+                ]
+            ),
             rag_app_api_key=self.app.api_key,
             rag_app_api_key_ref=API_KEY_SECRET if platform.app.auth else None,
             vector_store_name=platform.app.vector_store,
             embedding_model=f"{EMBEDDING_PROVIDER_ID}/{embedder}",
             moderation_url=endpoint.base_url if endpoint else None,
+            default_chat_model=chat[0] if chat else None,
         )
         self.register_outputs(self.outputs.as_dict())

@@ -4,8 +4,9 @@
 Two callers, both failing closed: the RAG app (OGX 1.5's `moderation_endpoint` on the responses provider) and the
 gateway (LiteLLM's `openai_moderation` guardrail, pre-call, on every request). The Bearer key they send is
 generated here and lives only in the `moderation-api-key` Secret, beside a copy of the serving layer's key that
-the service sends to the safety model. Only the app and the gateway may connect (NetworkPolicy); the service
-itself reaches the safety model, whose servers admit every pod of the platform namespace.
+the service sends to the safety model. Only the app and the gateway may connect (NetworkPolicy), and the stack's
+Prometheus, which scrapes /metrics on the same port (it answers without the key; `kube.scrape_annotations`); the
+service itself reaches the safety model, whose servers admit every pod of the platform namespace.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class ModerationArgs:
     """Secret: the serving layer's key, which the safety model's server expects."""
     clients: Sequence[Peer]
     """Pods allowed to call the service on 8080: the app and the gateway."""
+    scraper: Peer | None = None
+    """The Prometheus pods allowed to scrape /metrics on PORT (None: no Prometheus)."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
@@ -146,11 +149,7 @@ class Moderation(pulumi.ComponentResource):
                 "template": {
                     "metadata": {
                         "labels": pod_labels,
-                        "annotations": {
-                            "prometheus.io/scrape": "true",
-                            "prometheus.io/port": str(PORT),
-                            "prometheus.io/path": "/metrics",
-                        },
+                        "annotations": kube.scrape_annotations(PORT),
                     },
                     "spec": pod_spec(args),
                 },
@@ -169,8 +168,9 @@ class Moderation(pulumi.ComponentResource):
         )
         if cfg.replicas > 1:
             kube.pod_disruption_budget(f"{name}-moderation", NAME, ns, MODERATION_POD_LABELS, after)
-        kube.network_policy(
-            f"{name}-moderation", ns, MODERATION_POD_LABELS, [kube.ingress_rule(args.clients, [PORT])], after, name=NAME
-        )
+        rules = [kube.ingress_rule(args.clients, [PORT])]
+        if args.scraper is not None:  # /metrics is served on the API port without the key
+            rules.append(kube.ingress_rule([args.scraper], [PORT]))
+        kube.network_policy(f"{name}-moderation", ns, MODERATION_POD_LABELS, rules, after, name=NAME)
         self.endpoint = ModerationEndpoint(base_url=kube.service_url(NAME, ns, PORT, "/v1"), key=KEY)
         self.register_outputs({"baseUrl": self.endpoint.base_url})

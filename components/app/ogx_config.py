@@ -63,7 +63,7 @@ def secret_env_names(settings: RagAppSettings) -> tuple[str, ...]:
         settings.inference.api_key_env,
         settings.embeddings.api_key_env,
         settings.vector_store.token_env if isinstance(settings.vector_store, MilvusRemote) else None,
-        settings.auth.api_key_env if settings.auth else None,
+        settings.auth.api_key_env if settings.auth and settings.auth.endpoint is None else None,
         settings.shield.api_key_env if settings.shield else None,
     ]
     return tuple(sorted({n for n in names if n}))
@@ -195,6 +195,8 @@ def _server(s: RagAppSettings) -> dict[str, Any]:
     else:
         # OGX 1.5.0 refuses to serve plain HTTP unless told; TLS ends in front of the pod.
         server["insecure"] = True
-    if s.auth:
+    if s.auth and s.auth.endpoint is not None:
+        server["auth"] = {"provider_config": {"type": "custom", "endpoint": str(s.auth.endpoint)}}
+    elif s.auth:
         server["auth"] = {"provider_config": {"type": "local_api_key", "api_keys": [ogx_env(s.auth.api_key_env)]}}
     return server

@@ -99,9 +99,16 @@ StorageSettings = SqliteStorage
 
 
 class AuthSettings(_Strict):
-    """Bearer API key authentication on every route (prod)."""
+    """Bearer API key authentication on every route (prod): OGX's `local_api_key` provider with one key, or, with
+    `endpoint`, its `custom` provider asking that endpoint (leanrag_keys serve: the app's own key and every
+    per-client key not revoked)."""
 
     api_key_env: EnvVarName = Field(description="Env var holding the API key clients send as Bearer token")
+    endpoint: HttpUrl | None = Field(
+        default=None,
+        description="OGX's custom auth endpoint (POST {api_key, request}); the key in api_key_env is then checked "
+        "there, not by OGX",
+    )
 
 
 class ShieldSettings(_Strict):

@@ -29,7 +29,7 @@ from components.cluster.base import (
     cpu_placement,
     gpu_placement,
 )
-from stacks.config.cluster import AwsSettings, NodePool
+from stacks.config.cluster import ApiEndpoint, AwsSettings, NodePool
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 WORKER_NODE_POLICIES = [
@@ -72,14 +72,16 @@ class GpuPool:
 class AwsGpuClusterArgs:
     region: str
     zones: list[str]
-    private_endpoint: bool
-    public_access_cidrs: list[str]
+    api_endpoint: ApiEndpoint
+    """public: the endpoint answers allowedCidrs only; private (wayIn inVpc): the VPC only."""
     system_pool: NodePool
     gpu_pools: list[GpuPool]
     settings: AwsSettings
     workload_service_accounts: list[tuple[str, str]]
     """(namespace, serviceaccount) pairs that get read/write access to the model bucket."""
     tags: dict[str, str] = field(default_factory=dict)
+    ephemeral: bool = False
+    """cluster.ephemeral: `pulumi destroy` deletes the model bucket with its objects."""
 
 
 class AwsGpuCluster(pulumi.ComponentResource):
@@ -134,15 +136,16 @@ class AwsGpuCluster(pulumi.ComponentResource):
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
             opts=child,
         )
+        public = args.api_endpoint.access == "public"
         cluster = aws.eks.Cluster(
             f"{name}-eks",
             role_arn=cluster_role.arn,
             version=args.settings.kubernetes_version,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=vpc.private_subnet_ids,
-                endpoint_private_access=True,
-                endpoint_public_access=not args.private_endpoint,
-                public_access_cidrs=None if args.private_endpoint else args.public_access_cidrs,
+                endpoint_private_access=True,  # nodes always reach the API inside the VPC
+                endpoint_public_access=public,
+                public_access_cidrs=list(args.api_endpoint.allowed_cidrs) if public else None,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn)
@@ -176,7 +179,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             self._node_group(name, cluster, node_role, vpc, key, g.pool, g, tags, attachments) for g in args.gpu_pools
         ]
 
-        bucket = aws.s3.Bucket(f"{name}-models", force_destroy=False, tags=tags, opts=child)
+        bucket = aws.s3.Bucket(f"{name}-models", force_destroy=args.ephemeral, tags=tags, opts=child)
         aws.s3.BucketVersioning(
             f"{name}-models-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
         )

@@ -17,7 +17,7 @@ from components.cluster.base import (
     cpu_placement,
     gpu_placement,
 )
-from stacks.config.cluster import GcpSettings, NodePool
+from stacks.config.cluster import ApiEndpoint, GcpSettings, NodePool
 
 NODE_ROLES = [
     "roles/logging.logWriter",
@@ -42,8 +42,9 @@ class GcpGpuClusterArgs:
     project: str
     region: str
     zones: list[str]
-    private_endpoint: bool
-    public_access_cidrs: list[str]
+    api_endpoint: ApiEndpoint
+    """public: the IP endpoint answers allowedCidrs only; private: no public IP, deployers come in through the
+    DNS-based endpoint (wayIn dnsEndpoint, Google IAM) or from inside the VPC (inVpc)."""
     system_pool: NodePool
     gpu_pools: list[GkeGpuPool]
     settings: GcpSettings
@@ -51,6 +52,8 @@ class GcpGpuClusterArgs:
     labels: dict[str, str] = field(default_factory=dict)
     proxy_only_cidr: str | None = None
     """The region's proxy-only subnet, needed by GKE's managed internal L7 gateway (llm-d mode)."""
+    ephemeral: bool = False
+    """cluster.ephemeral: no deletion protection, and `pulumi destroy` deletes the model bucket with its objects."""
 
 
 class GcpGpuCluster(pulumi.ComponentResource):
@@ -137,7 +140,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 opts=child,
             )
 
-        authorized = [{"cidr_block": c, "display_name": c} for c in args.public_access_cidrs]
+        endpoint = args.api_endpoint
+        public = endpoint.access == "public"
+        via_dns = endpoint.resolved_way_in("gcp") == "dnsEndpoint"
+        authorized = [{"cidr_block": c, "display_name": c} for c in endpoint.allowed_cidrs] if public else []
         cluster = gcp.container.Cluster(
             f"{name}-gke",
             project=project,
@@ -152,10 +158,15 @@ class GcpGpuCluster(pulumi.ComponentResource):
             workload_identity_config={"workload_pool": f"{project}.svc.id.goog"},
             private_cluster_config={
                 "enable_private_nodes": True,
-                "enable_private_endpoint": args.private_endpoint,
+                "enable_private_endpoint": not public,
                 "master_ipv4_cidr_block": args.settings.master_cidr,
             },
-            master_authorized_networks_config={"cidr_blocks": authorized} if authorized else None,
+            # public: only the listed networks, not every Google Cloud address; private: the VPC
+            master_authorized_networks_config={"cidr_blocks": authorized, "gcp_public_cidrs_access_enabled": False}
+            if public
+            else None,
+            # the DNS-based endpoint: IAM (container.clusters.connect) decides, from any network
+            control_plane_endpoints_config={"dns_endpoint_config": {"allow_external_traffic": via_dns}},
             ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
             datapath_provider="ADVANCED_DATAPATH",
             database_encryption={"state": "ENCRYPTED", "key_name": key.id},
@@ -167,7 +178,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 "managed_prometheus": {"enabled": True},
             },
             resource_labels=labels,
-            deletion_protection=True,
+            deletion_protection=not args.ephemeral,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant]),
         )
         pools = [self._node_pool(name, cluster, node_sa, args.system_pool, None, args.zones, labels)]
@@ -179,6 +190,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             location=args.region,
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
+            force_destroy=args.ephemeral,
             versioning={"enabled": True},
             labels=labels,
             opts=child,
@@ -188,6 +200,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
         kubeconfig_json: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
                 lambda v: kubeconfig.gke(v[0], v[1], v[2])
+            )
+            if not via_dns
+            else pulumi.Output.all(cluster.name, cluster.control_plane_endpoints_config).apply(
+                lambda v: kubeconfig.gke_dns(v[0], v[1]["dns_endpoint_config"]["endpoint"])
             )
         )
         provider = k8s.Provider(

@@ -5,7 +5,8 @@
 - `pod`: Pod Security `restricted` contexts, container resources (CPU and memory limits), the image pull
   policy, environment variables (plain and from Secrets), Secrets as files (SecretFile), probes and the preStop sleep;
 - `network`: NetworkPolicy peers, rules, the policy resource and a namespace's default deny;
-- `objects`: Secrets, PodDisruptionBudgets and pinned Helm releases.
+- `objects`: Secrets, PodDisruptionBudgets and pinned Helm releases;
+- `metrics`: the scrape contract (prometheus.io/* pod annotations, the `metrics` container port).
 
 Everything is re-exported here: layers write `from components import kube` and `kube.labels(...)`.
 This package imports no layer (only `components.versions` and the config types of `stacks`).
@@ -32,6 +33,7 @@ from components.kube.meta import (
     service_host,
     service_url,
 )
+from components.kube.metrics import metrics_container_port, scrape_annotations
 from components.kube.network import IpBlock, Peer, default_deny_ingress, ingress_rule, network_policy
 from components.kube.objects import helm_release, pod_disruption_budget, secret
 from components.kube.pod import (
@@ -90,6 +92,7 @@ __all__ = [
     "ingress_rule",
     "job_selector",
     "labels",
+    "metrics_container_port",
     "namespace_labels",
     "network_policy",
     "pod_disruption_budget",
@@ -99,6 +102,7 @@ __all__ = [
     "restricted_container_security",
     "restricted_pod_security",
     "restricted_pod_spec",
+    "scrape_annotations",
     "secret",
     "secret_env",
     "secret_mounts",

@@ -45,8 +45,8 @@ def _prometheus(
     return {"type": "prometheus", "name": name, "metricType": metric_type, "metadata": metadata}
 
 
-def triggers(model: ModelConfig, namespace: str, cfg: AutoscalingConfig) -> list[dict[str, Any]]:
-    server = cfg.prometheus_url
+def triggers(model: ModelConfig, namespace: str, cfg: AutoscalingConfig, server: str) -> list[dict[str, Any]]:
+    """The model's triggers, each querying the Prometheus at `server` (the monitoring layer's query URL)."""
     out = [
         _prometheus("queue", server, queue_query(model.name, namespace), str(cfg.queue_target), "AverageValue"),
         _prometheus("kv-cache", server, kv_cache_query(model.name, namespace), str(cfg.kv_cache_target), "Value"),
@@ -65,7 +65,9 @@ def triggers(model: ModelConfig, namespace: str, cfg: AutoscalingConfig) -> list
     return out
 
 
-def scaled_object_spec(deployment: str, model: ModelConfig, namespace: str, cfg: AutoscalingConfig) -> dict[str, Any]:
+def scaled_object_spec(
+    deployment: str, model: ModelConfig, namespace: str, cfg: AutoscalingConfig, server: str
+) -> dict[str, Any]:
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
         "minReplicaCount": model.min_replicas,
@@ -86,5 +88,5 @@ def scaled_object_spec(deployment: str, model: ModelConfig, namespace: str, cfg:
                 }
             }
         },
-        "triggers": triggers(model, namespace, cfg),
+        "triggers": triggers(model, namespace, cfg, server),
     }

@@ -1,11 +1,11 @@
 """Who may connect to the model servers: the NetworkPolicy ingress rule of every serving pod.
 
 Admitted: every pod of the app namespace (the RAG app and its LiteLLM gateway), the benchmark Job's pods,
-Prometheus, the endpoint pickers (they scrape /metrics to score replicas; the standalone router's Envoy runs in
-their pods) and the Gateway's proxies: on GKE the managed gateway's proxies and health checkers (by source
-range), elsewhere the in-cluster Gateway's proxy pods. Not the ingest Job: it writes through the RAG app's API,
-and the app reaches the embedding model through the LiteLLM gateway (docs/rag-path.md). Kubelet probes come from
-the node and are not subject to these rules.
+the monitoring layer's Prometheus (when there is one), the endpoint pickers (they scrape /metrics to score
+replicas; the standalone router's Envoy runs in their pods) and the Gateway's proxies: on GKE the managed
+gateway's proxies and health checkers (by source range), elsewhere the in-cluster Gateway's proxy pods. Not the
+ingest Job: it writes through the RAG app's API, and the app reaches the embedding model through the LiteLLM
+gateway (docs/rag-path.md). Kubelet probes come from the node and are not subject to these rules.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class Clients:
     app_namespace: str
     jobs_namespace: str
     serving_namespace: str
-    prometheus_namespace: str
+    scraper: kube.Peer | None = None
+    """The Prometheus pods that scrape /metrics (None without a Prometheus)."""
     gateway_cidrs: Sequence[str] = ()
     """Source ranges of a managed gateway's proxies (llm-d mode on GKE), admitted by ipBlock."""
     gateway_pods: Mapping[str, str] | None = None
@@ -38,7 +39,7 @@ class Clients:
         return [
             kube.Peer(self.app_namespace),
             kube.Peer(self.jobs_namespace, kube.BENCHMARK_JOB_POD_LABELS),
-            kube.Peer(self.prometheus_namespace),
+            *([self.scraper] if self.scraper is not None else []),
             kube.Peer(self.serving_namespace, {kube.COMPONENT: kube.ENDPOINT_PICKER}),
             *(kube.IpBlock(cidr) for cidr in self.gateway_cidrs),
             *([kube.Peer(self.serving_namespace, dict(self.gateway_pods))] if self.gateway_pods else []),

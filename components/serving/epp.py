@@ -165,7 +165,11 @@ def pod_template(
         "securityContext": container_security(read_only_root=True),
     }
     return {
-        "metadata": {"labels": kube.labels(name, kube.ENDPOINT_PICKER)},
+        # Prometheus scrapes the request counters (the scale-from-zero signal and the dashboards)
+        "metadata": {
+            "labels": kube.labels(name, kube.ENDPOINT_PICKER),
+            "annotations": kube.scrape_annotations(METRICS_PORT),
+        },
         "spec": {
             "serviceAccountName": name,
             "containers": [kube.pulled_always(c) for c in [*(sidecars or []), container]],

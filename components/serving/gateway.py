@@ -397,7 +397,12 @@ class ModelRoute(pulumi.ComponentResource):
                 kube.selector(epp, kube.ENDPOINT_PICKER),
                 [
                     kube.ingress_rule(args.clients.gateway_peers(), [EXT_PROC_PORT]),
-                    kube.ingress_rule([kube.Peer(args.clients.prometheus_namespace)], [METRICS_PORT]),
+                    # the picker's metrics: the scraper only (none without a Prometheus)
+                    *(
+                        [kube.ingress_rule([args.clients.scraper], [METRICS_PORT])]
+                        if args.clients.scraper is not None
+                        else []
+                    ),
                 ],
                 pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
                 name=epp,

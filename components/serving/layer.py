@@ -2,12 +2,14 @@
 
 `ModelServing` takes the serving config slice, the resolved models (`stacks.models.served_models`), where it
 runs (`ServingSite`, `ClusterOutputs`) and the quantize Jobs' artifacts; it creates the shared pieces (API key,
-KEDA, CRDs, dashboard), the prefetch Jobs that copy weights from the hub into the model store
+KEDA, CRDs), the prefetch Jobs that copy weights from the hub into the model store
 (components/serving/prefetch.py, the only pods that get the Hugging Face token), and one server (and route) per
 model: vLLM on GPU pools, text-embeddings-inference for embedding and reranker models on the system pool,
 llama.cpp for the CPU tier and the CPU safety model. It exposes `ServingOutputs`. Modes: vllm (a ClusterIP
 Service per model), llm-d (router.py's standalone router or gateway.py's Gateway; disaggregated models as
 disaggregation.py's prefill/decode servers), kserve (kserve.py's LLMInferenceServices behind the Gateway).
+Metrics: the pods carry prometheus.io/* scrape annotations; the monitoring layer's Prometheus scrapes them and
+KEDA's triggers query it (`ServingSite.prometheus_url`). The dashboards live in the monitoring layer.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import kube
 from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT, ClusterOutputs
-from components.serving import cpu_tier, crds, dashboard, kserve, monitoring, resolve, router
+from components.serving import cpu_tier, crds, kserve, resolve, router
 from components.serving.clients import Clients
 from components.serving.cpu_tier import CpuTierArgs, LlamaCppServer
 from components.serving.disaggregation import DisaggregatedServer, DisaggregatedServerArgs
@@ -48,7 +49,6 @@ from stacks.serving_modes import Role
 from stacks.uris import BucketUri, PvcUri
 
 API_KEY_SECRET = "serving-api-key"
-DASHBOARD_CONFIGMAP = "vllm-dashboard"
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,6 @@ class ModelServing(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self, depends_on=cluster_ready),
                 )
             ]
-        monitors = resolve.service_monitors_on(serving)
-        monitor_labels = dict(serving.monitoring.service_monitor_labels)
         clients = resolve.clients(serving, site)
 
         self.servers = {}
@@ -291,8 +289,7 @@ class ModelServing(pulumi.ComponentResource):
                     namespace=ns,
                     clients=clients,
                     autoscaling=serving.autoscaling,
-                    service_monitor=monitors,
-                    service_monitor_labels=monitor_labels,
+                    prometheus_url=site.prometheus_url,
                     keda_ready=keda_ready,
                     depends_on=self._pod_deps[model.name],
                 ),
@@ -333,9 +330,9 @@ class ModelServing(pulumi.ComponentResource):
         choice = resolve.router(serving, site)
         routed: dict[str, str] = {}
         if serving.mode == "llm-d" and choice.kind == "standalone":
-            routed = self._standalone(name, args, vllm_models, clients, monitors, monitor_labels)
+            routed = self._standalone(name, args, vllm_models, clients)
         elif serving.mode == "llm-d":
-            routed = self._llm_d(name, args, vllm_models, monitors, monitor_labels)
+            routed = self._llm_d(name, args, vllm_models)
         elif serving.mode == "kserve":
             routed = self._kserve(name, args, vllm_models)
         gpu_urls.update({m: u for m, u in routed.items() if m in roles})
@@ -347,18 +344,6 @@ class ModelServing(pulumi.ComponentResource):
         urls.update(cpu_urls)
         if self.cpu_safety is not None:  # its own Service in every mode: moderation calls it directly
             urls[self.cpu_safety.service_name] = self.cpu_safety.base_url
-
-        if serving.grafana_dashboard:
-            k8s.core.v1.ConfigMap(
-                f"{name}-dashboard",
-                metadata={
-                    "name": DASHBOARD_CONFIGMAP,
-                    "namespace": ns,
-                    "labels": {**kube.PART_OF, **dashboard.SIDECAR_LABEL},
-                },
-                data={"vllm.json": dashboard.dashboard_json(ns)},
-                opts=child,
-            )
 
         self.outputs = ServingOutputs(
             openai_base_url=urls.get(resolve.primary_model(serving) or "") or next(iter(urls.values()), None),
@@ -493,30 +478,12 @@ class ModelServing(pulumi.ComponentResource):
         )
         return self.gateway, crd_set, klass, address
 
-    def _epp_monitor(
-        self, name: str, args: ModelServingArgs, model: str, monitors: bool, monitor_labels: dict[str, str]
-    ) -> None:
-        if not monitors:  # the endpoint picker's request counter wakes a model scaled to zero
-            return
-        epp = f"{model}-epp"
-        monitoring.service_monitor(
-            f"{name}-{model}-epp-metrics",
-            epp,
-            args.config.namespace,
-            kube.selector(epp, kube.ENDPOINT_PICKER),
-            {**kube.PART_OF, **monitor_labels},
-            pulumi.ResourceOptions(parent=self, depends_on=[args.namespace, *args.cluster.ready]),
-            port="http-metrics",
-        )
-
     def _standalone(
         self,
         name: str,
         args: ModelServingArgs,
         models: Sequence[ServedModel],
         clients: Clients,
-        monitors: bool,
-        monitor_labels: dict[str, str],
     ) -> dict[str, str]:
         """llm-d's standalone router per model (after the InferencePool CRD); the CPU tier keeps its Service."""
         serving, gw = args.config, args.config.inference_gateway
@@ -541,7 +508,6 @@ class ModelServing(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             urls[model.name] = self.routers[model.name].base_url
-            self._epp_monitor(name, args, model.name, monitors, monitor_labels)
         return urls
 
     def _cpu_route(
@@ -573,8 +539,6 @@ class ModelServing(pulumi.ComponentResource):
         name: str,
         args: ModelServingArgs,
         models: Sequence[ServedModel],
-        monitors: bool,
-        monitor_labels: dict[str, str],
     ) -> dict[str, str]:
         """The gateway router: one Gateway, and per model an InferencePool, its endpoint picker and a route."""
         serving, gw = args.config, args.config.inference_gateway
@@ -599,7 +563,6 @@ class ModelServing(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self._epp_monitor(name, args, model.name, monitors, monitor_labels)
         self._cpu_route(name, args, gateway, crd_set, klass)
         gke = is_gke_class(klass)
         names = [m.name for m in models] + ([self.cpu_tier.service_name] if self.cpu_tier else [])

@@ -51,10 +51,6 @@ def cache_size_gi(weights_gb: float, source: SourceKind) -> int:
     return math.ceil(downloaded * 1.1) + 10
 
 
-def prometheus_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
-    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}
-
-
 @dataclass(frozen=True)
 class VllmPodSpec:
     """Everything a vLLM pod needs, resolved by the caller."""
@@ -178,7 +174,7 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
     return {
         "metadata": {
             "labels": kube.labels(model.name, kube.MODEL_SERVER, **{TIER: "gpu"}),
-            "annotations": {**prometheus_annotations(engine.HTTP_PORT), **spec.pod_annotations},
+            "annotations": {**kube.scrape_annotations(engine.HTTP_PORT), **spec.pod_annotations},
         },
         "spec": pod,
     }

@@ -1,6 +1,5 @@
 """Resolve the serving config against the rest of the stack: the router (standalone or a Gateway: its class,
-address and CRDs), who may call the model servers, monitoring, the Hugging Face token and the CPU-tier
-fallbacks.
+address and CRDs), who may call the model servers, the Hugging Face token and the CPU-tier fallbacks.
 
 Pure functions over the serving config slice, the resolved models and `ServingSite`; the components only
 wire what these return.
@@ -12,6 +11,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from components import kube
 from components.cluster.base import Placement
 from components.serving import gateway
 from components.serving.clients import GKE_HEALTH_CHECK_CIDRS, Clients
@@ -36,6 +36,10 @@ class ServingSite:
     """The benchmark Job's pods there call the model servers."""
     storage_class: str | None = None
     """Existing clusters: StorageClass of the model store's claim (None: the cluster's default)."""
+    prometheus_url: str | None = None
+    """Where KEDA's triggers query Prometheus (the monitoring layer's); None without one."""
+    scraper: kube.Peer | None = None
+    """The Prometheus pods that scrape the model servers and endpoint pickers (NetworkPolicy)."""
 
 
 def placement(model: ServedModel, gpu_pools: dict[str, Placement]) -> Placement:
@@ -81,11 +85,6 @@ def install_inference_crds(config: ServingConfig, site: ServingSite) -> bool:
     return configured if configured is not None else site.cloud != "gcp"
 
 
-def service_monitors_on(config: ServingConfig) -> bool:
-    configured = config.monitoring.service_monitor
-    return configured if configured is not None else config.autoscaling.enabled
-
-
 GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name"
 """The label Gateway API implementations (agentgateway, Istio) put on a Gateway's proxy pods."""
 
@@ -102,7 +101,7 @@ def clients(config: ServingConfig, site: ServingSite) -> Clients:
         app_namespace=site.app_namespace,
         jobs_namespace=site.jobs_namespace,
         serving_namespace=config.namespace,
-        prometheus_namespace=config.monitoring.prometheus_namespace,
+        scraper=site.scraper,
         gateway_cidrs=cidrs,
         gateway_pods=gateway_pods,
     )

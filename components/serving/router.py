@@ -398,7 +398,12 @@ class StandaloneRouter(pulumi.ComponentResource):
             selector,
             [
                 args.clients.ingress_rule(ROUTER_PORT),
-                kube.ingress_rule([kube.Peer(args.clients.prometheus_namespace)], [METRICS_PORT, ENVOY_READY_PORT]),
+                # the EPP's request counters (annotated) and Envoy's /stats/prometheus: the scraper only
+                *(
+                    [kube.ingress_rule([args.clients.scraper], [METRICS_PORT, ENVOY_READY_PORT])]
+                    if args.clients.scraper is not None
+                    else []
+                ),
                 # the ext-proc port the InferencePool names: only the pod's own Envoy calls it (over localhost)
                 kube.ingress_rule([kube.Peer(ns, selector)], [EXT_PROC_PORT]),
             ],

@@ -21,7 +21,7 @@ from components.cluster.base import Placement
 from components.serving import lifecycle
 from components.serving.clients import Clients
 from components.serving.cpu_server import cpu_pod_spec, cpu_server_objects
-from components.serving.pod import API_KEY_KEY, TIER, container_security, prometheus_annotations, selector_of
+from components.serving.pod import API_KEY_KEY, TIER, container_security, selector_of
 from components.serving.weights import LocalWeights
 from stacks.models import ServedModel
 
@@ -86,7 +86,7 @@ def pod_template(
     return {
         "metadata": {
             "labels": pod_labels(model),
-            "annotations": {**prometheus_annotations(PORT), **(annotations or {})},
+            "annotations": {**kube.scrape_annotations(PORT), **(annotations or {})},
         },
         "spec": spec,
     }

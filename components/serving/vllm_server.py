@@ -1,5 +1,5 @@
 """One vLLM model server: Deployment, ClusterIP Service, NetworkPolicy, and when it applies a
-PodDisruptionBudget, a KEDA ScaledObject and a Prometheus ServiceMonitor."""
+PodDisruptionBudget and a KEDA ScaledObject (its pods carry the prometheus.io/* scrape annotations)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
-from components.serving import autoscaling, monitoring
+from components.serving import autoscaling
 from components.serving.clients import Clients
 from components.serving.engine import HTTP_PORT
 from components.serving.pod import TIER, VllmPodSpec, selector_of, vllm_pod_template
@@ -24,8 +24,8 @@ class VllmServerArgs:
     namespace: str
     clients: Clients
     autoscaling: AutoscalingConfig
-    service_monitor: bool
-    service_monitor_labels: dict[str, str] = field(default_factory=dict)
+    prometheus_url: str | None = None
+    """Where the ScaledObject's triggers query Prometheus (required with autoscaling)."""
     keda_ready: list[pulumi.Resource] = field(default_factory=list)
     """Resources the ScaledObject waits for: the KEDA release (its CRDs and admission webhook)."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -102,23 +102,15 @@ class VllmServer(pulumi.ComponentResource):
             )
         self.scaled_object: k8s.apiextensions.CustomResource | None = None
         if args.autoscaling.enabled:
+            if args.prometheus_url is None:  # preflight reports it with the key and the fix
+                raise ValueError("serving.autoscaling.enabled needs a Prometheus: see monitoring.prometheus")
             self.scaled_object = k8s.apiextensions.CustomResource(
                 f"{name}-scaler",
                 api_version="keda.sh/v1alpha1",
                 kind="ScaledObject",
                 metadata={"name": model.name, "namespace": ns, "labels": meta_labels},
-                spec=autoscaling.scaled_object_spec(model.name, model, ns, args.autoscaling),
+                spec=autoscaling.scaled_object_spec(model.name, model, ns, args.autoscaling, args.prometheus_url),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.keda_ready, self.deployment]),
-            )
-        self.service_monitor: k8s.apiextensions.CustomResource | None = None
-        if args.service_monitor:
-            self.service_monitor = monitoring.service_monitor(
-                f"{name}-metrics",
-                model.name,
-                ns,
-                sel,
-                {**meta_labels, **args.service_monitor_labels},
-                pulumi.ResourceOptions(parent=self),
             )
         self.service_name = model.name
         self.base_url = kube.service_url(model.name, ns, HTTP_PORT, "/v1")

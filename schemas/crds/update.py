@@ -128,17 +128,26 @@ def object_meta() -> dict[str, Any]:
 
 
 # --- OpenAPI (CRD) schema -> strict JSON Schema ------------------------------------------------------------
-def strict(node: Any) -> Any:
-    """nullable -> null allowed; objects with properties reject unknown fields (unless they preserve them)."""
+_COMBINATORS = ("oneOf", "anyOf", "allOf")
+
+
+def strict(node: Any, branch: bool = False) -> Any:
+    """nullable -> null allowed; objects with properties reject unknown fields (unless they preserve them). A
+    branch of oneOf/anyOf/allOf (`branch`) is a constraint on its object, not the object: it stays open (closed,
+    a branch naming only `type` would forbid `value` beside it, as in the Gateway's addresses)."""
     if isinstance(node, list):
         return [strict(v) for v in node]
     if not isinstance(node, dict):
         return node
-    out = {k: strict(v) for k, v in node.items() if k not in ("nullable", "description")}
+    out = {
+        k: [strict(b, branch=True) for b in v] if k in _COMBINATORS and isinstance(v, list) else strict(v)
+        for k, v in node.items()
+        if k not in ("nullable", "description")
+    }
     if node.get("nullable") and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
     preserve = node.get("x-kubernetes-preserve-unknown-fields")
-    if "properties" in out and "additionalProperties" not in out and not preserve:
+    if "properties" in out and "additionalProperties" not in out and not preserve and not branch:
         out["additionalProperties"] = False
     return out
 

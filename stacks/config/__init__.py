@@ -12,6 +12,7 @@ from stacks.config.base import ConfigModel
 from stacks.config.cluster import CloudName, ClusterConfig, NodePool
 from stacks.config.images import WorkloadImages
 from stacks.config.jobs import JobsConfig
+from stacks.config.monitoring import MonitoringConfig
 from stacks.config.platform import PlatformConfig
 from stacks.config.serving import ModelConfig, ServingConfig
 
@@ -38,6 +39,8 @@ class StackConfig(ConfigModel):
     jobs: JobsConfig = JobsConfig()
     workload_images: WorkloadImages = WorkloadImages()
     """Registry and tag of the images built from this repository (docs/images.md)."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    """Prometheus for autoscaling and dashboards, and the Grafana dashboards (docs/monitoring.md)."""
     monthly_budget_usd: int = Field(default=5000, gt=0)
     """Cap on the stack's monthly cost: every pool at maxNodes plus control plane, NAT, load balancer, bucket and
     volumes (stacks/cost.py, printed by the offline plan) must stay within it; preflight and the policy pack check."""

@@ -71,13 +71,37 @@ class ExistingClusterSettings(ConfigModel):
     """Where quantized models are kept on a cluster without a bucket: a PersistentVolumeClaim."""
 
 
+EndpointAccess = Literal["public", "private"]
+WayIn = Literal["dnsEndpoint", "inVpc"]
+
+
+class ApiEndpoint(ConfigModel):
+    """Who can reach the cluster's Kubernetes API, and so who can deploy the stack (the program creates the
+    Kubernetes objects through it). Nodes always reach it privately."""
+
+    access: EndpointAccess = "private"
+    """public: the API's address answers only the CIDRs in allowedCidrs (never 0.0.0.0/0); private: it has no
+    public address, deployers come in through wayIn."""
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    """access public: the networks that may reach the API: your egress IP as a /32 (`curl -s
+    https://checkip.amazonaws.com` prints it), your VPN's and your CI runners' egress ranges."""
+    way_in: WayIn | None = None
+    """access private: dnsEndpoint (GKE only: the control plane's DNS name, authorised by Google IAM, reachable
+    from a laptop or a hosted CI runner with Google credentials) or inVpc (deployers run inside the network: a
+    self-hosted CI runner, a Pulumi Deployments agent or a VPN). Unset: dnsEndpoint on GKE, inVpc on EKS."""
+
+    def resolved_way_in(self, cloud: str) -> WayIn | None:
+        """How deployers reach a private endpoint on `cloud` (the default filled in); None when it is public."""
+        if self.access == "public":
+            return None
+        return self.way_in or ("dnsEndpoint" if cloud == "gcp" else "inVpc")
+
+
 class ClusterConfig(ConfigModel):
     name: DnsLabel = "leanrag"
     """Cluster name prefix; resources are named after it and the stack."""
-    private_endpoint: bool = True
-    """Kubernetes API reachable only from inside the network. False requires publicAccessCidrs."""
-    public_access_cidrs: list[str] = Field(default_factory=list)
-    """When the endpoint is public: the CIDRs allowed to reach it (never 0.0.0.0/0)."""
+    api_endpoint: ApiEndpoint = ApiEndpoint()
+    """How deployers (`pulumi up` from a laptop, `pulumi preview` in CI) reach the Kubernetes API (docs/deploy.md)."""
     system_pool: NodePool = NodePool(name="system", instance_type="m7i.xlarge", min_nodes=2, max_nodes=4)
     """CPU pool for system pods, Milvus, Redis, the app and the CPU tier."""
     gpu_pools: list[NodePool] = Field(default_factory=list)
@@ -85,3 +109,7 @@ class ClusterConfig(ConfigModel):
     aws: AwsSettings = AwsSettings()
     gcp: GcpSettings = GcpSettings()
     existing: ExistingClusterSettings = ExistingClusterSettings()
+    ephemeral: bool = False
+    """A review stack that `pulumi destroy` removes whole (the benchmark workflow's): the model bucket is
+    force-destroyed with its objects and GKE's deletion protection is off. Never for a stack whose bucket holds
+    weights or reports you keep."""

@@ -2,15 +2,83 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from stacks.config.base import ConfigModel, DnsLabel
 
 CORPUS_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """What a corpus version may be (it is part of every cache key): 1-64 letters, digits, '.', '_' or '-'."""
+
+
+HOSTNAME = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME, max_length=253)]
+"""A fully qualified DNS name in lower case, e.g. api.example.com."""
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not a CIDR block ({e}); write it like 203.0.113.0/24") from e
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+"""An IPv4 or IPv6 network, e.g. 203.0.113.0/24 (host bits zero)."""
+
+Exposure = Literal["cluster", "internal", "public"]
+
+
+class TlsConfig(ConfigModel):
+    """The certificate of an exposed endpoint's hostname (per cloud; docs/access.md)."""
+
+    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[-a-z]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$")
+    """aws: an ACM certificate for the hostname; the Network Load Balancer ends TLS with it on 443. Required for
+    `public` on aws; optional for `internal` (without it the internal load balancer speaks plain HTTP)."""
+    secret_name: DnsLabel | None = None
+    """existing: a `kubernetes.io/tls` Secret for the hostname in the platform namespace (e.g. issued by
+    cert-manager), served by the Ingress. Required for `public` on an existing cluster. gcp needs nothing here:
+    the stack creates a Google-managed certificate for the hostname."""
+
+
+class ExposureConfig(ConfigModel):
+    """How clients outside the cluster reach an endpoint (the gateway or the RAG app)."""
+
+    mode: Exposure = "cluster"
+    """cluster: a ClusterIP Service only (in-cluster clients, `kubectl port-forward`). internal: a load balancer
+    reachable only from the VPC (aws: an internal NLB; gcp: an internal passthrough load balancer; existing: a
+    Service of type LoadBalancer, for MetalLB or cloud-provider-kind). public: HTTPS on `hostname` from the
+    internet (aws: an internet-facing NLB ending TLS with `tls.certificateArn`; gcp: a GKE Gateway
+    (gke-l7-global-external-managed) with a Google-managed certificate; existing: an Ingress of
+    `ingressClassName` with `tls.secretName`). Public needs authentication: the RAG app's `auth: true`; the
+    gateway always checks keys."""
+    hostname: Hostname | None = None
+    """The DNS name clients use (required for public; optional for internal, where the load balancer's own
+    address is used otherwise). Point it at the address in the stack output `dnsRecords`."""
+    allowed_cidrs: list[Cidr] = []
+    """Client networks allowed to connect (the Service's loadBalancerSourceRanges and the pods' NetworkPolicy);
+    empty: any address that can reach the load balancer (the VPC for internal, the internet for public). Not
+    supported on gcp public (a Cloud Armor policy would be needed): preflight refuses it there."""
+    tls: TlsConfig = TlsConfig()
+    ingress_class_name: DnsLabel | None = None
+    """existing, public: the IngressClass of the cluster's ingress controller (e.g. nginx)."""
+    ingress_namespace: DnsLabel = "ingress-nginx"
+    """existing, public: the namespace of the ingress controller's pods (the NetworkPolicy admits them)."""
+
+
+class ClientConfig(ConfigModel):
+    """A client of the stack with its own API key for the gateway and the RAG app (docs/access.md)."""
+
+    name: DnsLabel
+    """The client's name: the key's principal in logs, the key of stack output `clientKeys`, and what
+    `revoke` takes."""
+    models: list[str] | None = None
+    """Gateway models this key may call (served names, e.g. llama-3-1-8b); unset: every model."""
+    key_version: int = Field(default=1, ge=1)
+    """Bump to issue a new key on the next `pulumi up` (the old one stops working then)."""
 
 
 class Resources(ConfigModel):
@@ -81,6 +149,8 @@ class AppConfig(ConfigModel):
     ingest Job embeds chunks with it (they must match, or search finds nothing)."""
     embedding_dimension: int = Field(default=384, ge=8)
     """Dimension of that model's vectors (384 for all-MiniLM-L6-v2)."""
+    exposure: ExposureConfig = ExposureConfig()
+    """How clients outside the cluster reach the app (docs/access.md)."""
     vector_store: DnsLabel = "docs"
     """Name of the app's vector store: the ingest Job creates (or finds) it by this name through the app's API,
     and clients find it by name (stack output vectorStoreName)."""
@@ -125,6 +195,8 @@ class GatewayConfig(ConfigModel):
     cache: CacheConfig = CacheConfig()
     guardrails: GuardrailsConfig = GuardrailsConfig()
     resources: Resources = Resources(cpu="500m", memory="1Gi")
+    exposure: ExposureConfig = ExposureConfig()
+    """How clients outside the cluster reach the gateway (docs/access.md)."""
 
 
 class PlatformConfig(ConfigModel):
@@ -134,3 +206,7 @@ class PlatformConfig(ConfigModel):
     app: AppConfig = AppConfig()
     gateway: GatewayConfig = GatewayConfig()
     moderation: ModerationConfig = ModerationConfig()
+    clients: list[ClientConfig] = []
+    """Clients with their own API key for the gateway and the RAG app (the master key stays with the operator):
+    keys in the secret stack output `clientKeys` and the Secret `client-keys`; list and revoke them without a
+    redeploy (docs/access.md)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,8 @@ ModelRole = Literal["chat", "safety", "embedding", "reranker"]
 POOLING_ROLES: tuple[ModelRole, ...] = ("embedding", "reranker")
 """Roles a pooling model serves (vectors or relevance scores, no generation): on a GPU pool with vLLM's pooling
 runner, or on the system pool with text-embeddings-inference on CPU."""
+MOVED_TO_MONITORING = ("monitoring", "grafanaDashboard", "grafana_dashboard")
+"""Former serving keys (as written in a stack file, or by field name), now under leanrag:monitoring."""
 
 
 class ModelShape(ConfigModel):
@@ -216,8 +218,8 @@ class CpuSafetyConfig(LlamaCppConfig):
 
 class AutoscalingConfig(ConfigModel):
     enabled: bool = False
-    """Scale model servers with KEDA on vLLM's queue length and KV-cache usage (needs Prometheus)."""
-    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    """Scale model servers with KEDA on vLLM's queue length and KV-cache usage. KEDA queries the Prometheus
+    that monitoring.prometheus names (installed by the stack unless you bring one)."""
     queue_target: int = Field(default=4, ge=1)
     """Target of vllm:num_requests_waiting per replica."""
     kv_cache_target: float = Field(default=0.8, gt=0, le=1)
@@ -268,16 +270,6 @@ class InferenceGatewayConfig(ConfigModel):
     """Gateway timeout for one request (a long generation streams for minutes)."""
 
 
-class MonitoringConfig(ConfigModel):
-    service_monitor: bool | None = None
-    """Create Prometheus-operator ServiceMonitors; unset: only when autoscaling is enabled (KEDA needs the
-    series). Pods also carry prometheus.io/* scrape annotations."""
-    service_monitor_labels: dict[str, str] = Field(default_factory=dict)
-    """Labels your Prometheus selects ServiceMonitors by, e.g. {release: kube-prometheus-stack}."""
-    prometheus_namespace: DnsLabel = "monitoring"
-    """Namespace of Prometheus: its pods may scrape the model servers (NetworkPolicy)."""
-
-
 class ServingConfig(ConfigModel):
     mode: Literal["vllm", "llm-d", "kserve"] = "vllm"
     """vllm: plain vLLM behind a ClusterIP Service. llm-d: llm-d's router (prefix-cache and load-aware endpoint
@@ -298,9 +290,23 @@ class ServingConfig(ConfigModel):
     """llm-d and kserve modes with a gateway router."""
     kserve: KServeConfig = KServeConfig()
     """kserve mode only."""
-    monitoring: MonitoringConfig = MonitoringConfig()
-    grafana_dashboard: bool = True
-    """Ship the vLLM Grafana dashboard as a ConfigMap for the Grafana sidecar."""
     pre_stop_s: int = Field(default=20, ge=0, le=120)
     """Seconds a terminating model server keeps serving before SIGTERM, so the Service endpoints and the
     gateway stop sending it new requests first (preStop sleep)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        """Keys that moved to leanrag:monitoring: say where, instead of only "extra inputs are not permitted"."""
+        if not isinstance(data, dict):
+            return data
+        moved = [f"serving.{k}" for k in MOVED_TO_MONITORING if k in data]
+        autoscaling = data.get("autoscaling")
+        if isinstance(autoscaling, dict) and {"prometheusUrl", "prometheus_url"} & set(autoscaling):
+            moved.append("serving.autoscaling.prometheusUrl")
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)} moved to leanrag:monitoring: set monitoring.prometheus (provider, url, "
+                "podMonitorLabels), monitoring.namespace and monitoring.dashboards instead (docs/monitoring.md)"
+            )
+        return data

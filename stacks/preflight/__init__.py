@@ -8,11 +8,13 @@ A new rule goes into the module of its concern (or a new one) and into `CHECKS`.
 from __future__ import annotations
 
 from stacks.config import StackConfig
+from stacks.preflight.access import check_clients, check_exposure
 from stacks.preflight.budget import check_budget
-from stacks.preflight.cluster import check_cloud, check_pools
+from stacks.preflight.cluster import check_api_endpoint, check_cloud, check_pools
 from stacks.preflight.jobs import check_images, check_ingest_embedding, check_jobs
 from stacks.preflight.models import check_engine_settings, check_model_sources, check_models
 from stacks.preflight.moderation import check_moderation
+from stacks.preflight.monitoring import check_monitoring
 from stacks.preflight.platform import check_platform
 from stacks.preflight.pooling import check_app_embedding, check_cpu_pooling_models, check_retrieval
 from stacks.preflight.problem import Check, PreflightError, Problem
@@ -22,6 +24,7 @@ from stacks.preflight.weights import check_weights
 
 CHECKS: list[Check] = [
     check_cloud,
+    check_api_endpoint,
     check_pools,
     check_models,
     check_model_sources,
@@ -38,9 +41,12 @@ CHECKS: list[Check] = [
     check_budget,
     check_platform,
     check_moderation,
+    check_exposure,
+    check_clients,
     check_jobs,
     check_ingest_embedding,
     check_images,
+    check_monitoring,
 ]
 """Every rule, in the order their problems are listed."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Iterator
 
@@ -39,20 +40,105 @@ def check_cloud(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]
             "a GCP project id is required for cloud gcp",
             "set cluster.gcp.project to your project id",
         )
-    if not cfg.cluster.private_endpoint:
-        cidrs = cfg.cluster.public_access_cidrs
-        if not cidrs:
+
+
+EGRESS_IP_COMMAND = "curl -s https://checkip.amazonaws.com"
+"""Prints the caller's public egress IP (AWS's service; any "what is my IP" service does)."""
+DOCUMENTATION_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+"""RFC 5737 / RFC 3849 ranges: examples in docs and stack files, never anyone's real address."""
+_ENDPOINT = "cluster.apiEndpoint"
+
+
+def _allow_your_ip(index: int) -> str:
+    return (
+        f"find your egress IP with `{EGRESS_IP_COMMAND}`, then `pulumi config set --path "
+        f"'{NAMESPACE}:{_ENDPOINT}.allowedCidrs[{index}]' <that IP>/32` (add your VPN and CI runners' ranges too)"
+    )
+
+
+def check_api_endpoint(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:
+    """The Kubernetes API must be reachable by whoever deploys, and never by the whole internet."""
+    if cfg.cloud == "existing":
+        return
+    ep = cfg.cluster.api_endpoint
+    for i, cidr in enumerate(ep.allowed_cidrs):
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as e:
             yield Problem(
-                "cluster.publicAccessCidrs",
-                "the API endpoint is public but no CIDRs are allowed",
-                "list your office/VPN CIDRs, or set cluster.privateEndpoint: true",
+                f"{_ENDPOINT}.allowedCidrs[{i}]", f"{cidr!r} is not a CIDR ({e})", "write it as 203.0.113.7/32"
             )
-        if any(c.endswith("/0") for c in cidrs):
+            continue
+        if net.prefixlen == 0:
             yield Problem(
-                "cluster.publicAccessCidrs",
-                "the public API endpoint is open to the whole internet",
-                "replace 0.0.0.0/0 with your office/VPN CIDRs, or set cluster.privateEndpoint: true",
+                f"{_ENDPOINT}.allowedCidrs[{i}]",
+                f"{cidr} opens the Kubernetes API to the whole internet",
+                "list only your own networks: " + _allow_your_ip(i),
             )
+    if ep.access == "public":
+        if not ep.allowed_cidrs:
+            yield Problem(
+                f"{_ENDPOINT}.allowedCidrs",
+                "the API endpoint is public but lists no network that may reach it, so nobody could deploy",
+                _allow_your_ip(0)
+                + (
+                    f"; or set {_ENDPOINT}: {{access: private, wayIn: dnsEndpoint}} (Google IAM, from any network)"
+                    if cfg.cloud == "gcp"
+                    else f"; or set {_ENDPOINT}: {{access: private, wayIn: inVpc}} and deploy from inside the VPC"
+                ),
+            )
+        if ep.way_in is not None:
+            yield Problem(
+                f"{_ENDPOINT}.wayIn",
+                "wayIn applies to access: private (a public endpoint is reached from allowedCidrs)",
+                f"remove wayIn, or set {_ENDPOINT}.access: private",
+            )
+        return
+    if ep.allowed_cidrs:
+        yield Problem(
+            f"{_ENDPOINT}.allowedCidrs",
+            "allowedCidrs applies to access: public (a private endpoint has no public address)",
+            f"remove allowedCidrs, or set {_ENDPOINT}.access: public",
+        )
+    if ep.way_in == "dnsEndpoint" and cfg.cloud != "gcp":
+        yield Problem(
+            f"{_ENDPOINT}.wayIn",
+            "dnsEndpoint is GKE's IAM-authorised control plane address; EKS has none",
+            "use wayIn: inVpc (a runner or agent inside the VPC), or access: public with your CIDRs: "
+            + _allow_your_ip(0),
+        )
+
+
+def example_cidrs(cfg: StackConfig) -> list[str]:
+    """allowedCidrs that lie in documentation ranges (the stack files' placeholders): nobody deploys from them."""
+    if cfg.cloud == "existing" or cfg.cluster.api_endpoint.access != "public":
+        return []
+    out = []
+    for cidr in cfg.cluster.api_endpoint.allowed_cidrs:
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue
+        if any(net.version == doc.version and net.subnet_of(doc) for doc in DOCUMENTATION_NETS):  # type: ignore[arg-type]
+            out.append(cidr)
+    return out
+
+
+def unreachable_endpoint(cfg: StackConfig) -> Problem | None:
+    """A public API endpoint whose allowedCidrs are all examples (the stack files ship a documentation address
+    as a placeholder): nobody could reach the API once the cluster exists. Not a preflight problem, so the
+    example stacks still plan offline: the program warns in previews and refuses `pulumi up` (infra/assemble.py)."""
+    examples = example_cidrs(cfg)
+    if not examples or len(examples) < len(cfg.cluster.api_endpoint.allowed_cidrs):
+        return None
+    return Problem(
+        f"{_ENDPOINT}.allowedCidrs",
+        f"lists only example addresses ({', '.join(examples)}: documentation ranges no one deploys from), so the "
+        "Kubernetes API would be unreachable once the cluster exists",
+        _allow_your_ip(0),
+    )
 
 
 def check_pools(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:

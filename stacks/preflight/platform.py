@@ -25,7 +25,7 @@ def check_platform(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Probl
         "gateway.resources": platform.gateway.resources,
     }
     for path, resources in sized.items():
-        yield from _check_resources(f"platform.{path}", resources)
+        yield from check_resources(f"platform.{path}", resources)
     others = {
         "serving.namespace": cfg.serving.namespace,
         "platform.namespace": platform.namespace,
@@ -47,7 +47,7 @@ def check_platform(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Probl
         )
 
 
-def _check_resources(path: str, r: Resources) -> Iterator[Problem]:
+def check_resources(path: str, r: Resources) -> Iterator[Problem]:
     for key, value in (("cpu", r.cpu), ("cpuLimit", r.cpu_limit)):
         if value is not None and not is_cpu_quantity(value):
             yield Problem(

@@ -61,6 +61,7 @@ def test_every_layer_is_one_component_and_what_moved_under_it_keeps_its_old_urn(
     roots = sorted(r.type for r in run.resources if r.parent not in by_urn)
     layers = {"leanrag:platform:Namespaces", "leanrag:serving:ModelServing", "leanrag:data:DataLayer"}
     layers |= {"leanrag:app:AppLayer", "leanrag:jobs:QuantizeJobs", "leanrag:jobs:IngestAndBenchmarkJobs"}
+    layers |= {"leanrag:monitoring:Monitoring"}
     assert layers <= set(roots) and len(roots) == len(layers) + 1  # + the cluster component
     moved = [r for r in run.resources if r.type in MOVED_UNDER_A_LAYER]
     assert moved

@@ -21,9 +21,40 @@ import pytest
 import yaml
 
 from infra.plan import write_plan
-from tests.renderkit import ROOT, STACKS, run_stack
+from tests.renderkit import ROOT, STACKS, exposed_values, run_stack, run_variant
 
 CHECKOV = ROOT / ".venvs" / "checkov" / "bin" / "checkov"
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-123456789012"
+EXPOSED: dict[str, dict[str, Any]] = {
+    # aws: internet-facing NLBs ending TLS, and an internal one limited to CIDRs
+    "dev-exposed": exposed_values(
+        "dev",
+        gateway={"mode": "public", "hostname": "llm.example.com", "tls": {"certificateArn": CERT}},
+        app={"mode": "internal", "allowedCidrs": ["10.20.0.0/16"]},
+        app_auth=True,
+    ),
+    # gcp: the GKE Gateway with its managed certificate and static address, and an internal load balancer
+    "prod-exposed": exposed_values(
+        "prod",
+        gateway={"mode": "internal", "hostname": "llm.internal.example.com"},
+        app={"mode": "public", "hostname": "rag.example.com"},
+    ),
+    # an existing cluster: a LoadBalancer Service and an Ingress
+    "local-exposed": exposed_values(
+        "local",
+        gateway={"mode": "internal", "allowedCidrs": ["172.18.0.0/16"]},
+        app={
+            "mode": "public",
+            "hostname": "rag.example.com",
+            "ingressClassName": "nginx",
+            "tls": {"secretName": "rag-example-com-tls"},
+        },
+        app_auth=True,
+    ),
+}
+"""Stack files with the gateway and the app exposed (docs/access.md): the objects exposure adds (load balancer
+Services, the GKE Gateway, HTTPRoute and certificate, the Ingress, the NetworkPolicies admitting them) are checked
+too; no stack file of the repo exposes anything."""
 EXCEPTIONS = Path(__file__).with_name("checkov.yaml")
 
 
@@ -63,8 +94,9 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
         pytest.fail(f"checkov is not installed at {CHECKOV}: run `make venv-checkov`")
     out = tmp_path_factory.mktemp("plans")
     charts_by_release: dict[str, dict[str, str]] = {}
-    for stack in STACKS:
-        errors = write_plan(stack, run_stack(stack), out / stack)
+    runs = {**{stack: run_stack(stack) for stack in STACKS}, **{n: run_variant(v) for n, v in EXPOSED.items()}}
+    for stack, run in runs.items():
+        errors = write_plan(stack, run, out / stack)
         assert errors == [], errors
         plan = json.loads((out / stack / "plan.json").read_text())
         charts_by_release[stack] = {r["name"]: str(r["chart"]).rsplit("/", 1)[-1] for r in plan["helmReleases"]}

@@ -30,9 +30,11 @@ HARDENED = {
     "keda",
     "cert-manager",
     "kserve-llmisvc-resources",
+    "prometheus",
 }
 """Charts with pods whose pod values the program sets itself (data layer, cluster add-ons, KEDA, cert-manager and
-KServe's controller: components/serving) or whose defaults already bring what the tests ask."""
+KServe's controller: components/serving; Prometheus: components/monitoring) or whose defaults already bring what
+the tests ask."""
 SERVING_CONTROLLERS = [
     ("prod", "leanrag-prod-keda"),
     ("kserve", "leanrag-kserve-cert-manager"),

@@ -54,6 +54,16 @@ def test_tiny_upstream_answers_and_counts_its_calls(tmp_path: Path) -> None:
     assert not port_open(int(up.base_url.split(":")[-1].removesuffix("/v1")))
 
 
+def test_tiny_upstream_with_a_key_answers_only_that_bearer(tmp_path: Path) -> None:
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "hi"}]}
+    with start_tiny_upstream(tmp_path, api_key="sk-tiny-test") as up:
+        url = f"{up.base_url}/chat/completions"
+        assert http_json("POST", url, body)[0] == 401
+        assert http_json("POST", url, body, headers={"Authorization": "Bearer sk-other"})[0] == 401
+        assert http_json("POST", url, body, headers={"Authorization": "Bearer sk-tiny-test"})[0] == 200
+        assert up.stats() == {"chat/completions": 1}  # refused calls never reached the model
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not has_venv("ingest"), reason="needs .venvs/ingest (make venv-ingest)")
 def test_embeddings_server_serves_minilm_with_its_key(tmp_path: Path) -> None:

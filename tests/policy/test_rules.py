@@ -24,7 +24,8 @@ GKE_OK = Resource(
     rules.GKE_CLUSTER,
     "gke",
     {
-        "privateClusterConfig": {"enablePrivateNodes": True},
+        "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True},
+        "controlPlaneEndpointsConfig": {"dnsEndpointConfig": {"allowExternalTraffic": True}},
         "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
         "enableShieldedNodes": True,
         "releaseChannel": {"channel": "REGULAR"},
@@ -80,6 +81,13 @@ def changed(resource: Resource, path: str, value) -> Resource:
 
 CASES = [
     (rules.eks_endpoint_private, EKS_OK, "vpcConfig.endpointPublicAccess", True, "open to the internet"),
+    (
+        rules.gke_endpoint_restricted,
+        GKE_OK,
+        "privateClusterConfig.enablePrivateEndpoint",
+        False,
+        "has a public IP and no master authorized networks, so it answers the whole internet",
+    ),
     (rules.eks_secrets_encryption, EKS_OK, "encryptionConfig", None, "not envelope-encrypted"),
     (rules.eks_control_plane_logging, EKS_OK, "enabledClusterLogTypes", ["api"], "['audit', 'authenticator']"),
     (rules.imdsv2_hop_limit, LT_OK, "metadataOptions.httpPutResponseHopLimit", 2, "hop limit 1"),
@@ -116,6 +124,45 @@ def test_public_endpoint_restricted_to_cidrs_passes():
     )
     assert rules.eks_endpoint_private(ok) == []
     assert rules.eks_endpoint_private(changed(ok, "vpcConfig.publicAccessCidrs", ["0.0.0.0/0"]))
+
+
+GKE_PUBLIC = changed(
+    changed(GKE_OK, "privateClusterConfig.enablePrivateEndpoint", False),
+    "masterAuthorizedNetworksConfig",
+    {"cidrBlocks": [{"cidrBlock": "198.51.100.0/24"}], "gcpPublicCidrsAccessEnabled": False},
+)
+
+
+def test_gke_public_endpoint_restricted_to_cidrs_passes_and_open_ones_are_refused():
+    assert rules.gke_endpoint_restricted(GKE_PUBLIC) == []
+    world = changed(GKE_PUBLIC, "masterAuthorizedNetworksConfig.cidrBlocks", [{"cidrBlock": "0.0.0.0/0"}])
+    (message,) = rules.gke_endpoint_restricted(world)
+    assert "admit the whole internet" in message and "cluster.apiEndpoint" in message
+    (message,) = rules.gke_endpoint_restricted(changed(GKE_PUBLIC, "masterAuthorizedNetworksConfig.cidrBlocks", []))
+    assert "admit the whole internet" in message
+    google = changed(GKE_PUBLIC, "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled", True)
+    (message,) = rules.gke_endpoint_restricted(google)
+    assert "every Google Cloud address" in message
+
+
+def test_gke_without_an_ip_endpoint_or_with_a_private_one_passes():
+    no_ip = changed(
+        changed(GKE_OK, "privateClusterConfig.enablePrivateEndpoint", False),
+        "controlPlaneEndpointsConfig.ipEndpointsConfig",
+        {"enabled": False},
+    )
+    assert rules.gke_endpoint_restricted(no_ip) == []
+    assert rules.gke_endpoint_restricted(GKE_OK) == []  # private IP; the DNS endpoint is authorised by IAM
+
+
+def test_prod_with_an_open_gke_endpoint_is_caught_with_its_name():
+    resources = _declared("prod")
+    gke = next(r for r in resources if r.type == rules.GKE_CLUSTER)
+    assert rules.gke_endpoint_restricted(gke) == []
+    gke.props["privateClusterConfig"]["enablePrivateEndpoint"] = False
+    gke.props.pop("masterAuthorizedNetworksConfig", None)
+    violations = [m for r in resources for _, rule in rules.RESOURCE_RULES.values() for m in rule(r)]
+    assert any("leanrag-prod-gke" in v and "answers the whole internet" in v for v in violations)
 
 
 @pytest.mark.parametrize(

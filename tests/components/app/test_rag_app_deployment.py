@@ -13,6 +13,7 @@ import yaml
 from components import versions
 from components.app import deployment as rag
 from components.app.common import RenderedConfig
+from components.app.deployment import METRICS_ENV
 from components.cluster.base import cpu_placement
 from components.data import MilvusOutputs
 from components.kube import APP_POD_LABELS, GATEWAY_POD_LABELS, INGEST_JOB_POD_LABELS, SecretRef
@@ -95,7 +96,8 @@ def test_every_env_reference_is_filled_from_a_secret(stack):
     assert env["GATEWAY_API_KEY"]["secretKeyRef"] == {"name": "gateway-master-key", "key": "master-key"}
     assert env["MILVUS_TOKEN"]["secretKeyRef"] == {"name": "milvus-credentials", "key": "token"}
     assert env["SHIELD_API_KEY"]["secretKeyRef"] == {"name": "moderation-api-key", "key": "api-key"}
-    assert set(env) - {"HOME"} == named
+    assert set(env) - {"HOME", *METRICS_ENV} == named
+    assert {k: env[k] for k in METRICS_ENV} == METRICS_ENV  # plain settings of OGX's metrics port, no secret
 
 
 def test_auth_off_in_dev_on_in_prod_like_config_with_a_generated_key(scaled):
@@ -216,7 +218,12 @@ def test_a_config_secret_without_a_source_is_refused():
 def test_prod_requires_auth_registers_only_generation_models_and_survives_disruptions():
     run = run_stack("prod")
     cfg = run_config(run)
-    assert cfg["server"]["auth"]["provider_config"]["api_keys"] == ["${env.OGX_API_KEY}"]
+    # prod declares platform.clients: OGX asks the auth sidecar (docs/access.md); without clients, one key.
+    assert cfg["server"]["auth"]["provider_config"] == {"type": "custom", "endpoint": "http://127.0.0.1:8322/auth"}
+    without_clients = stack_values("prod")
+    del without_clients["platform"]["clients"]
+    single = run_config(run_values(without_clients, stack="prod"))
+    assert single["server"]["auth"]["provider_config"]["api_keys"] == ["${env.OGX_API_KEY}"]
     llms = [m["model_id"] for m in cfg["registered_resources"]["models"] if m["model_type"] == "llm"]
     assert llms == ["llama-3-1-8b"]  # the safety model is not a generation model
     assert rk.find(run, "PodDisruptionBudget", "rag-app", "rag")["spec"]["minAvailable"] == 1

@@ -7,7 +7,7 @@ import pytest
 from components.cluster.aws import CONTROL_PLANE_LOGS, WORKER_NODE_POLICIES
 from components.cluster.base import POOL_LABEL, ClusterOutputs
 from components.cluster.gcp import NODE_ROLES
-from tests.renderkit import run_stack, run_values, stack_values
+from tests.renderkit import run_stack
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +20,10 @@ def prod():
     return run_stack("prod")
 
 
-def test_eks_control_plane_is_private_encrypted_and_logged(dev):
+def test_eks_control_plane_is_encrypted_and_logged(dev):
+    # who reaches the API endpoint: tests/components/cluster/test_api_endpoint.py
     eks = dev.one("aws:eks/cluster:Cluster").inputs
     assert eks["vpcConfig"]["endpointPrivateAccess"] is True
-    assert eks["vpcConfig"]["endpointPublicAccess"] is False
     assert eks["vpcConfig"]["subnetIds"] == [
         "subnet-priv-us-east-1a",
         "subnet-priv-us-east-1b",
@@ -33,14 +33,6 @@ def test_eks_control_plane_is_private_encrypted_and_logged(dev):
     assert eks["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms")
     assert eks["enabledClusterLogTypes"] == CONTROL_PLANE_LOGS
     assert dev.one("aws:kms/key:Key").inputs["enableKeyRotation"] is True
-
-
-def test_public_endpoint_is_limited_to_configured_cidrs():
-    values = stack_values("dev")
-    values["cluster"].update(privateEndpoint=False, publicAccessCidrs=["203.0.113.0/24"])
-    eks = run_values(values, "dev", secrets={"hfToken": "hf_x"}).one("aws:eks/cluster:Cluster").inputs
-    assert eks["vpcConfig"]["endpointPublicAccess"] is True
-    assert eks["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
 
 
 def test_vpc_has_private_subnets_and_nat(dev):

@@ -24,7 +24,7 @@ def test_prod_scales_each_model_on_queue_and_kv_cache_with_its_replica_bounds():
     assert set(t) == {"queue", "kv-cache"}
     assert t["queue"]["type"] == "prometheus" and t["queue"]["metricType"] == "AverageValue"
     assert t["queue"]["metadata"] == {
-        "serverAddress": "http://prometheus-operated.monitoring.svc:9090",
+        "serverAddress": "http://prometheus-server.monitoring.svc.cluster.local:9090",  # the stack's Prometheus
         "query": queue_query("llama-3-1-8b", "serving"),
         "threshold": "4",
     }

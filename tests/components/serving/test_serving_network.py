@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.kube import APP_POD_LABELS, BENCHMARK_JOB_POD_LABELS, BODY_ROUTER, ENDPOINT_PICKER
+from components.monitoring import prometheus
 from components.serving.epp import EXT_PROC_PORT, HEALTH_PORT, METRICS_PORT
 from components.serving.gateway import BBR_HEALTH_PORT, BBR_NAME, BBR_PORT, GATEWAY_NAME
 from components.serving.kserve import KSERVE_POD_LABELS
@@ -17,7 +18,7 @@ from tests import renderkit as rk
 SERVING = "serving"
 APP = ("rag", APP_POD_LABELS)
 BENCHMARK = ("jobs", BENCHMARK_JOB_POD_LABELS)
-PROMETHEUS = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+PROMETHEUS = ("monitoring", dict(prometheus.SERVER_POD_LABELS))  # the monitoring layer's server pods
 STRANGER = (SERVING, {"app.kubernetes.io/name": "debug"})
 PROXY = (SERVING, {GATEWAY_POD_LABEL: GATEWAY_NAME})
 

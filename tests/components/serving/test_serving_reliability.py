@@ -7,6 +7,7 @@ import pytest
 from components.cluster.base import GPU_TAINT_KEY, POOL_LABEL
 from components.kube import BENCHMARK_JOB_POD_LABELS as BENCHMARK_JOB_LABELS
 from components.kube import COMPONENT, ENDPOINT_PICKER, NAMESPACE_NAME
+from components.monitoring import prometheus
 from components.serving import lifecycle as probes
 from components.serving.engine import STREAMER_GBPS
 from components.serving.pod import GPU_RESOURCE
@@ -176,10 +177,13 @@ def test_network_policy_admits_only_the_app_the_benchmark_prometheus_and_pickers
             for p in peers
             if "namespaceSelector" in p
         ]
+        # the stack's Prometheus server, not every pod there; none in the local stack (monitoring provider none)
+        scraper = [("monitoring", prometheus.SERVER_POD_LABELS)] if run.outputs["prometheusUrl"] else []
+        assert bool(scraper) == (stack != "local")
         expected = [
             ("rag", {}),
             ("jobs", BENCHMARK_JOB_LABELS),
-            ("monitoring", {}),
+            *scraper,
             ("serving", {COMPONENT: ENDPOINT_PICKER}),
         ]
         # (not the ingest Job, the embedding model's neither: it writes through the app's API)
@@ -228,17 +232,13 @@ def test_vllm_metrics_are_scrapable(stack):
         }
 
 
-def test_service_monitors_follow_autoscaling_unless_configured():
-    assert objects_of(dev(), "ServiceMonitor") == []  # no autoscaling in dev
-    monitors = {m["metadata"]["name"]: m["spec"] for m in objects_of(prod(), "ServiceMonitor")}
-    assert set(monitors) == {"llama-3-1-8b", "llama-guard-3-1b", "llama-3-1-8b-epp", "llama-guard-3-1b-epp"}
-    llama = monitors["llama-3-1-8b"]
-    assert llama["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s", "scheme": "http"}]
-    assert llama["selector"]["matchLabels"] == obj(prod(), "Service", "llama-3-1-8b")["spec"]["selector"]
-    vals = stack_values("dev")
-    vals["serving"]["monitoring"] = {"serviceMonitor": True, "serviceMonitorLabels": {"release": "kps"}}
-    [m] = objects_of(run_variant(vals), "ServiceMonitor")
-    assert m["metadata"]["labels"]["release"] == "kps"
+def test_endpoint_pickers_are_scraped_by_annotation_instead_of_service_monitors():
+    """The serving layer renders no ServiceMonitors any more: the stack installs a Prometheus that scrapes by
+    annotations, and a Prometheus operator gets PodMonitors from the monitoring layer
+    (tests/components/monitoring)."""
+    assert objects_of(dev(), "ServiceMonitor") == objects_of(prod(), "ServiceMonitor") == []
+    epp = obj(prod(), "Deployment", "llama-3-1-8b-epp")["spec"]["template"]["metadata"]["annotations"]
+    assert epp == {"prometheus.io/scrape": "true", "prometheus.io/port": "9090", "prometheus.io/path": "/metrics"}
 
 
 def test_rollouts_surge_instead_of_dropping_a_serving_replica():

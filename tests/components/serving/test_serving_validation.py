@@ -21,7 +21,6 @@ CUSTOM = {
     "HTTPRoute",
     "InferencePool",
     "ScaledObject",
-    "ServiceMonitor",
     "HealthCheckPolicy",
     "GCPBackendPolicy",
     "GCPRoutingExtension",
@@ -32,7 +31,13 @@ def _variants():
     tp = stack_values("prod")
     tp["serving"]["inferenceGateway"] = {"installCrds": True, "eppReplicas": 2}
     tp["serving"]["cpuTier"] = {"enabled": True}
-    tp["serving"]["monitoring"] = {"serviceMonitorLabels": {"release": "kps"}}
+    tp["monitoring"] = {
+        "prometheus": {
+            "provider": "operator",
+            "url": "http://prometheus-operated.monitoring.svc:9090",
+            "podMonitorLabels": {"release": "kps"},
+        }
+    }
     existing = copy.deepcopy(stack_values("local"))
     existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 2, "maxNodes": 2}]
     existing["serving"] = {
@@ -84,7 +89,6 @@ def test_prod_renders_every_custom_kind_the_layer_uses():
         ("HTTPRoute", "llama-3-1-8b"),
         ("Gateway", "inference-gateway"),
         ("ScaledObject", "llama-3-1-8b"),
-        ("ServiceMonitor", "llama-3-1-8b"),
         ("HealthCheckPolicy", "llama-3-1-8b"),
         ("GCPBackendPolicy", "llama-3-1-8b"),
     ],
@@ -181,6 +185,19 @@ def test_registry_schemas_are_strict_and_accept_null_where_the_crd_is_nullable()
     }
     preserved = update.strict({"type": "object", "properties": {}, "x-kubernetes-preserve-unknown-fields": True})
     assert "additionalProperties" not in preserved
+    # a oneOf branch constrains its object and stays open; the object itself and what the branch nests are strict
+    rule = {
+        "type": "object",
+        "properties": {"type": {"type": "string"}, "value": {"type": "string"}},
+        "oneOf": [
+            {"properties": {"type": {"enum": ["IPAddress"]}, "value": {"format": "ipv4"}}},
+            {"properties": {"type": {"not": {"enum": ["IPAddress"]}}, "x": {"type": "object", "properties": {}}}},
+        ],
+    }
+    out = update.strict(rule)
+    assert out["additionalProperties"] is False
+    assert ["additionalProperties" in b for b in out["oneOf"]] == [False, False]
+    assert out["oneOf"][1]["properties"]["x"]["additionalProperties"] is False
 
 
 def test_every_schema_file_is_named_as_validate_looks_it_up():

@@ -83,8 +83,34 @@ def test_unknown_top_level_key_is_an_error():
             {"cloud": "gcp", "region": "us-central1", "cluster.gpuPools.0.instanceType": "g2-standard-8"},
             "cluster.gcp.project: a GCP project id is required",
         ),
-        ({"cluster.privateEndpoint": False}, "cluster.publicAccessCidrs: the API endpoint is public but no CIDRs"),
-        ({"cluster.privateEndpoint": False, "cluster.publicAccessCidrs": ["0.0.0.0/0"]}, "open to the whole internet"),
+        (
+            {"cluster.apiEndpoint": {"access": "public"}},
+            "cluster.apiEndpoint.allowedCidrs: the API endpoint is public but lists no network that may reach it",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["0.0.0.0/0"]}},
+            "cluster.apiEndpoint.allowedCidrs[0]: 0.0.0.0/0 opens the Kubernetes API to the whole internet",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["::/0"]}},
+            "::/0 opens the Kubernetes API to the whole internet",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["203.0.113.7/24"]}},
+            "cluster.apiEndpoint.allowedCidrs[0]: '203.0.113.7/24' is not a CIDR",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "public", "allowedCidrs": ["198.51.100.7/32"], "wayIn": "inVpc"}},
+            "cluster.apiEndpoint.wayIn: wayIn applies to access: private",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "private", "allowedCidrs": ["198.51.100.7/32"]}},
+            "cluster.apiEndpoint.allowedCidrs: allowedCidrs applies to access: public",
+        ),
+        (
+            {"cluster.apiEndpoint": {"access": "private", "wayIn": "dnsEndpoint"}},
+            "cluster.apiEndpoint.wayIn: dnsEndpoint is GKE's IAM-authorised control plane address; EKS has none",
+        ),
         ({"cluster.gpuPools.0.instanceType": "p9.mega"}, "unknown aws instance type 'p9.mega'"),
         ({"cluster.gpuPools.0.instanceType": "m7i.xlarge"}, "m7i.xlarge has no GPU but is listed as a GPU pool"),
         ({"serving.models.0.pool": "nope"}, "serving.models[0].pool: model 'chat' names pool 'nope'"),
