@@ -39,7 +39,11 @@ venv-gateway:
 venv-ogx:
 	@$(MKVENV) .venvs/ogx 3.12 local/requirements-ogx.txt
 
-venvs: venv venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx
+# checkov (the Kubernetes scanner of tests/infra/test_checkov.py) pins packages the program's .venv has newer
+venv-checkov:
+	@$(MKVENV) .venvs/checkov 3.11 requirements-checkov.txt
+
+venvs: venv venv-ingest venv-quantize venv-benchmark venv-llm-server venv-gateway venv-ogx venv-checkov
 
 plan: venv
 	$(PY) -m infra.plan $(STACK) --out .plan/$(STACK)
@@ -56,7 +60,7 @@ lint: venv
 
 test: test-core test-workloads test-app test-e2e
 
-test-core: venv
+test-core: venv venv-checkov
 	$(PY) -m pytest tests/test_architecture.py tests/stacks tests/components tests/infra tests/policy \
 	  tests/corpora -m "not servers" $(PYTEST_ARGS)
 

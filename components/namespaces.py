@@ -1,4 +1,5 @@
-"""The platform's namespaces, with Pod Security admission, and the model-store ServiceAccounts."""
+"""The platform's namespaces, with Pod Security admission, a default deny of ingress, and the model-store
+ServiceAccounts."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ class NamespacesArgs:
     """Role -> Pod Security level enforced there (restricted, or baseline where an image needs it)."""
     model_store_roles: list[str]
     """Roles whose namespace gets the model-store ServiceAccount (bound to the bucket identity)."""
+    default_deny: list[str]
+    """Roles whose namespace denies every incoming connection that no NetworkPolicy admits (each workload there
+    brings the policy that admits its clients)."""
     service_account_annotations: pulumi.Input[dict[str, str]]
 
 
 class Namespaces(pulumi.ComponentResource):
-    """One namespace per role, and the model-store ServiceAccount in the roles that reach the bucket."""
+    """One namespace per role (with its default deny, where asked), and the model-store ServiceAccount in the roles
+    that reach the bucket."""
 
     namespaces: dict[str, k8s.core.v1.Namespace]
     """Role -> Namespace: what a layer's objects in that namespace wait for."""
@@ -40,6 +45,14 @@ class Namespaces(pulumi.ComponentResource):
                 opts=child,
             )
             for role, ns in args.names.items()
+        }
+        self.default_deny = {
+            role: kube.default_deny_ingress(
+                f"{name}-{role}-default-deny",
+                args.names[role],
+                pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[role]]),
+            )
+            for role in args.default_deny
         }
         self.model_store_accounts = {
             role: k8s.core.v1.ServiceAccount(

@@ -16,9 +16,20 @@ class Chart:
 
 
 # --- cluster add-ons -------------------------------------------------------------------------------
-NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin")
-DCGM_EXPORTER = Chart("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts")
-CLUSTER_AUTOSCALER = Chart("cluster-autoscaler", "9.46.6", "https://kubernetes.github.io/autoscaler")
+# Chart versions are those whose published sources the tests render (../shared/charts, infra/charts.py): a pin
+# moves only together with the chart sources there.
+NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+"""0.17.1 -> 0.20.0: the values the program sets (tolerations, affinity) are unchanged; 0.19 changed the default of
+the gds/gdrcopy/mofed flags and enabled GFD's NodeFeature API (GFD stays off here)."""
+DCGM_EXPORTER = Chart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
+"""4.1.1 -> 4.8.2 (DCGM 4.x exporter); the values the program sets (tolerations, affinity, serviceMonitor) are
+unchanged."""
+CLUSTER_AUTOSCALER = Chart("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
+"""9.46.6 -> 9.59.0. The chart's own image (appVersion 1.35.0) is replaced by the autoscaler release of the
+cluster's Kubernetes minor (`CLUSTER_AUTOSCALER_IMAGE_TAGS`): the autoscaler simulates the scheduler of its own
+minor and is tested only against it."""
+CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.33": "v1.33.1", "1.34": "v1.34.0", "1.35": "v1.35.0"}
+"""Kubernetes minor -> cluster-autoscaler image tag (registry.k8s.io/autoscaling/cluster-autoscaler)."""
 EKS_ADDON_POD_IDENTITY = "v1.3.5-eksbuild.2"
 EKS_ADDON_EBS_CSI = "v1.48.0-eksbuild.1"
 

@@ -2,7 +2,14 @@
 
 Every `leanrag:` key is read once (unknown ones too, so typos are reported) and handed to the pure
 `stacks.load.parse`; secrets stay Pulumi secret Outputs in `StackSecrets` and only their presence reaches
-preflight.
+preflight. Every other key (aws:region, gcp:project, ...) is checked against the keys its provider reads
+(`infra.provider_keys`) and against ours (the region), all in the same report.
+
+What the program cannot catch here: Pulumi has parsed `Pulumi.<stack>.yaml` before the program starts and
+passes one value per key, merged from the stack file, ESC environments and `--config` flags. A YAML syntax
+error, duplicate keys or a `config:` of the wrong shape are therefore Pulumi's to report (or, for duplicates,
+the last one wins before the program sees the map); the offline plan (`python -m infra.plan`, run in CI)
+reads the stack file itself and refuses all three with the line (`infra.stack_file`).
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from typing import Any
 
 import pulumi
 
+from infra.provider_keys import known_keys
 from stacks.config import NAMESPACE, SECRET_KEYS, StackConfig
 from stacks.load import parse
+from stacks.providers import ProviderSettings
 
 
 @dataclass(frozen=True)
@@ -62,5 +71,13 @@ def from_pulumi() -> tuple[StackConfig, StackSecrets]:
         value = config.get(key)
         if key not in SECRET_KEYS and value is not None:
             raw[key] = _decode(key, value)
+    providers = ProviderSettings(
+        values={
+            k.replace(":config:", ":", 1): pulumi.runtime.config.get_config(k) or ""
+            for k in sorted(all_keys)
+            if not k.startswith(prefix)
+        },
+        known_keys=known_keys(),
+    )
     secrets = StackSecrets(hf_token=_secret(config, "hfToken"), kubeconfig=_secret(config, "kubeconfig"))
-    return parse(raw, secrets.present()), secrets
+    return parse(raw, secrets.present(), providers), secrets

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,9 @@ from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from infra.stack_file import StackFileError
+from infra.stack_file import read as read_stack_file
 
 PROJECT = "leanrag"
 PROGRAM = Path(__file__).with_name("__main__.py")
@@ -170,20 +172,12 @@ def stack_config(stack_file: Path) -> tuple[dict[str, str], list[str]]:
     """Pulumi.<stack>.yaml -> (config as the engine passes it: JSON for structured values, secret keys).
 
     Encrypted (`secure:`) values cannot be decrypted offline; they are passed as placeholders so the
-    program sees the secret as set."""
-    import yaml
-
-    raw = yaml.safe_load(stack_file.read_text()) or {}
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in (raw.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[full] = "offline-placeholder"
-            secret_keys.append(full)
-        else:
-            config[full] = value if isinstance(value, str) else json.dumps(value)
-    return config, secret_keys
+    program sees the secret as set. StackFileError when the file cannot be read or has problems of its own
+    (duplicate keys, keys outside `config:`): each with its line."""
+    stack = read_stack_file(stack_file)
+    if stack.problems:
+        raise StackFileError("\n".join(str(p) for p in stack.problems))
+    return stack.engine_config()
 
 
 def run_program(config: dict[str, str], secret_keys: list[str], stack: str) -> ProgramRun:

@@ -63,7 +63,10 @@ class ModelSpec(_Frozen):
 
 class _CloudSection(_Frozen):
     region: str
+    """The region the prices are for."""
     price_date: str
+    regions: list[str]
+    """Every region of the cloud a stack may name."""
     instances: dict[str, dict[str, object]]
 
 
@@ -93,6 +96,16 @@ def instances(cloud: Cloud) -> dict[str, InstanceSpec]:
         )
         for name, spec in section.instances.items()
     }
+
+
+def regions(cloud: Cloud) -> list[str]:
+    """The regions of `cloud` a stack may run in (the catalog's prices are for `price_region(cloud)`)."""
+    return list(_load().clouds[cloud].regions)
+
+
+def price_region(cloud: Cloud) -> str:
+    """The region whose list prices the catalog holds."""
+    return _load().clouds[cloud].region
 
 
 def models() -> dict[str, ModelSpec]:

@@ -1,10 +1,17 @@
 """Turn raw stack config into a validated `StackConfig`, or one error that lists every problem.
 
 Pure: the values come from the composition root (infra/config.py reads them from Pulumi) or from a test.
+Every problem is reported at once: schema errors, the provider settings (unknown keys, a region that differs
+from ours) and the preflight rules. When part of the schema is invalid, preflight still runs on the valid part:
+a rule that reads an invalid top-level section (say `cluster`) is skipped, since its findings would come from
+defaults rather than from what was written; the others report as usual.
 """
 
 from __future__ import annotations
 
+import functools
+import typing
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +20,7 @@ from pydantic_core import ErrorDetails
 from stacks import preflight
 from stacks.config import SECRET_KEYS, StackConfig
 from stacks.preflight import PreflightError, Problem
+from stacks.providers import ProviderSettings, check_agreement, check_keys
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -39,14 +47,80 @@ def _validation_problems(error: ValidationError) -> list[Problem]:
     ]
 
 
-def parse(raw: dict[str, Any], secrets_present: frozenset[str] = frozenset()) -> StackConfig:
-    """Validate the `leanrag:` keys of a stack (without the namespace) and run preflight; PreflightError lists
-    every problem. `secrets_present` names the secret keys that are set."""
+class _Unreadable(Exception):
+    """A preflight rule read a top-level section whose schema is invalid."""
+
+
+class _ValidPart:
+    """A `StackConfig` built from the valid top-level sections, whose invalid ones cannot be read: reading one raises
+    `_Unreadable`. Methods (`pool`, `effective_zones`) run on this view, so they cannot read them either."""
+
+    def __init__(self, cfg: StackConfig, invalid: frozenset[str]):
+        self._cfg = cfg
+        self._invalid = invalid
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._invalid:
+            raise _Unreadable(name)
+        attr = getattr(type(self._cfg), name, None)
+        if callable(attr) and name not in StackConfig.model_fields:
+            return attr.__get__(self)
+        return getattr(self._cfg, name)
+
+
+_FIELDS_BY_KEY = {(f.alias or n): n for n, f in StackConfig.model_fields.items()}
+
+
+def _valid_part(values: dict[str, Any], error: ValidationError) -> StackConfig | None:
+    """The config as a view that hides the top-level sections with schema errors (they take no default), or None
+    when the rest does not validate on its own (e.g. `cloud`, which every rule reads, is invalid)."""
+    locs = [e["loc"] for e in error.errors()]
+    if any(not loc for loc in locs):
+        return None
+    invalid_keys = {str(loc[0]) for loc in locs}
     try:
-        cfg = StackConfig.model_validate({k: v for k, v in raw.items() if k not in SECRET_KEYS})
+        cfg = StackConfig.model_validate({k: v for k, v in values.items() if k not in invalid_keys})
+    except ValidationError:
+        return None
+    invalid_fields = frozenset(_FIELDS_BY_KEY[k] for k in invalid_keys if k in _FIELDS_BY_KEY)
+    return typing.cast(StackConfig, _ValidPart(cfg, invalid_fields))
+
+
+def _rule_problems(cfg: StackConfig, secrets: frozenset[str], providers: ProviderSettings | None) -> list[Problem]:
+    """The preflight rules and the provider agreement over `cfg`; a rule that reads an invalid section is skipped."""
+    rules: list[Callable[[], Iterable[Problem]]] = [
+        functools.partial(check, cfg, secrets) for check in preflight.CHECKS
+    ]
+    if providers is not None:
+        rules.append(functools.partial(check_agreement, cfg, providers))
+    found: list[Problem] = []
+    for rule in rules:
+        try:
+            found += list(rule())
+        except _Unreadable:
+            continue
+    return found
+
+
+def parse(
+    raw: dict[str, Any],
+    secrets_present: frozenset[str] = frozenset(),
+    providers: ProviderSettings | None = None,
+) -> StackConfig:
+    """Validate the `leanrag:` keys of a stack (without the namespace), the provider settings if given, and run
+    preflight; PreflightError lists every problem. `secrets_present` names the secret keys that are set."""
+    values = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
+    problems: list[Problem] = list(check_keys(providers)) if providers is not None else []
+    cfg: StackConfig | None
+    try:
+        cfg = StackConfig.model_validate(values)
     except ValidationError as e:
-        raise PreflightError(_validation_problems(e)) from None
-    problems = preflight.run(cfg, secrets_present)
+        problems += _validation_problems(e)
+        cfg = _valid_part(values, e)
+        if cfg is not None:
+            problems += _rule_problems(cfg, secrets_present, providers)
+        raise PreflightError(problems) from None
+    problems += _rule_problems(cfg, secrets_present, providers)
     if problems:
         raise PreflightError(problems)
     return cfg

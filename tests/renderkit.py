@@ -1,7 +1,8 @@
 """The one render kit of the tests: run the real Pulumi program under the SDK's mocks (a stack file of the repo,
 or config values given in the test), and read what it rendered: plain manifests, Helm values, Secrets, the
-serving layer's objects, dependencies, secret scans, NetworkPolicy semantics and the Pod Security `restricted`
-rules. Runs are cached (the program is pure); the readers are pure functions over `ProgramRun`."""
+serving layer's objects, dependencies, secret scans, NetworkPolicy semantics, the Pod Security `restricted`
+rules, and the objects each Helm release's chart renders with the program's values. Runs are cached (the program
+is pure); the readers are pure functions over `ProgramRun`."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
+from infra import charts
 from infra.mocks import ProgramRun, Registered, mock_secret, run_program, stack_config
-from infra.plan import is_kubernetes_object, manifest, plain
+from infra.plan import helm_release, is_kubernetes_object, manifest, plain
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
@@ -334,8 +336,8 @@ def rendered_config_files(run: ProgramRun) -> dict[str, str]:
 
 
 def containers(pod_spec: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from pod_spec.get("initContainers", [])
-    yield from pod_spec.get("containers", [])
+    yield from pod_spec.get("initContainers") or []  # charts may render `initContainers: null`
+    yield from pod_spec.get("containers") or []
 
 
 def env_of(container: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,7 +369,7 @@ def restricted_violations(pod_spec: Mapping[str, Any]) -> list[str]:
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         if pod_spec.get(flag):
             out.append(flag)
-    for v in pod_spec.get("volumes", []):
+    for v in pod_spec.get("volumes") or []:
         if set(v) - _RESTRICTED_VOLUMES:
             out.append(f"volume {v['name']} of type {sorted(set(v) - _RESTRICTED_VOLUMES)}")
     for c in containers(pod_spec):
@@ -467,3 +469,26 @@ def egress_open(policies: list[dict[str, Any]], pod: tuple[str, Mapping[str, str
         and _selects(p["spec"]["podSelector"], labels)
     ]
     return not selecting or any(p["spec"].get("egress") for p in selecting)
+
+
+# --- Helm releases rendered with their charts (infra/charts.py) -------------------------------------------------
+
+
+@cache
+def _rendered(stack: str, helm_name: str) -> tuple[str, ...]:
+    return tuple(json.dumps(o) for o in charts.render(helm_release(release(run_stack(stack), helm_name))))
+
+
+def helm_objects(stack: str, helm_name: str) -> list[dict[str, Any]]:
+    """The objects the chart of a repo stack's Helm release renders with the values the program passes (as Helm
+    would install them; fresh copies)."""
+    return [json.loads(o) for o in _rendered(stack, helm_name)]
+
+
+def pod_templates(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(kind/name, pod spec) of every workload among `objects` (Deployments, StatefulSets, DaemonSets, Jobs)."""
+    out = []
+    for o in objects:
+        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            out.append((f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"]["spec"]))
+    return out

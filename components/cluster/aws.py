@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components import kube, versions
 from components.cluster import kubeconfig
-from components.cluster.addons import gpu_node_addons
+from components.cluster.addons import AUTOSCALER_SERVICE_ACCOUNT, cluster_autoscaler_values, gpu_node_addons
 from components.cluster.base import (
     ACCELERATOR_LABEL,
     GPU_TAINT,
@@ -218,7 +218,9 @@ class AwsGpuCluster(pulumi.ComponentResource):
         )
         ready: list[pulumi.Resource] = list(node_groups)
         ready += self._block_storage(name, cluster, key, provider, pod_identity, tags, node_groups)
-        self._autoscaler(name, cluster, args.region, provider, pod_identity, tags, ready)
+        self._autoscaler(
+            name, cluster, args.region, args.settings.kubernetes_version, provider, pod_identity, tags, ready
+        )
         if args.gpu_pools:
             ready += gpu_node_addons(name, [g.pool.name for g in args.gpu_pools], self, provider, node_groups)
 
@@ -406,6 +408,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         name: str,
         cluster: aws.eks.Cluster,
         region: str,
+        kubernetes_version: str,
         provider: k8s.Provider,
         agent: aws.eks.Addon,
         tags: dict[str, str],
@@ -457,7 +460,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             f"{name}-cluster-autoscaler",
             cluster_name=cluster.name,
             namespace="kube-system",
-            service_account="cluster-autoscaler",
+            service_account=AUTOSCALER_SERVICE_ACCOUNT,
             role_arn=role.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
         )
@@ -466,17 +469,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 f"{name}-cluster-autoscaler",
                 versions.CLUSTER_AUTOSCALER,
                 "kube-system",
-                {
-                    "cloudProvider": "aws",
-                    "awsRegion": region,
-                    "autoDiscovery": {"clusterName": cluster.name},
-                    "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
-                    "extraArgs": {
-                        "balance-similar-node-groups": True,
-                        "skip-nodes-with-local-storage": False,
-                        "expander": "least-waste",
-                    },
-                },
+                cluster_autoscaler_values(cluster.name, region, kubernetes_version),
                 pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[association, *ready]),
             )
         )

@@ -1,7 +1,12 @@
 """Milvus from the official Helm chart (zilliztech/milvus-helm), with authentication and MinIO storage.
 
-Standalone (dev) or distributed (prod), in a namespace of its own that enforces Pod Security `baseline`
-(the stock Milvus image runs as root). Every credential is generated and lives only in Secrets:
+Standalone (dev) or distributed (prod), in a namespace of its own. Milvus and etcd run as Pod Security
+`restricted` allows (non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp): Milvus as the
+image's own `milvus` user (uid 999, which owns /milvus in the 2.6 images), etcd as its image's 1001. The
+namespace still enforces only `baseline` (and warns and audits at `restricted`): the chart's MinIO sub-chart
+(minio 8.0.17) renders no container securityContext, so its pods cannot meet `restricted`; MinIO runs non-root
+there (uid 10001). Enforcing `restricted` needs MinIO from elsewhere (its own hardened StatefulSet, or the
+cloud's bucket through `externalS3`). Every credential is generated and lives only in Secrets:
 
 - the root password reaches Milvus as COMMON_SECURITY_DEFAULT_ROOT_PASSWORD from a Secret; Milvus reads
   environment variables over its YAML files (key `common.security.defaultRootPassword`);
@@ -39,8 +44,38 @@ MINIO_ACCESS_KEY, MINIO_SECRET_KEY = "accesskey", "secretkey"
 """The key names the MinIO sub-chart reads from `existingSecret`."""
 CLIENT_SECRET = "milvus-credentials"
 """Secret in each client namespace: `uri`, `token` (user:password), `username`, `password`."""
-ETCD_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+ETCD_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
 ETCD_STORAGE_GB = 10
+MILVUS_UID = 999
+"""The `milvus` user of the Milvus 2.6 images, owner of /milvus (a user other than the owner cannot run it)."""
+ETCD_UID = 1001
+"""The user of the etcd image the chart pins (Bitnami's layout: /opt/bitnami/etcd belongs to it)."""
+MINIO_UID = 10001
+"""MinIO runs as any user: its data is on the volume, group-writable through fsGroup."""
+SERVICE_ACCOUNT = "milvus-pods"
+"""The ServiceAccount of every pod of the release (Milvus, etcd, MinIO), created by the program without an API
+token: none of them calls the Kubernetes API."""
+
+
+def _restricted_pod(uid: int) -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _restricted_container(uid: int) -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 @dataclass(frozen=True)
@@ -111,11 +146,12 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
     coordinator = {"resources": kube.resources(config.coordinator_resources), "extraEnv": env}
     values: dict[str, Any] = {
         "cluster": {"enabled": distributed},
+        "image": {"all": {"pullPolicy": kube.IMAGE_PULL_POLICY}},
         "nodeSelector": dict(placement.node_selector),
         "tolerations": list(placement.tolerations),
-        # The image runs as root (the namespace enforces `baseline`); drop what it does not need.
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "containerSecurityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": _restricted_pod(MILVUS_UID),
+        "containerSecurityContext": _restricted_container(MILVUS_UID),
+        "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
         "extraConfigFiles": {"user.yaml": user_config()},
         "service": {"type": "ClusterIP", "port": PORT},
         "metrics": {"enabled": True, "serviceMonitor": {"enabled": False}},
@@ -132,6 +168,9 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
             "existingSecret": MINIO_SECRET,
             "accessKey": "",
             "secretKey": "",
+            "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
+            "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+            "securityContext": {"enabled": True, "runAsUser": MINIO_UID, "runAsGroup": MINIO_UID, "fsGroup": MINIO_UID},
             "resources": kube.resources(config.minio_resources),
             "persistence": {"enabled": True, **_persistence(config.storage_gb, storage_class)},
             "nodeSelector": dict(placement.node_selector),
@@ -139,6 +178,10 @@ def milvus_values(config: MilvusConfig, placement: Placement, storage_class: str
         },
         "etcd": {
             "replicaCount": 3 if distributed else 1,
+            "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
+            "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+            "podSecurityContext": {"enabled": True, **_restricted_pod(ETCD_UID)},
+            "containerSecurityContext": {"enabled": True, **_restricted_container(ETCD_UID)},
             "resources": ETCD_RESOURCES,
             "persistence": {"enabled": True, **_persistence(ETCD_STORAGE_GB, storage_class)},
             "nodeSelector": dict(placement.node_selector),
@@ -212,12 +255,20 @@ class VectorStore(pulumi.ComponentResource):
             in_ns,
         )
 
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-milvus-pods",
+            metadata={"name": SERVICE_ACCOUNT, "namespace": ns, "labels": kube.PART_OF},
+            automount_service_account_token=False,
+            opts=in_ns,
+        )
         self.release = kube.helm_release(
             f"{name}-milvus",
             versions.MILVUS,
             ns,
             milvus_values(cfg, args.placement, args.storage_class),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret]),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.namespace_resource, root_secret, minio_secret, account]
+            ),
             release_name=RELEASE,
             create_namespace=False,  # the namespace above, with its Pod Security labels
             timeout_s=1200,

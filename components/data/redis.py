@@ -1,8 +1,8 @@
 """Redis for the gateway's caches (responses, embeddings): one StatefulSet with AOF on a volume.
 
-The password is generated (RandomPassword) and lives only in a Secret: redis-server reads it from an
-included config file mounted from that Secret (never from its command line), and redis-cli in the probes
-reads it from REDISCLI_AUTH, filled from the same Secret.
+The password is generated (RandomPassword) and lives only in a Secret, mounted as files: redis-server reads it
+from an included config file (never from its command line), and redis-cli in the probes from the password file
+(exported as REDISCLI_AUTH to redis-cli alone; never an environment variable of the container).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from stacks.quantity import memory_bytes
 
 NAME = "redis"
 PORT = 6379
-UID, GID = 999, 1000
-"""The redis user and group of the official image."""
+UID, GID = 10001, 10001
+"""A high uid/gid of no user in the image or on the node: redis-server needs no user of its own, and the data
+volume is the pod's group (fsGroup), so a volume written by the image's redis user (999) stays writable."""
 SECRET_NAME = "redis-auth"
 PASSWORD_KEY = "password"
 """Key of the Secret that holds the bare password (for clients' env vars)."""
@@ -85,7 +86,7 @@ def redis_conf(config: RedisConfig, maxmemory_bytes: int) -> str:
 
 
 def _probe(period_s: int, failures: int) -> dict[str, Any]:
-    check = f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"
+    check = f'REDISCLI_AUTH="$(cat {_AUTH_DIR}/{PASSWORD_KEY})" redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG'
     return {
         "exec": {"command": ["sh", "-c", check]},
         "periodSeconds": period_s,
@@ -103,7 +104,6 @@ def statefulset_spec(
         "image": versions.REDIS_IMAGE,
         "command": ["redis-server", f"{_CONF_DIR}/redis.conf"],
         "ports": [{"name": "redis", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [kube.secret_env("REDISCLI_AUTH", SECRET_NAME, PASSWORD_KEY)],
         "resources": kube.resources(config.resources),
         "securityContext": kube.restricted_container_security(),
         # AOF replay can take a while after a restart: startup allows 5 minutes before liveness applies.
@@ -124,14 +124,7 @@ def statefulset_spec(
         claim_spec["storageClassName"] = storage_class
     volumes = [
         {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-        {
-            "name": "auth",
-            "secret": {
-                "secretName": SECRET_NAME,
-                "defaultMode": 0o440,
-                "items": [{"key": AUTH_CONF_KEY, "path": AUTH_CONF_KEY}],
-            },
-        },
+        kube.secret_volume("auth", SECRET_NAME, {AUTH_CONF_KEY: AUTH_CONF_KEY, PASSWORD_KEY: PASSWORD_KEY}),
     ]
     return {
         "serviceName": f"{NAME}-headless",

@@ -11,7 +11,7 @@ import pulumi
 
 from components import kube, versions
 from components.cluster.base import Placement
-from components.jobs.workload_job import SecretEnv, WorkloadJobArgs
+from components.jobs.workload_job import SecretEnv, SecretFile, WorkloadJobArgs, secret_mounts
 from stacks.config.images import WorkloadImages
 from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
 from stacks.models import ServedModel
@@ -55,8 +55,9 @@ def artifact_uri(model_store_uri: pulumi.Input[str], model: ServedModel) -> pulu
     return pulumi.Output.concat(model_store_uri, "/models/", model.name, "/", model.config.precision)
 
 
-def _hf_token_env(hf_token_secret: str | None) -> list[SecretEnv]:
-    return [SecretEnv("HF_TOKEN", hf_token_secret, HF_TOKEN_KEY)] if hf_token_secret is not None else []
+def _hf_token_file(hf_token_secret: str | None) -> list[SecretFile]:
+    """The Hugging Face token as a file: huggingface_hub reads the file HF_TOKEN_PATH names."""
+    return [SecretFile("HF_TOKEN_PATH", hf_token_secret, HF_TOKEN_KEY)] if hf_token_secret is not None else []
 
 
 def quantize_args(
@@ -92,7 +93,7 @@ def quantize_args(
         placement=placement,
         gpus=1,
         uses_model_store=True,
-        secret_env=_hf_token_env(hf_token_secret),
+        secret_files=_hf_token_file(hf_token_secret),
     )
 
 
@@ -157,15 +158,19 @@ def _tokenizer_download(model: ServedModel, hf_token_secret: str | None, image: 
         "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], "
         "local_dir=sys.argv[2], allow_patterns=['tokenizer*', 'special_tokens_map.json', 'config.json'])"
     )
-    env = kube.env_vars({"HOME": "/work"})
-    env += [kube.secret_env(s.name, s.secret, s.key) for s in _hf_token_env(hf_token_secret)]
+    token = _hf_token_file(hf_token_secret)
+    env = kube.env_vars({"HOME": "/work"}) + [f.env() for f in token]
     return {
         "name": "download-tokenizer",
         "image": image,
         "command": ["python", "-c", script, model.source.hub_id, TOKENIZER_DIR],
         "env": env,
         "securityContext": kube.restricted_container_security(),
-        "volumeMounts": [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "work", "mountPath": "/work"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *secret_mounts(token),
+        ],
     }
 
 
@@ -188,6 +193,7 @@ def benchmark_args(
     ratio to the memory-bandwidth roofline of its GPU. With `upload_uri` (the stack's bucket) the run folder is
     uploaded after every finished load point, as the model-store ServiceAccount, so it outlives the pod."""
     m = model.config
+    api_key_file = SecretFile("OPENAI_API_KEY_FILE", api_key.name, api_key.key)
     args: list[pulumi.Input[str]] = [
         "run",
         "--target",
@@ -210,6 +216,8 @@ def benchmark_args(
         str(m.tensor_parallel),
         "--label",
         label,
+        "--api-key-file",
+        api_key_file.path,
     ]
     if model.shape is not None:
         args += ["--model-params-b", str(model.shape.params_b)]
@@ -230,7 +238,8 @@ def benchmark_args(
         resources=config.resources,
         placement=placement,
         env=env,
-        secret_env=[SecretEnv("OPENAI_API_KEY", api_key.name, api_key.key)],
+        secret_files=[api_key_file],
+        init_secret_files=_hf_token_file(hf_token_secret),
         uses_model_store=upload_uri is not None,
         init_containers=[_tokenizer_download(model, hf_token_secret, image)],
         termination_grace_s=BENCHMARK_GRACE_S,

@@ -23,13 +23,57 @@ RUN_AS = 10001
 WORK_DIR = "/work"
 
 
+SECRETS_VOLUME = "secrets"
+"""The projected volume of the Job's Secret files; each container mounts only its own under kube.SECRETS_DIR."""
+INIT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+"""Resources of an init container that brings none (downloads: a corpus, a tokenizer)."""
+
+
 @dataclass(frozen=True)
 class SecretEnv:
-    """An environment variable filled from a key of a Kubernetes Secret."""
+    """An environment variable filled from a key of a Kubernetes Secret (for a program that reads its secret only
+    from the environment; prefer `SecretFile`)."""
 
     name: str
     secret: pulumi.Input[str]
     key: str
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A key of a Kubernetes Secret mounted as a file of the Job (never an environment variable); the variable `var`
+    holds the file's path, e.g. MILVUS_TOKEN_FILE, or HF_TOKEN_PATH (read by huggingface_hub itself)."""
+
+    var: str
+    secret: pulumi.Input[str]
+    key: str
+
+    @property
+    def file(self) -> str:
+        return self.var.lower().replace("_", "-")
+
+    @property
+    def path(self) -> str:
+        return f"{kube.SECRETS_DIR}/{self.file}"
+
+    def env(self) -> dict[str, Any]:
+        return {"name": self.var, "value": self.path}
+
+
+def secret_mounts(files: Sequence[SecretFile]) -> list[dict[str, Any]]:
+    """The mounts of `files` (each alone: a container sees only the Secret files it reads)."""
+    return [{"name": SECRETS_VOLUME, "mountPath": f.path, "subPath": f.file, "readOnly": True} for f in files]
+
+
+def secrets_volume(files: Sequence[SecretFile]) -> dict[str, Any]:
+    """One projected volume with every Secret file of the Job, readable by the Job's group only."""
+    return {
+        "name": SECRETS_VOLUME,
+        "projected": {
+            "defaultMode": 0o440,
+            "sources": [{"secret": {"name": f.secret, "items": [{"key": f.key, "path": f.file}]}} for f in files],
+        },
+    }
 
 
 @dataclass
@@ -45,6 +89,10 @@ class WorkloadJobArgs:
     gpus: int = 0
     env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: list[SecretEnv] = field(default_factory=list)
+    secret_files: list[SecretFile] = field(default_factory=list)
+    """Secret keys the job's container reads, as files."""
+    init_secret_files: list[SecretFile] = field(default_factory=list)
+    """Secret keys only init containers read (they mount them with `secret_mounts`)."""
     uses_model_store: bool = False
     """Run as the model-store ServiceAccount (bucket access through Pod Identity / Workload Identity)."""
     init_containers: list[dict[str, Any]] = field(default_factory=list)
@@ -76,6 +124,7 @@ class WorkloadJob(pulumi.ComponentResource):
         labels = kube.labels(args.job, kube.JOB)
         env = kube.env_vars(args.env)
         env += [kube.secret_env(s.name, s.secret, s.key) for s in args.secret_env]
+        env += [s.env() for s in args.secret_files]
         # the root filesystem is read-only: every cache goes to the writable work volume
         env += kube.env_vars(
             {"HOME": WORK_DIR, "HF_HOME": f"{WORK_DIR}/.cache/huggingface", "XDG_CACHE_HOME": f"{WORK_DIR}/.cache"}
@@ -90,18 +139,23 @@ class WorkloadJob(pulumi.ComponentResource):
             "volumeMounts": [
                 {"name": "work", "mountPath": WORK_DIR},
                 {"name": "tmp", "mountPath": "/tmp"},
+                *secret_mounts(args.secret_files),
                 *args.volume_mounts,
             ],
         }
+        volumes = [{"name": "work", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}, *args.volumes]
+        all_secret_files = list(dict.fromkeys([*args.secret_files, *args.init_secret_files]))
+        if all_secret_files:
+            volumes.append(secrets_volume(all_secret_files))
         pod_spec: dict[str, Any] = {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
             "securityContext": kube.restricted_pod_security(RUN_AS, RUN_AS),
             "nodeSelector": args.placement.node_selector,
             "tolerations": args.placement.tolerations,
-            "containers": [container],
-            "initContainers": args.init_containers,
-            "volumes": [{"name": "work", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}, *args.volumes],
+            "containers": [kube.pulled_always(container)],
+            "initContainers": [kube.pulled_always({"resources": INIT_RESOURCES, **c}) for c in args.init_containers],
+            "volumes": volumes,
         }
         if args.uses_model_store:
             pod_spec["serviceAccountName"] = MODEL_STORE_SERVICE_ACCOUNT

@@ -2,9 +2,9 @@
 
 - `meta`: labels (the selector labels, part-of, the pod labels NetworkPolicies admit), namespace labels,
   in-cluster addresses of Services;
-- `pod`: Pod Security `restricted` contexts, container resources, environment variables (plain and from
-  Secrets), probes and the preStop sleep;
-- `network`: NetworkPolicy peers, rules and the policy resource;
+- `pod`: Pod Security `restricted` contexts, container resources (CPU and memory limits), the image pull
+  policy, environment variables (plain and from Secrets), Secrets as files, probes and the preStop sleep;
+- `network`: NetworkPolicy peers, rules, the policy resource and a namespace's default deny;
 - `objects`: Secrets, PodDisruptionBudgets and pinned Helm releases.
 
 Everything is re-exported here: layers write `from components import kube` and `kube.labels(...)`.
@@ -32,19 +32,25 @@ from components.kube.meta import (
     service_host,
     service_url,
 )
-from components.kube.network import IpBlock, Peer, ingress_rule, network_policy
+from components.kube.network import IpBlock, Peer, default_deny_ingress, ingress_rule, network_policy
 from components.kube.objects import helm_release, pod_disruption_budget, secret
 from components.kube.pod import (
+    CPU_LIMIT_FACTOR,
+    IMAGE_PULL_POLICY,
+    SECRETS_DIR,
     SecretRef,
+    cpu_limit,
     env_vars,
     grpc_probe,
     http_probe,
     pre_stop_sleep,
+    pulled_always,
     resources,
     restricted_container_security,
     restricted_pod_security,
     restricted_pod_spec,
     secret_env,
+    secret_volume,
 )
 
 __all__ = [
@@ -52,8 +58,10 @@ __all__ = [
     "BENCHMARK_JOB_POD_LABELS",
     "BODY_ROUTER",
     "COMPONENT",
+    "CPU_LIMIT_FACTOR",
     "ENDPOINT_PICKER",
     "GATEWAY_POD_LABELS",
+    "IMAGE_PULL_POLICY",
     "INGEST_JOB_POD_LABELS",
     "JOB",
     "MODEL_SERVER",
@@ -61,9 +69,12 @@ __all__ = [
     "NAME",
     "NAMESPACE_NAME",
     "PART_OF",
+    "SECRETS_DIR",
     "IpBlock",
     "Peer",
     "SecretRef",
+    "cpu_limit",
+    "default_deny_ingress",
     "env_vars",
     "grpc_probe",
     "helm_release",
@@ -75,12 +86,14 @@ __all__ = [
     "network_policy",
     "pod_disruption_budget",
     "pre_stop_sleep",
+    "pulled_always",
     "resources",
     "restricted_container_security",
     "restricted_pod_security",
     "restricted_pod_spec",
     "secret",
     "secret_env",
+    "secret_volume",
     "selector",
     "service_host",
     "service_url",

@@ -69,3 +69,13 @@ def network_policy(
         spec=spec,
         opts=opts,
     )
+
+
+DEFAULT_DENY_INGRESS = "default-deny-ingress"
+
+
+def default_deny_ingress(
+    resource_name: str, namespace: str, opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """No pod of the namespace accepts connections unless another NetworkPolicy admits them (policies add up)."""
+    return network_policy(resource_name, namespace, {}, [], opts, name=DEFAULT_DENY_INGRESS)

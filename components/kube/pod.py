@@ -10,6 +10,17 @@ from typing import Any
 import pulumi
 
 from stacks.config.platform import Resources
+from stacks.quantity import cpu_cores
+
+IMAGE_PULL_POLICY = "Always"
+"""Every container re-resolves its pinned tag at start (a layer already on the node is not pulled again): a tag
+re-pushed with a fix is picked up, and a pod never runs an image its node cached for another pod's credentials.
+The cost is a registry round trip per start."""
+CPU_LIMIT_FACTOR = 2
+"""Without a configured CPU limit, a container may burst to this many times its CPU request: a busy pod cannot
+starve its node, and short peaks (start-up, a tokenizer) are not throttled at the request."""
+SECRETS_DIR = "/var/run/secrets/leanrag"
+"""Where Secret keys are mounted as files (secrets as files, never environment variables)."""
 
 
 def restricted_pod_security(uid: int, gid: int) -> dict[str, Any]:
@@ -42,9 +53,14 @@ def restricted_pod_spec(
         "tolerations": [dict(t) for t in tolerations],
         "securityContext": restricted_pod_security(*run_as),
         "terminationGracePeriodSeconds": grace_s,
-        "containers": [dict(c) for c in containers],
+        "containers": [pulled_always(c) for c in containers],
         "volumes": [dict(v) for v in volumes],
     }
+
+
+def pulled_always(container: Mapping[str, Any]) -> dict[str, Any]:
+    """The container with `imagePullPolicy` set (IMAGE_PULL_POLICY) unless it sets its own."""
+    return {**container, "imagePullPolicy": container.get("imagePullPolicy", IMAGE_PULL_POLICY)}
 
 
 def restricted_container_security(read_only_root: bool = True, *, non_root: bool = False) -> dict[str, Any]:
@@ -60,13 +76,28 @@ def restricted_container_security(read_only_root: bool = True, *, non_root: bool
     return context
 
 
+def cpu_limit(request: str, factor: int = CPU_LIMIT_FACTOR) -> str:
+    """`factor` times a CPU request, in millicores (e.g. 500m -> 1000m)."""
+    return f"{round(cpu_cores(request) * 1000 * factor)}m"
+
+
 def resources(r: Resources) -> dict[str, Any]:
     """Container resources of a long-running service: requests as configured; the memory limit defaults to the
-    request (no overcommit of memory), the CPU limit is set only when configured (no throttling by default)."""
-    limits = {"memory": r.memory_limit or r.memory}
-    if r.cpu_limit:
-        limits["cpu"] = r.cpu_limit
+    request (no overcommit of memory), the CPU limit to CPU_LIMIT_FACTOR times the request."""
+    limits = {"cpu": r.cpu_limit or cpu_limit(r.cpu), "memory": r.memory_limit or r.memory}
     return {"requests": {"cpu": r.cpu, "memory": r.memory}, "limits": limits}
+
+
+def secret_volume(volume: str, secret: pulumi.Input[str], keys: Mapping[str, str]) -> dict[str, Any]:
+    """A volume with Secret keys as files (key -> file name), readable by the pod's group only."""
+    return {
+        "name": volume,
+        "secret": {
+            "secretName": secret,
+            "defaultMode": 0o440,
+            "items": [{"key": k, "path": path} for k, path in keys.items()],
+        },
+    }
 
 
 def env_vars(values: Mapping[str, pulumi.Input[str]]) -> list[dict[str, Any]]:

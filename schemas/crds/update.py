@@ -45,6 +45,20 @@ CHARTS: list[tuple[str, str, str, str]] = [
         "templates/serving.kserve.io_llminferenceservices.yaml",
         "serving.kserve.io/v1alpha2/LLMInferenceService",
     ),
+    (  # the kserve-llmisvc-resources chart renders one (tests/infra/test_helm_releases.py validates it)
+        "kserve-llmisvc-crd",
+        "v0.20.0",
+        "files/serving.kserve.io_clusterstoragecontainers.yaml",
+        "serving.kserve.io/v1alpha1/ClusterStorageContainer",
+    ),
+    ("cert-manager", "v1.21.1", "templates/crd-cert-manager.io_issuers.yaml", "cert-manager.io/v1/Issuer"),
+    ("cert-manager", "v1.21.1", "templates/crd-cert-manager.io_certificates.yaml", "cert-manager.io/v1/Certificate"),
+    (  # the kserve-runtime-configs chart renders these (tests/infra/test_helm_releases.py validates them)
+        "kserve-llmisvc-crd",
+        "v0.20.0",
+        "templates/serving.kserve.io_llminferenceserviceconfigs.yaml",
+        "serving.kserve.io/v1alpha2/LLMInferenceServiceConfig",
+    ),
 ]
 
 REGISTRY: list[tuple[str, str, str, str]] = [

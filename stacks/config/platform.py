@@ -17,6 +17,7 @@ class Resources(ConfigModel):
     cpu: str = "500m"
     memory: str = "1Gi"
     cpu_limit: str | None = None
+    """Defaults to twice the request (bursts allowed; a busy pod cannot starve its node)."""
     memory_limit: str | None = None
     """Defaults to the request (Guaranteed memory)."""
 
@@ -25,8 +26,8 @@ class MilvusConfig(ConfigModel):
     mode: Literal["standalone", "distributed"] = "standalone"
     """standalone for dev; distributed (proxy, coordinator, query/data/streaming nodes) for prod."""
     namespace: DnsLabel = "milvus"
-    """Milvus runs in a namespace of its own, enforcing Pod Security `baseline`: the stock Milvus image runs
-    as root, so it cannot run in the platform namespace, which enforces `restricted`."""
+    """Milvus runs in a namespace of its own, enforcing Pod Security `baseline`: the Milvus chart's MinIO
+    sub-chart cannot set what `restricted` requires (Milvus and etcd themselves run as `restricted` allows)."""
     storage_gb: int = Field(default=50, ge=1)
     """Object storage (MinIO) volume size: the one volume in standalone, each of 4 drives in distributed."""
     local_disk_gb: int = Field(default=10, ge=1)

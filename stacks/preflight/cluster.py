@@ -13,10 +13,26 @@ from stacks.preflight.problem import Problem
 
 def check_cloud(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]:
     if cfg.cloud in ("aws", "gcp") and not cfg.region:
-        example = catalog.instances(cfg.cloud)[next(iter(catalog.instances(cfg.cloud)))].region
+        example = catalog.price_region(cfg.cloud)
         yield Problem(
             "region", f"a region is required for cloud {cfg.cloud}", f"pulumi config set {NAMESPACE}:region {example}"
         )
+    elif cfg.cloud in ("aws", "gcp") and cfg.region not in catalog.regions(cfg.cloud):
+        yield Problem(
+            "region",
+            f"{cfg.region!r} is not a {cfg.cloud} region",
+            f"use one of: {', '.join(catalog.regions(cfg.cloud))} (stacks/catalog.yaml; its prices are "
+            f"{catalog.price_region(cfg.cloud)} list prices)",
+        )
+    elif cfg.cloud in ("aws", "gcp"):
+        for i, zone in enumerate(cfg.zones):
+            if not zone.startswith(cfg.region):
+                example = f"{cfg.region}-a" if cfg.cloud == "gcp" else f"{cfg.region}a"
+                yield Problem(
+                    f"zones[{i}]",
+                    f"zone {zone!r} is not in region {cfg.region}",
+                    f"use zones of {cfg.region} (e.g. {example}), or remove zones to use the region's first three",
+                )
     if cfg.cloud == "gcp" and not cfg.cluster.gcp.project:
         yield Problem(
             "cluster.gcp.project",

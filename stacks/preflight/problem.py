@@ -11,12 +11,23 @@ from stacks.config import NAMESPACE, StackConfig
 @dataclass(frozen=True)
 class Problem:
     path: str
-    """Key path below the `leanrag:` namespace, e.g. serving.models[0].precision."""
+    """Key path below the namespace, e.g. serving.models[0].precision."""
     message: str
     fix: str
+    namespace: str = NAMESPACE
+    """The config namespace of the key: this program's (leanrag), or a provider's (aws:region); empty for a key of
+    the stack file itself (outside `config:`)."""
+    location: str = ""
+    """Where the key is written, when known (the offline plan reads the stack file): Pulumi.dev.yaml:12."""
+
+    @property
+    def key(self) -> str:
+        """The full config key path, e.g. leanrag:serving.models[0].precision or aws:region."""
+        return f"{self.namespace}:{self.path}" if self.namespace else self.path
 
     def __str__(self) -> str:
-        return f"{NAMESPACE}:{self.path}: {self.message}\n    fix: {self.fix}"
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{self.key}: {self.message}\n    fix: {self.fix}"
 
 
 class PreflightError(Exception):

@@ -95,6 +95,10 @@ def test_the_scan_finds_a_secret_expanded_onto_a_command_line_or_into_a_url_env_
 
     def leaky(inputs):
         container = inputs["spec"]["template"]["spec"]["containers"][0]
+        # the job takes its key as a file (--api-key-file); a leaky variant also has it as an env var
+        container["env"].append(
+            {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "job-credentials", "key": "api-key"}}}
+        )
         container["args"] = [*container["args"], "--api-key", "$(OPENAI_API_KEY)"]
         container["env"].append({"name": "TARGET_URL", "value": "http://u:$(OPENAI_API_KEY)@chat:8000/v1"})
         return inputs

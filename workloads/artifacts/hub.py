@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 from workloads.artifacts.errors import UserError
@@ -50,7 +51,21 @@ def require_hub(what: str, alternative: str) -> None:
         )
 
 
-def redact(text: str) -> str:
-    """`text` with the value of HF_TOKEN (if set) masked, for messages that might echo a request."""
+def _token() -> str:
+    """HF_TOKEN, else the token in the file HF_TOKEN_PATH names (how the cluster Jobs pass it: a Secret mounted as a
+    file, which huggingface_hub reads itself)."""
     token = os.environ.get("HF_TOKEN", "")
+    path = os.environ.get("HF_TOKEN_PATH", "")
+    if not token and path:
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            token = ""
+    return token
+
+
+def redact(text: str) -> str:
+    """`text` with the Hugging Face token (HF_TOKEN or the HF_TOKEN_PATH file, if set) masked, for messages that
+    might echo a request."""
+    token = _token()
     return text.replace(token, "***") if len(token) >= 8 else text

@@ -148,7 +148,7 @@ def test_several_replicas_get_a_pdb_a_rolling_update_and_their_resources(scaled)
     assert not [c for c in claims if c["metadata"]["name"] == "rag-app-data"]
     assert deploy["template"]["spec"]["containers"][0]["resources"] == {
         "requests": {"cpu": "1", "memory": "2Gi"},
-        "limits": {"memory": "3Gi"},
+        "limits": {"cpu": "2000m", "memory": "3Gi"},
     }
 
 

@@ -111,7 +111,10 @@ def test_minio_uses_generated_keys_from_an_existing_secret_never_the_defaults(st
 def test_sizes_resources_and_namespace_come_from_config(custom):
     values = rk.helm_values(custom, "milvus")
     assert rk.release(custom, "milvus").inputs["namespace"] == "vectors"
-    assert values["standalone"]["resources"] == {"requests": {"cpu": "3", "memory": "6Gi"}, "limits": {"memory": "8Gi"}}
+    assert values["standalone"]["resources"] == {
+        "requests": {"cpu": "3", "memory": "6Gi"},
+        "limits": {"cpu": "6000m", "memory": "8Gi"},  # the CPU limit: twice the request, by default
+    }
     assert values["standalone"]["persistence"]["persistentVolumeClaim"]["size"] == "13Gi"
     assert values["minio"]["persistence"]["size"] == "77Gi"
     assert values["minio"]["resources"]["requests"] == {"cpu": "100m", "memory": "512Mi"}
@@ -142,13 +145,19 @@ def test_pods_go_to_the_system_pool():
 
 
 def test_milvus_namespace_enforces_baseline_and_warns_on_restricted():
+    # baseline only because of the chart's MinIO sub-chart (no container securityContext): Milvus and etcd are set
+    # as restricted requires (their rendered pods are checked in tests/infra/test_helm_releases.py)
     ns = rk.find(run_stack("dev"), "Namespace", "milvus")
     labels = ns["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     values = rk.helm_values(run_stack("dev"), "milvus")
-    assert values["containerSecurityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    assert values["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in (values["containerSecurityContext"], values["etcd"]["containerSecurityContext"]):
+        assert container["allowPrivilegeEscalation"] is False and container["capabilities"] == {"drop": ["ALL"]}
+        assert container["runAsNonRoot"] is True
+    for pod in (values["securityContext"], values["etcd"]["podSecurityContext"]):
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"} and pod["runAsNonRoot"] is True
+    assert values["minio"]["securityContext"]["runAsUser"] >= 10000
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

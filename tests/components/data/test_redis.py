@@ -63,7 +63,10 @@ def test_eviction_policy_memory_and_volume_follow_config(custom):
     assert settings["maxmemory-policy"] == "allkeys-lru"
     assert int(settings["maxmemory"]) == int(2 * 2**30 * redis.MAXMEMORY_SHARE)  # of the 2Gi limit
     container = pod_spec(custom)["containers"][0]
-    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "512Mi"},
+        "limits": {"cpu": "200m", "memory": "2Gi"},
+    }
     claim = rk.find(custom, "StatefulSet", "redis", "rag")["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == "3Gi"
     assert claim["storageClassName"] == "standard"
@@ -85,9 +88,12 @@ def test_password_comes_from_a_secret_never_the_command_line_or_config_map(stack
     assert "args" not in container
     auth = next(v for v in spec["volumes"] if v["name"] == "auth")
     assert auth["secret"]["secretName"] == redis.SECRET_NAME
-    assert auth["secret"]["items"] == [{"key": "auth.conf", "path": "auth.conf"}]
+    assert auth["secret"]["items"] == [
+        {"key": "auth.conf", "path": "auth.conf"},
+        {"key": "password", "path": "password"},  # for the probes' redis-cli: a file, not an env var
+    ]
     assert {"name": "auth", "mountPath": "/etc/redis/auth", "readOnly": True} in container["volumeMounts"]
-    assert rk.env_of(container)["REDISCLI_AUTH"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+    assert "env" not in container  # no secret as an environment variable
 
 
 def test_probes_ping_without_a_password_on_the_command_line():
@@ -95,7 +101,10 @@ def test_probes_ping_without_a_password_on_the_command_line():
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         command = " ".join(container[probe]["exec"]["command"])
         assert "redis-cli" in command and "ping" in command, probe
-        assert " -a " not in command and "REDISCLI_AUTH" not in command, probe
+        # the password reaches redis-cli alone, from the Secret's file: never argv, never the container's env
+        assert " -a " not in command and "--pass" not in command, probe
+        assert 'REDISCLI_AUTH="$(cat /etc/redis/auth/password)" redis-cli' in command, probe
+        assert mock_secret("leanrag-dev-redis-password") not in command, probe
     assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] >= 300
 
 
@@ -104,7 +113,7 @@ def test_pod_security_restricted_and_read_only_root(stack):
     spec = pod_spec(run_stack(stack))
     assert rk.restricted_violations(spec) == []
     assert spec["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
-    assert spec["securityContext"]["runAsUser"] == redis.UID
+    assert spec["securityContext"]["runAsUser"] == redis.UID >= 10000
     assert spec["automountServiceAccountToken"] is False
     assert spec["nodeSelector"] == {"leanrag.dev/pool": "system"}
 

@@ -30,6 +30,22 @@ def jobs_by_name(run):
     return {j.inputs["metadata"]["name"]: j for j in run.of_type(JOB)}
 
 
+def secret_file(pod, container, var):
+    """(Secret name, key) of the Secret file whose path the container's `var` holds; asserts the container mounts
+    that file alone, read-only, and that no Secret reaches the pod as an environment variable."""
+    env = {e["name"]: e for e in container["env"]}
+    path = env[var]["value"]
+    assert all("valueFrom" not in e for c in pod["containers"] + pod["initContainers"] for e in c.get("env", []))
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == path)
+    assert mount["readOnly"] is True and mount["subPath"] == path.rsplit("/", 1)[1]
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["projected"]["defaultMode"] == 0o440
+    (source,) = [
+        s["secret"] for s in volume["projected"]["sources"] if s["secret"]["items"][0]["path"] == mount["subPath"]
+    ]
+    return source["name"], source["items"][0]["key"]
+
+
 def test_every_job_is_bounded_non_root_and_restricted(quantized):
     jobs = jobs_by_name(quantized)
     assert set(jobs) == {
@@ -51,6 +67,9 @@ def test_every_job_is_bounded_non_root_and_restricted(quantized):
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
             assert sc["readOnlyRootFilesystem"] is True
             assert ":latest" not in container["image"]
+            assert container["imagePullPolicy"] == "Always"
+            limits = container["resources"]["limits"]
+            assert limits["cpu"] and limits["memory"], container["name"]  # init containers too
 
 
 def test_quantize_runs_on_the_gpu_pool_with_the_bucket_identity(quantized):
@@ -67,8 +86,8 @@ def test_quantize_runs_on_the_gpu_pool_with_the_bucket_identity(quantized):
     assert pod["nodeSelector"] == {"leanrag.dev/pool": "gpu-l4"}
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert pod["serviceAccountName"] == "model-store"
-    hf = next(e for e in container["env"] if e["name"] == "HF_TOKEN")
-    assert hf["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token"}
+    # the token is a file of the pod (huggingface_hub reads the file HF_TOKEN_PATH names), not an env var
+    assert secret_file(pod, container, "HF_TOKEN_PATH") == ("hf-token", "token")
 
 
 def test_the_model_server_waits_for_the_quantized_artifact_and_streams_it(quantized):
@@ -191,9 +210,12 @@ def test_benchmark_runs_after_serving_with_price_and_roofline_inputs(quantized):
     assert args[args.index("--instance-type") + 1] == "g6.xlarge" and args[args.index("--cloud") + 1] == "aws"
     assert args[args.index("--model-params-b") + 1] == "8.03"
     assert args[args.index("--target") + 1].startswith("http://")
-    env = {e["name"]: e for e in pod["containers"][0]["env"]}
-    assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "job-credentials", "key": "api-key"}
-    assert pod["initContainers"][0]["name"] == "download-tokenizer"
+    assert secret_file(pod, pod["containers"][0], "OPENAI_API_KEY_FILE") == ("job-credentials", "api-key")
+    assert args[args.index("--api-key-file") + 1] == "/var/run/secrets/leanrag/openai-api-key-file"
+    (init,) = pod["initContainers"]
+    assert init["name"] == "download-tokenizer"
+    assert secret_file(pod, init, "HF_TOKEN_PATH") == ("hf-token", "token")
+    assert "HF_TOKEN_PATH" not in {e["name"] for e in pod["containers"][0]["env"]}  # the tokenizer's alone
     assert bench.inputs["metadata"]["labels"]["app.kubernetes.io/name"] == "benchmark"
 
 

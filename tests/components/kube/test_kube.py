@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components import kube
+from stacks.config.platform import Resources
 from tests import renderkit as rk
 
 
@@ -92,3 +93,30 @@ def test_ingress_rules_admit_pods_by_namespace_and_labels_or_cidrs():
 def test_addresses_of_services():
     assert kube.service_host("redis", "rag") == "redis.rag.svc.cluster.local"
     assert kube.service_url("gateway", "rag", 4000, "/v1") == "http://gateway.rag.svc.cluster.local:4000/v1"
+
+
+def test_resources_limit_cpu_to_twice_the_request_unless_configured():
+    assert kube.cpu_limit("250m") == "500m" and kube.cpu_limit("1.5") == "3000m"
+    assert kube.resources(Resources(cpu="500m", memory="1Gi")) == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "1000m", "memory": "1Gi"},
+    }
+    configured = kube.resources(Resources(cpu="1", memory="1Gi", cpu_limit="4", memory_limit="2Gi"))
+    assert configured["limits"] == {"cpu": "4", "memory": "2Gi"}
+
+
+def test_pods_pull_their_pinned_tag_always_unless_a_container_says_otherwise():
+    spec = kube.restricted_pod_spec(
+        [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:1", "imagePullPolicy": "IfNotPresent"}],
+        [],
+        run_as=(10001, 10001),
+        node_selector={},
+    )
+    assert [c["imagePullPolicy"] for c in spec["containers"]] == ["Always", "IfNotPresent"]
+
+
+def test_secret_files_are_readable_by_the_pods_group_only():
+    assert kube.secret_volume("auth", "s", {"k": "f"}) == {
+        "name": "auth",
+        "secret": {"secretName": "s", "defaultMode": 0o440, "items": [{"key": "k", "path": "f"}]},
+    }

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from stacks import catalog
 from stacks.load import parse
 from stacks.preflight import PreflightError
 
@@ -205,3 +206,57 @@ def test_existing_cluster_gpu_pools_must_declare_their_gpu():
 def test_secret_presence_satisfies_the_gated_model_rule():
     raw = config(**{"serving.models.0.id": "meta-llama/Llama-3.1-8B-Instruct"})
     assert problems(raw, frozenset({"hfToken"})) == []
+
+
+# --- regions, and schema errors that no longer hide preflight problems ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"region": "us-east-9"}, "region: 'us-east-9' is not a aws region"),
+        ({"region": "us-central1"}, "region: 'us-central1' is not a aws region"),
+        ({"zones": ["us-west-2a"]}, "zones[0]: zone 'us-west-2a' is not in region us-east-1"),
+        (
+            {"cloud": "gcp", "region": "us-east-1", "cluster.gcp": {"project": "p"}},
+            "region: 'us-east-1' is not a gcp region",
+        ),
+    ],
+)
+def test_regions_and_zones_are_checked_against_the_catalog(changes, expected):
+    found = problems(config(**changes))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_an_unknown_region_names_the_regions_of_its_cloud():
+    (found,) = problems(config(region="eu-wset-1"))
+    assert "use one of: af-south-1" in found and "eu-west-1" in found and "us-central1" not in found
+
+
+def test_every_catalog_region_is_a_region_of_the_pinned_provider():
+    pulumi_aws = pytest.importorskip("pulumi_aws")
+    assert set(catalog.regions("aws")) <= {r.value for r in pulumi_aws.Region}
+    assert catalog.price_region("aws") in catalog.regions("aws")
+    assert catalog.price_region("gcp") in catalog.regions("gcp")
+
+
+def test_schema_errors_do_not_hide_preflight_problems_of_the_valid_sections():
+    raw = config(**{"monthlyBudgetUsd": "lots", "serving.models.0.pool": "nope"})
+    found = problems(raw)
+    assert any(p.startswith("monthlyBudgetUsd: Input should be a valid integer") for p in found), found
+    assert any(p.startswith("serving.models[0].pool: model 'chat' names pool 'nope'") for p in found), found
+
+
+def test_a_rule_that_reads_an_invalid_section_is_skipped_not_run_on_defaults():
+    # cluster is invalid: the model rules read it (the pool), so they would report the default pools; the jobs
+    # rule does not, and still reports
+    raw = config(**{"cluster.gpuPools.0.maxNodes": "two", "jobs": {"ingest": {"sourceUri": "gs://docs"}}})
+    found = problems(raw)
+    assert any(p.startswith("cluster.gpuPools[0].maxNodes") for p in found), found
+    assert any(p.startswith("jobs.ingest.sourceUri") for p in found), found
+    assert not any(p.startswith("serving.models[0].pool") for p in found), found
+
+
+def test_an_invalid_cloud_leaves_only_the_schema_errors():
+    found = problems(config(cloud="azure", **{"serving.models.0.pool": "nope"}))
+    assert [p.split(":")[0] for p in found] == ["cloud"]

@@ -1,27 +1,21 @@
 """The RAG app the ingest tests write into and search: real processes on 127.0.0.1.
 
 - MiniLM behind an OpenAI-compatible /v1/embeddings (the same model as the job), for the app's query
-  embeddings: ``EMBEDDING_SERVER`` below, run with the ingest environment's Python;
+  embeddings: local/embedding_server.py, started by the local harness (``local.services.start_embeddings``);
 - OGX 1.5 (.venvs/ogx, Python 3.12) with the run config the program renders (``build_ogx_run_config``):
   Milvus Lite inside OGX, SQLite storage, API-key authentication on.
 
-This is the one place that knows where these servers live; repoint ``EMBEDDING_SERVER`` (and
-``app_env.local_services``) here when they move.
+This is the one place the ingest tests start these servers; the local harness (``local.services``) knows how.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app_env import local_services
 from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import (
     AuthSettings,
@@ -32,9 +26,10 @@ from components.app.ogx_settings import (
     ServerSettings,
     SqliteStorage,
 )
+from local import services
+from local.process import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
-EMBEDDING_SERVER = [sys.executable, "-m", "local.embedding_server"]  # run from ROOT
 EMBEDDING_MODEL_ID = "all-MiniLM-L6-v2"
 APP_KEY_ENV = "INGEST_APP_API_KEY"
 
@@ -57,28 +52,10 @@ class RagApp:
 
 @contextmanager
 def embedding_server(workdir: Path, api_key: str) -> Iterator[str]:
-    """local/embedding_server.py on a free port; yields its /v1 base URL."""
+    """local/embedding_server.py (local.services.start_embeddings) on a free port; yields its /v1 base URL."""
     workdir.mkdir(parents=True, exist_ok=True)
-    log = (workdir / "embeddings.log").open("w")
-    proc = subprocess.Popen(
-        [*EMBEDDING_SERVER, "--host", "127.0.0.1", "--port", "0"],
-        cwd=ROOT,
-        env={**os.environ, "API_KEY": api_key, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(
-                f"the embedding server did not start: {(workdir / 'embeddings.log').read_text()[-2000:]}"
-            )
-        yield f"http://127.0.0.1:{json.loads(line)['port']}/v1"
-    finally:
-        local_services._stop(proc)  # this process only
-        log.close()
+    with services.start_embeddings(workdir / "embeddings.log", api_key) as embeddings:
+        yield embeddings.base_url
 
 
 def ogx_config(embed_url: str, workdir: Path, port: int) -> str:
@@ -103,9 +80,9 @@ def rag_app(workdir: Path) -> Iterator[RagApp]:
     """The embedding server and OGX, both with generated keys."""
     embed_key, app_key = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     with embedding_server(workdir / "embeddings", embed_key) as embed_url:
-        port = local_services.free_port()
+        port = free_port()
         ogx_dir = workdir / "ogx"
         config = ogx_config(embed_url, ogx_dir, port)
         env = {"EMBED_API_KEY": embed_key, "APP_API_KEY": app_key}
-        with local_services.ogx_server(config, env, ogx_dir, port) as url:
-            yield RagApp(url=url, api_key=app_key, embed_url=embed_url, workdir=workdir)
+        with services.start_ogx(ogx_dir, config, env, port) as ogx:
+            yield RagApp(url=ogx.url, api_key=app_key, embed_url=embed_url, workdir=workdir)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app_env.local_services import free_port
+from local.process import free_port
 from tests.workloads.ingest.app_servers import APP_KEY_ENV, RagApp
 from tests.workloads.ingest.ingest_docs import all_chunk_ids
 from workloads.ingest.app_client import AppClient, AppSettings

@@ -300,7 +300,7 @@ def test_the_api_key_comes_only_from_the_environment_and_is_never_shown() -> Non
 
 
 def test_an_unreachable_app_is_one_line_naming_the_url_and_the_setting() -> None:
-    from app_env.local_services import free_port
+    from local.process import free_port
 
     client = AppClient(AppSettings(f"http://127.0.0.1:{free_port()}", api_key="never-printed", timeout_s=5))
     with pytest.raises(AppError) as err:

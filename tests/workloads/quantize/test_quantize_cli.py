@@ -66,3 +66,12 @@ def test_hub_model_offline_fails_fast_without_leaking_the_token(
     assert "HF_HUB_OFFLINE=1" in caplog.text
     assert token not in caplog.text
     assert redact(f"GET /x?token={token}") == "GET /x?token=***"
+
+
+def test_the_token_file_the_cluster_jobs_mount_is_masked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the Jobs pass the token as a Secret file named by HF_TOKEN_PATH (huggingface_hub reads it), not HF_TOKEN
+    token = "hf_filetokenvalue0123456789"
+    (tmp_path / "hf-token").write_text(token + "\n")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "hf-token"))
+    assert redact(f"GET /x?token={token}") == "GET /x?token=***"
