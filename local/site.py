@@ -103,6 +103,33 @@ class LocalSecrets:
             write_secret_file(folder / key, self.value(namespace, name, key))
         return folder
 
+    def table(self) -> list[str]:
+        """One line per rendered Secret key that holds a generated password: which password (its length) and which
+        workloads read it (env or volume). Values are never shown."""
+        readers: dict[tuple[str, str, str], set[str]] = {}
+        for c in self._rendered.containers:
+            for entry in c.env:
+                ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    readers.setdefault((c.namespace, ref["name"], ref["key"]), set()).add(f"{c.workload} (env)")
+            for volume in c.volumes.values():
+                secret = volume.get("secret")
+                if not secret:
+                    continue
+                keys = [i["key"] for i in secret.get("items") or []] or list(
+                    self._rendered.secrets.get((c.namespace, secret["secretName"]), {})
+                )
+                for key in keys:
+                    readers.setdefault((c.namespace, secret["secretName"], key), set()).add(f"{c.workload} (file)")
+        lines = []
+        for (namespace, name), keys in sorted(self._rendered.secrets.items()):
+            for key, text in sorted(keys.items()):
+                for password in text.passwords:
+                    spec = self._rendered.passwords[password]
+                    users = ", ".join(sorted(readers.get((namespace, name, key), set()))) or "no local process"
+                    lines.append(f"{namespace}/{name}:{key} <- {password} ({spec.length} chars); read by {users}")
+        return lines
+
     def all_values(self) -> list[str]:
         """Every generated password (to check that none leaks into a config, a command line or a log)."""
         return list(self._passwords.values())
@@ -252,8 +279,9 @@ class LocalSite:
         raise TranslationError(f"{container.key}: no ConfigMap is mounted at {path}")
 
     def text(self, container: Container, text: str) -> str:
-        """Addresses and paths of a rendered string (an arg, an env value, a config line) pointed here."""
-        return self.path(container, self.url(text))
+        """Addresses and paths of a rendered string (an arg, an env value, a config line) pointed here: paths
+        first, so that a local path an address became (the Milvus Lite file) is not translated again."""
+        return self.url(self.path(container, text))
 
     def config_yaml(self, container: Container, text: str) -> dict[str, Any]:
         """A rendered YAML config (LiteLLM's, OGX's) with its addresses and paths pointed here: every string, and

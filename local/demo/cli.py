@@ -37,7 +37,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--context-chunks", type=int, default=3, help="passages given to the model (default 3)")
     parser.add_argument("--max-tokens", type=int, default=96, help="answer length in tokens (default 96)")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the GuideLLM benchmark")
-    parser.add_argument("--startup-timeout", type=float, default=180.0, help="seconds per service start-up")
+    parser.add_argument("--bench-seconds", type=int, default=45, help="length of the benchmark (default 45 s)")
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=300.0,
+        help="seconds per service start-up (default 300; the safety stand-in gets at least 600)",
+    )
     return parser.parse_args(argv)
 
 

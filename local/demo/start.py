@@ -1,19 +1,55 @@
 """Step 1: the `local` stack's services on 127.0.0.1, as the program renders them (local/demo/processes.py), with
-the table of every divergence from the rendered configuration printed first (docs/demo.md holds the same)."""
+the table of every divergence from the rendered configuration and the list of generated secrets printed first
+(docs/demo.md holds the same table).
+
+Services start in waves, each wave's services at the same time (most of a start is Python importing and a model
+loading: on 2 cores, in parallel the waves take about half as long): the model servers and Redis, then what calls
+them (the moderation adapter, the gateway), then the app."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
 from local.demo.context import Demo, say
-from local.demo.processes import plan
+from local.demo.processes import WAVES, Launch, image_name, plan
+from local.process import Service
 from local.site import divergence_table
+
+
+def _waves(launches: list[Launch]) -> list[list[Launch]]:
+    return [[x for x in launches if image_name(x.container.image) in wave] for wave in WAVES]
+
+
+def _start_wave(demo: Demo, wave: list[Launch]) -> None:
+    """Start a wave's services in parallel; every one that started is tracked (so shutdown stops it) before the
+    first failure, or an interruption, is raised."""
+    pool = ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="start")
+    futures: list[Future[Service]] = [pool.submit(launch.start) for launch in wave]
+    try:
+        wait(futures)
+    finally:
+        pool.shutdown(wait=True)  # also on Ctrl-C: the starts finish (or time out) and are tracked below
+        for launch, future in zip(wave, futures, strict=True):
+            if future.exception() is None:
+                service = demo.started(future.result())
+                say(f"    {launch.container.key}: {launch.describe} (pid {service.pid}, log {service.log})")
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
 
 
 def start_all(demo: Demo) -> None:
     launches = plan(demo)  # every translation first: nothing starts when one is missing
-    say("    what runs here differs from what the stack renders in these ways:\n")
+    say("    cluster component -> what runs here (every way it differs from what the stack renders):\n")
     say("\n".join(f"    {line}" for line in divergence_table(demo.site.divergences).splitlines()))
     (demo.data / "divergences.md").write_text(divergence_table(demo.site.divergences))
+    say(
+        f"\n    secrets generated for this run (values never printed; files mode 600 under {demo.site.secrets.folder}):"
+    )
+    say("\n".join(f"      {line}" for line in demo.site.secrets.table()))
     say("")
-    for launch in launches:
-        service = demo.started(launch.start())
-        say(f"    {launch.container.key}: {launch.describe} (pid {service.pid}, log {service.log})")
+    for wave in _waves(launches):
+        if wave:
+            say(f"    starting {', '.join(x.container.key for x in wave)} ...")
+            _start_wave(demo, wave)
