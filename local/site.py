@@ -260,11 +260,13 @@ class LocalSite:
 
     def path(self, container: Container, text: str) -> str:
         """Container paths in `text` (at the start of a word) pointed at the local folders of its mounts."""
-        places = {**IMAGE_PATHS, **self.mounts(container)}
-        for mount_path, local in sorted(places.items(), key=lambda kv: -len(kv[0])):
-            pattern = re.compile(r"(?<![\w./-])" + re.escape(mount_path) + r"(?=/|$|[\s\"',;])")
-            text = pattern.sub(lambda _m, local=local: str(local), text)  # type: ignore[misc]
-        return text
+        places = {path: str(local) for path, local in {**IMAGE_PATHS, **self.mounts(container)}.items()}
+        if not places:
+            return text
+        # one pass, longest first: a local folder (under /tmp, say) is never translated again
+        alternatives = "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True))
+        pattern = re.compile(r"(?<![\w./-])(" + alternatives + r")(?=/|$|[\s\"',;])")
+        return pattern.sub(lambda m: places[m[1]], text)
 
     def mounted_config(self, container: Container, path: str) -> str:
         """The rendered text of the ConfigMap file the container sees at `path`."""

@@ -8,11 +8,11 @@ them (the moderation adapter, the gateway), then the app."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from local.demo.context import Demo, say
 from local.demo.processes import WAVES, Launch, image_name, plan
-from local.process import Service
 from local.site import divergence_table
 
 
@@ -21,18 +21,22 @@ def _waves(launches: list[Launch]) -> list[list[Launch]]:
 
 
 def _start_wave(demo: Demo, wave: list[Launch]) -> None:
-    """Start a wave's services in parallel; every one that started is tracked (so shutdown stops it) before the
-    first failure, or an interruption, is raised."""
+    """Start a wave's services in parallel, each tracked as soon as it is up (so that shutdown stops it, and the
+    state file names it); the first failure, or an interruption, is raised once every start has ended."""
+    lock = threading.Lock()
+
+    def start(launch: Launch) -> None:
+        service = launch.start()
+        with lock:
+            demo.started(service)
+            say(f"    {launch.container.key}: {launch.describe} (pid {service.pid}, log {service.log})")
+
     pool = ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="start")
-    futures: list[Future[Service]] = [pool.submit(launch.start) for launch in wave]
+    futures = [pool.submit(start, launch) for launch in wave]
     try:
         wait(futures)
     finally:
-        pool.shutdown(wait=True)  # also on Ctrl-C: the starts finish (or time out) and are tracked below
-        for launch, future in zip(wave, futures, strict=True):
-            if future.exception() is None:
-                service = demo.started(future.result())
-                say(f"    {launch.container.key}: {launch.describe} (pid {service.pid}, log {service.log})")
+        pool.shutdown(wait=True)  # on Ctrl-C too: the starts end (up or timed out) and are tracked
     for future in futures:
         error = future.exception()
         if error is not None:
