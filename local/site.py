@@ -116,10 +116,10 @@ class LocalSecrets:
                 secret = volume.get("secret")
                 if not secret:
                     continue
-                keys = [i["key"] for i in secret.get("items") or []] or list(
+                mounted = [i["key"] for i in secret.get("items") or []] or list(
                     self._rendered.secrets.get((c.namespace, secret["secretName"]), {})
                 )
-                for key in keys:
+                for key in mounted:
                     readers.setdefault((c.namespace, secret["secretName"], key), set()).add(f"{c.workload} (file)")
         lines = []
         for (namespace, name), keys in sorted(self._rendered.secrets.items()):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from local import llm_server
-from local.demo.context import Demo, StepError, say
+from local.demo.context import Demo, StepError, progress, say
 from local.envs import ROOT, job_env, venv_bin
 from local.process import run_job
 
@@ -67,7 +67,8 @@ def benchmark(demo: Demo) -> None:
     cmd += ["--api-key-file", str(demo.running.chat_key_file), "--workers", "1"]
     say(f"    $ python -m workloads.benchmark {' '.join(cmd[3:])}")
     log = demo.log("benchmark")
-    text = run_job("benchmark", cmd, log=log, timeout_s=900, env=job_env(), cwd=ROOT)
+    with progress("GuideLLM", log):
+        text = run_job("benchmark", cmd, log=log, timeout_s=900, env=job_env(), cwd=ROOT)
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.startswith("status:")), len(lines))
     recommendation = ""

@@ -28,7 +28,7 @@ from stacks.preflight import PreflightError
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=(demo_doc or "").split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT / ".demo"), help="data, logs and secrets (default .demo)")
-    parser.add_argument("--ask", type=int, default=4, help="questions to answer with the model (default 4)")
+    parser.add_argument("--ask", type=int, default=3, help="questions to answer with the model (default 3)")
     parser.add_argument(
         "--questions",
         help="JSON list of {question, source} to ask instead of the built-in set (recall is still "
@@ -64,11 +64,13 @@ def run_steps(demo: Demo) -> None:
     step(3, f"retrieval quality through the app's search on {qfile}")
     evaluate(demo, job, qfile)
     asked = questions[: args.ask]
-    step(4, f"asking {len(asked)} questions through the app (search top {args.context_chunks}, then chat)")
+    step(
+        4, f"asking {len(asked)} questions: the app's search (top {args.context_chunks}), then chat through the gateway"
+    )
     ask(demo, asked, settings, sdk)
     step(5, "moderation: a request the guardrails must refuse")
     moderation(demo, settings, sdk)
-    step(6, "the gateway's cache in Redis: the same prompts twice")
+    step(6, "the gateway's cache in Redis: step 4's requests again")
     measure_cache(demo, settings, sdk)
     step(7, "benchmark of the CPU tier (GuideLLM) with a computed cost")
     if args.no_benchmark:

@@ -4,6 +4,10 @@ services and the clients' settings."""
 from __future__ import annotations
 
 import argparse
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +28,37 @@ def say(msg: str) -> None:
 
 def step(n: int, title: str) -> None:
     say(f"\n[{n}] {title}")
+
+
+def _last_line(log: Path) -> str:
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, fh.seek(0, 2) - 4096))
+            lines = [x.strip() for x in fh.read().decode(errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:160] if lines else ""
+
+
+@contextmanager
+def progress(what: str, log: Path, every_s: float = 20.0) -> Iterator[None]:
+    """While the body runs (a job writing to `log`), print every `every_s` seconds how long it has run and the
+    log's last line."""
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every_s):
+            last = _last_line(log)
+            say(f"      ... {what}: {time.monotonic() - t0:.0f}s" + (f" | {last}" if last else ""))
+
+    thread = threading.Thread(target=tick, name=f"progress-{what}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.demo.context import Demo, StepError, say
+from local.demo.context import Demo, StepError, progress, say
 from local.demo.processes import image_name
 from local.envs import ROOT, job_env, venv_bin
 from local.process import run_job
@@ -31,7 +31,8 @@ class IngestJob:
     def run(self, demo: Demo, args: list[str], timeout_s: float) -> str:
         cmd = [str(venv_bin("ingest")), "-m", "workloads.ingest", *args]
         log = demo.log("ingest")
-        return run_job(args[0], cmd, log=log, timeout_s=timeout_s, env={**self.env, **job_env()}, cwd=ROOT)
+        with progress(f"workloads.ingest {args[0]}", log):
+            return run_job(args[0], cmd, log=log, timeout_s=timeout_s, env={**self.env, **job_env()}, cwd=ROOT)
 
     def local_path(self, demo: Demo, container_path: str) -> Path:
         return Path(demo.site.path(self.container, container_path))
@@ -48,7 +49,8 @@ def plan_ingest(demo: Demo) -> IngestJob:
         "ingest Job",
         f"`{c.image}`: `{' '.join(c.args)}`, its env (`INGEST_APP_URL`, `INGEST_VECTOR_STORE`, ...)",
         "`python -m workloads.ingest` from .venvs/ingest with the same args and env, translated; the image's "
-        "bundled `/app/corpus` is the repository's `corpus/`",
+        "bundled `/app/corpus` is the repository's `corpus/`; no Docling PDF layout models (the image bakes them "
+        "in): PDFs take Docling's model-free native pipeline",
         "no container runtime",
     )
     return IngestJob(c, [site.text(c, a) for a in c.args], site.env(c))
@@ -61,7 +63,7 @@ def ingest(demo: Demo, job: IngestJob) -> dict[str, Any]:
     summary_path = Path(given[given.index("--summary-json") + 1])
     summary_path.unlink(missing_ok=True)
     t0 = time.monotonic()
-    job.run(demo, [*given, "--log-level", "WARNING"], timeout_s=1800)
+    job.run(demo, given, timeout_s=1800)  # as rendered (INFO: per-document progress in the log)
     summary: dict[str, Any] = json.loads(summary_path.read_text())
     say(
         f"    {summary['documents']} documents: {len(summary['ingested'])} ingested, "
