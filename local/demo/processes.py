@@ -356,7 +356,8 @@ def plan(demo: Demo) -> list[Launch]:
         site.diverge(
             "Milvus",
             "the Milvus Helm release (standalone), `remote::milvus` at `milvusUri` with a token",
-            f"a Milvus Lite file (`{site.milvus_lite.relative_to(site.data.parent)}`) as that provider's `uri`; "
+            f"a Milvus Lite file (`{site.milvus_lite.relative_to(site.data)}` in the data folder) as that provider's "
+            "`uri`; "
             "pymilvus opens it with milvus-lite, the token is ignored",
             "no container runtime; OGX's provider config is the rendered one",
         )

@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from local.demo import cli
+from local.demo.benchmark import plan_benchmark
 from local.demo.context import Demo, StepError
+from local.demo.ingest import plan_ingest
 from local.demo.processes import NOT_STARTED, STAND_INS, WAVES, Launch, flags, image_name, plan
 from local.demo.questions import QUESTIONS, load_questions, write_questions
 from local.demo.start import _start_wave
@@ -28,7 +30,7 @@ from local.llm_server import LlmServerError, find_gguf
 from local.process import ProcessError
 from local.rendered import RenderedStack, render
 from local.services import start_redis, start_tiny_upstream
-from local.site import TranslationError
+from local.site import TranslationError, divergence_table
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def rendered() -> RenderedStack:
 
 
 def _demo(rendered: RenderedStack, data: Path) -> Demo:
-    args = argparse.Namespace(data_dir=str(data), startup_timeout=60.0, bench_seconds=20)
+    args = argparse.Namespace(data_dir=str(data), startup_timeout=60.0, bench_seconds=45)
     return Demo.create(args, rendered)
 
 
@@ -75,6 +77,15 @@ def test_every_rendered_workload_runs_here_or_is_named_as_not_started(rendered: 
     assert set().union(*WAVES) == set(STAND_INS)  # every stand-in has a place in the start order
     # one local port per workload, and each Service of the workload maps to it
     assert len(set(demo.site.ports.values())) == len(demo.site.ports)
+
+
+def test_the_docs_table_is_what_the_demo_prints_for_this_program(rendered: RenderedStack, tmp_path: Path) -> None:
+    demo = _demo(rendered, tmp_path)
+    plan_ingest(demo)  # in the order of cli.run_steps
+    plan_benchmark(demo)
+    plan(demo)
+    table = divergence_table(demo.site.divergences)
+    assert table in (ROOT / "docs" / "demo.md").read_text(), f"update docs/demo.md with:\n{table}"
 
 
 def test_translated_configs_point_here_and_hold_no_secret(rendered: RenderedStack, tmp_path: Path) -> None:
