@@ -34,7 +34,9 @@ def through_gateway(gateway: OpenAI, model: str) -> dict[str, Any]:
     except openai.BadRequestError as err:
         categories = _violated(err.body)
         refused = bool(categories)
-        return {"refused": refused, "status": err.status_code, "categories": categories, "message": err.message}
+        error = err.body.get("error", err.body) if isinstance(err.body, dict) else None
+        message = str(error.get("message")) if isinstance(error, dict) and error.get("message") else err.message
+        return {"refused": refused, "status": err.status_code, "categories": categories, "message": message}
     return {"refused": False, "status": 200, "categories": [], "message": "answered"}
 
 

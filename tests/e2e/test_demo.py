@@ -77,7 +77,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     # these are asked; recall@5 is measured on corpus/questions.yaml (the labelled set)
     questions.write_text(json.dumps(ASK))
 
-    first, out = _run_demo(data, questions, "--bench-seconds", "20")
+    first, out = _run_demo(data, questions, "--bench-seconds", "30")
     assert set(first["services"]) == SERVICES
     assert "| Milvus |" in out and "| safety model `llama-guard-3-1b-cpu` |" in out  # the stand-in table
     assert "rag/gateway-master-key:master-key <- leanrag-local-gateway-master-key (40 chars)" in out
