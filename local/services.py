@@ -316,6 +316,7 @@ def start_ogx(
     log: Path | None = None,
     timeout_s: float = 180.0,
     model: str | None = None,
+    name: str = "ogx",
 ) -> Ogx:
     """OGX with this run config (written to `workdir`/run.yaml; it must listen on 127.0.0.1:`port`); ready once
     /v1/health answers, or once /v1/models lists `model` when given. tiktoken's cl100k_base comes from the
@@ -337,7 +338,7 @@ def start_ogx(
     url = f"http://{LOOPBACK}:{port}"
     ready = http_ready(f"{url}/v1/models", accept=serves_model(model)) if model else http_ready(f"{url}/v1/health")
     service = start_service(
-        "ogx",
+        name,
         [str(python.parent / "ogx"), "run", str(config)],
         log=log,
         ready=ready,

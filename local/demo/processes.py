@@ -314,7 +314,7 @@ def rag_app(demo: Demo, c: Container) -> Launch:
 
     def start() -> Service:
         text = yaml.safe_dump(config, sort_keys=False)
-        handle = services.start_ogx(workdir, text, env, port, demo.log(c.workload), _timeout(demo))
+        handle = services.start_ogx(workdir, text, env, port, demo.log(c.workload), _timeout(demo), name=c.workload)
         return handle.service
 
     return Launch(c, start, f"OGX app at http://127.0.0.1:{port}/v1 (config {workdir / 'run.yaml'})")
