@@ -183,9 +183,7 @@ def build_stack(cfg: StackConfig, secrets: StackSecrets, stack: str) -> StackRes
             names=namespace_names(cfg),
             pod_security={"serving": "restricted", "rag": "restricted", "jobs": "restricted"},
             model_store_roles=["serving", "jobs"],
-            # serving: not yet, its endpoint pickers and body-based router have no NetworkPolicy of their own
-            # (tests/infra/checkov.yaml, pending)
-            default_deny=["rag", "jobs"],
+            default_deny=["serving", "rag", "jobs"],
             service_account_annotations=cluster.service_account_annotations,
         ),
         opts=provider_opts,

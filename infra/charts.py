@@ -57,12 +57,12 @@ def _main_checkout() -> Path:
 
 @cache
 def charts_dir() -> Path:
-    """`LEANRAG_CHARTS`, else `../shared/charts` beside the checkout (or beside the main checkout)."""
+    """`LEANRAG_CHARTS`, else `shared/charts` beside the checkout or inside it (or beside the main checkout)."""
     if os.environ.get(CHARTS_DIR_ENV):
         return Path(os.environ[CHARTS_DIR_ENV]).expanduser().resolve()
-    beside = ROOT.parent / "shared" / "charts"
-    if beside.is_dir():
-        return beside
+    for candidate in (ROOT.parent / "shared" / "charts", ROOT / "shared" / "charts"):
+        if candidate.is_dir():
+            return candidate
     return _main_checkout().parent / "shared" / "charts"
 
 

@@ -102,26 +102,33 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+def _rows(model: type[BaseModel], prefix: str, enclosing: dict[str, Any] | None = None) -> list[str]:
+    """One row per field of `model`; `enclosing` holds the values the enclosing field's default gives these
+    fields (e.g. `jobs.ingest.resources` defaults to 2 CPUs, not to the class's own default)."""
     rows: list[str] = []
-    nested: list[tuple[type[BaseModel], str]] = []
+    nested: list[tuple[type[BaseModel], str, dict[str, Any] | None]] = []
     for name, field in model.model_fields.items():
-        key = f"{prefix}{field.alias or name}"
+        alias = field.alias or name
+        key = f"{prefix}{alias}"
         annotation = field.annotation
         inner = typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
         is_model = isinstance(inner, type) and issubclass(inner, BaseModel)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            nested.append((inner, f"{key}[]." if inner is not annotation else f"{key}."))
-        if field.is_required():
+        value = enclosing[alias] if enclosing is not None and alias in enclosing else _default(field)
+        if is_model:
+            assert isinstance(inner, type)
+            given = value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
+            sub_defaults = given if inner is annotation and isinstance(given, dict) else None
+            nested.append((inner, f"{key}[]." if inner is not annotation else f"{key}.", sub_defaults))
+        if field.is_required() and (enclosing is None or alias not in enclosing):
             default = "`required`"
         elif is_model and inner is annotation:
             default = "fields below"
         else:
-            default = "`" + json.dumps(_default(field), default=lambda m: m.model_dump(by_alias=True)) + "`"
+            default = "`" + json.dumps(value, default=lambda m: m.model_dump(by_alias=True)) + "`"
         desc = " ".join((field.description or (inner.__doc__ if is_model else "") or "").split())
         rows.append(f"| `{key}` | {_type_name(annotation)} | {default} | {desc} |")
-    for sub, sub_prefix in nested:
-        rows += _rows(sub, sub_prefix)
+    for sub, sub_prefix, sub_defaults in nested:
+        rows += _rows(sub, sub_prefix, sub_defaults)
     return rows
 
 

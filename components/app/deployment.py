@@ -39,7 +39,9 @@ from stacks.config.platform import AppConfig
 
 NAME = "rag-app"
 PORT = 8321
-UID = GID = 1001
+UID = GID = 10001
+"""Not the image's user (1001): OGX writes only to HOME (/tmp) and the data volume (fsGroup), and reads its
+world-readable installation; 10000 or more cannot clash with a node's own users (checkov CKV_K8S_40)."""
 DATA_DIR = "/data"
 CONFIG_PATH = "/etc/ogx/run.yaml"
 GATEWAY_KEY_ENV = "GATEWAY_API_KEY"

@@ -46,6 +46,8 @@ MASTER_KEY_SECRET = SecretRef("gateway-master-key", "master-key")
 UPSTREAM_KEY_SECRET = SecretRef("serving-api-key", "api-key")
 """In the platform namespace: a copy of the serving layer's API key, which every model server expects."""
 _CONFIG_DIR = "/etc/litellm"
+_STATE_DIR = "/var/lib/litellm"
+"""LiteLLM's runtime copy of its admin UI and logo (an emptyDir: the root filesystem is read-only)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,10 @@ def render(args: GatewayArgs, base_urls: Sequence[str | None]) -> RenderedConfig
 
 def pod_spec(args: GatewayArgs) -> dict[str, Any]:
     refs = secret_refs(args)
-    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp"})
+    # LiteLLM copies its admin UI and logo into LITELLM_UI_PATH / LITELLM_ASSETS_PATH at start-up (1.103: a
+    # writable runtime copy, so the packaged files are never changed): an emptyDir, with a read-only root
+    state = {"LITELLM_UI_PATH": f"{_STATE_DIR}/ui", "LITELLM_ASSETS_PATH": f"{_STATE_DIR}/assets"}
+    plain_env = kube.env_vars({**GATEWAY_PLAIN_ENV, "HOME": "/tmp", **state})
     container = {
         "name": NAME,
         "image": versions.LITELLM_IMAGE,
@@ -163,19 +168,20 @@ def pod_spec(args: GatewayArgs) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [*plain_env, *(ref.env(var) for var, ref in sorted(refs.items()))],
         "resources": kube.resources(args.config.resources),
-        # LiteLLM writes its UI assets and caches under /app at start-up: the root filesystem stays writable.
-        "securityContext": kube.restricted_container_security(read_only_root=False),
+        "securityContext": kube.restricted_container_security(read_only_root=True),
         "startupProbe": kube.http_probe("/health/liveliness", "http", 5, 36),
         "livenessProbe": kube.http_probe("/health/liveliness", "http", 15, 4),
         "readinessProbe": kube.http_probe("/health/readiness", "http", 10, 3, timeout_s=5),
         "volumeMounts": [
             {"name": "config", "mountPath": _CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "state", "mountPath": _STATE_DIR},
         ],
     }
     volumes = [
         {"name": "config", "configMap": {"name": f"{NAME}-config"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "state", "emptyDir": {"sizeLimit": "512Mi"}},
     ]
     return kube.restricted_pod_spec(
         [container],

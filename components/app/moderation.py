@@ -79,16 +79,21 @@ def plain_env(args: ModerationArgs) -> dict[str, str]:
     }
 
 
+def key_files() -> list[kube.SecretFile]:
+    """The service's key and the safety model's, as files of the key Secret (workloads/moderation/config.py)."""
+    return [
+        kube.SecretFile("MODERATION_API_KEY_FILE", KEY.name, KEY.key),
+        kube.SecretFile("SAFETY_API_KEY_FILE", SAFETY_KEY.name, SAFETY_KEY.key),
+    ]
+
+
 def pod_spec(args: ModerationArgs) -> dict[str, Any]:
     container = {
         "name": NAME,
         "image": args.image,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [
-            *kube.env_vars(plain_env(args)),
-            KEY.env("MODERATION_API_KEY"),
-            SAFETY_KEY.env("SAFETY_API_KEY"),
-        ],
+        # the keys as files the service reads (MODERATION_API_KEY_FILE, SAFETY_API_KEY_FILE), never variables
+        "env": [*kube.env_vars(plain_env(args)), *(f.env() for f in key_files())],
         "resources": kube.resources(args.config.resources),
         "securityContext": kube.restricted_container_security(),
         # /health answers without the key and without calling the model: a slow safety model does not restart
@@ -96,11 +101,11 @@ def pod_spec(args: ModerationArgs) -> dict[str, Any]:
         "startupProbe": kube.http_probe("/health", "http", 2, 30),
         "livenessProbe": kube.http_probe("/health", "http", 15, 4),
         "readinessProbe": kube.http_probe("/health", "http", 10, 3),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *kube.secret_mounts(key_files())],
     }
     return kube.restricted_pod_spec(
         [container],
-        [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+        [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, kube.secrets_volume(key_files())],
         run_as=(UID, GID),
         node_selector=args.placement.node_selector,
         tolerations=args.placement.tolerations,

@@ -11,7 +11,7 @@ import pulumi
 
 from components import kube, versions
 from components.cluster.base import Placement
-from components.jobs.workload_job import SecretEnv, SecretFile, WorkloadJobArgs, secret_mounts
+from components.jobs.workload_job import SecretFile, WorkloadJobArgs, secret_mounts
 from stacks.config.images import WorkloadImages
 from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
 from stacks.models import ServedModel
@@ -22,8 +22,9 @@ CORPUS_DIR = "/work/corpus"
 TOKENIZER_DIR = "/work/tokenizer"
 HF_TOKEN_KEY = "token"
 """Key of the Hugging Face token in its Secret."""
-APP_API_KEY_ENV = "INGEST_APP_API_KEY"
-"""The ingest Job reads the app's Bearer key from this variable (never a flag)."""
+APP_API_KEY_FILE_ENV = "INGEST_APP_API_KEY_FILE"
+"""The ingest Job reads the app's Bearer key from the file this variable names (workloads/ingest/app_client.py,
+api_key_from): the key is a Secret mounted as a file, never an environment variable or a flag."""
 BENCHMARK_GRACE_S = 90
 """The benchmark keeps finished load points on SIGTERM and uploads them: it needs 60 s or more."""
 
@@ -133,9 +134,8 @@ def ingest_args(
         "INGEST_EMBEDDING_MODEL": target.embedding_model,
         "INGEST_MAX_PRUNE_FRACTION": f"{config.max_prune_fraction:g}",
     }
-    secret_env = []
-    if target.api_key is not None:
-        secret_env.append(SecretEnv(APP_API_KEY_ENV, target.api_key.name, target.api_key.key))
+    key = target.api_key
+    key_file = [SecretFile(APP_API_KEY_FILE_ENV, key.name, key.key)] if key is not None else []
     return WorkloadJobArgs(
         job="ingest",
         image=images.image("ingest"),
@@ -146,7 +146,7 @@ def ingest_args(
         placement=placement,
         uses_model_store=bool(source),
         env=env,
-        secret_env=secret_env,
+        secret_files=key_file,
         init_containers=[_corpus_download(source)] if source else [],
         depends_on=after,
     )

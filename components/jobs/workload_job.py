@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components import kube
 from components.cluster.base import MODEL_STORE_SERVICE_ACCOUNT, Placement
+from components.kube import SecretFile, secret_mounts, secrets_volume
 from stacks.config.jobs import JobLimits
 from stacks.config.platform import Resources
 
@@ -23,8 +24,6 @@ RUN_AS = 10001
 WORK_DIR = "/work"
 
 
-SECRETS_VOLUME = "secrets"
-"""The projected volume of the Job's Secret files; each container mounts only its own under kube.SECRETS_DIR."""
 INIT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 """Resources of an init container that brings none (downloads: a corpus, a tokenizer)."""
 
@@ -37,43 +36,6 @@ class SecretEnv:
     name: str
     secret: pulumi.Input[str]
     key: str
-
-
-@dataclass(frozen=True)
-class SecretFile:
-    """A key of a Kubernetes Secret mounted as a file of the Job (never an environment variable); the variable `var`
-    holds the file's path, e.g. MILVUS_TOKEN_FILE, or HF_TOKEN_PATH (read by huggingface_hub itself)."""
-
-    var: str
-    secret: pulumi.Input[str]
-    key: str
-
-    @property
-    def file(self) -> str:
-        return self.var.lower().replace("_", "-")
-
-    @property
-    def path(self) -> str:
-        return f"{kube.SECRETS_DIR}/{self.file}"
-
-    def env(self) -> dict[str, Any]:
-        return {"name": self.var, "value": self.path}
-
-
-def secret_mounts(files: Sequence[SecretFile]) -> list[dict[str, Any]]:
-    """The mounts of `files` (each alone: a container sees only the Secret files it reads)."""
-    return [{"name": SECRETS_VOLUME, "mountPath": f.path, "subPath": f.file, "readOnly": True} for f in files]
-
-
-def secrets_volume(files: Sequence[SecretFile]) -> dict[str, Any]:
-    """One projected volume with every Secret file of the Job, readable by the Job's group only."""
-    return {
-        "name": SECRETS_VOLUME,
-        "projected": {
-            "defaultMode": 0o440,
-            "sources": [{"secret": {"name": f.secret, "items": [{"key": f.key, "path": f.file}]}} for f in files],
-        },
-    }
 
 
 @dataclass

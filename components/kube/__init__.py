@@ -3,7 +3,7 @@
 - `meta`: labels (the selector labels, part-of, the pod labels NetworkPolicies admit), namespace labels,
   in-cluster addresses of Services;
 - `pod`: Pod Security `restricted` contexts, container resources (CPU and memory limits), the image pull
-  policy, environment variables (plain and from Secrets), Secrets as files, probes and the preStop sleep;
+  policy, environment variables (plain and from Secrets), Secrets as files (SecretFile), probes and the preStop sleep;
 - `network`: NetworkPolicy peers, rules, the policy resource and a namespace's default deny;
 - `objects`: Secrets, PodDisruptionBudgets and pinned Helm releases.
 
@@ -38,9 +38,12 @@ from components.kube.pod import (
     CPU_LIMIT_FACTOR,
     IMAGE_PULL_POLICY,
     SECRETS_DIR,
+    SECRETS_VOLUME,
+    SecretFile,
     SecretRef,
     cpu_limit,
     env_vars,
+    fixed_resources,
     grpc_probe,
     http_probe,
     pre_stop_sleep,
@@ -50,7 +53,9 @@ from components.kube.pod import (
     restricted_pod_security,
     restricted_pod_spec,
     secret_env,
+    secret_mounts,
     secret_volume,
+    secrets_volume,
 )
 
 __all__ = [
@@ -70,12 +75,15 @@ __all__ = [
     "NAMESPACE_NAME",
     "PART_OF",
     "SECRETS_DIR",
+    "SECRETS_VOLUME",
     "IpBlock",
     "Peer",
+    "SecretFile",
     "SecretRef",
     "cpu_limit",
     "default_deny_ingress",
     "env_vars",
+    "fixed_resources",
     "grpc_probe",
     "helm_release",
     "http_probe",
@@ -93,7 +101,9 @@ __all__ = [
     "restricted_pod_spec",
     "secret",
     "secret_env",
+    "secret_mounts",
     "secret_volume",
+    "secrets_volume",
     "selector",
     "service_host",
     "service_url",

@@ -84,8 +84,16 @@ def cpu_limit(request: str, factor: int = CPU_LIMIT_FACTOR) -> str:
 def resources(r: Resources) -> dict[str, Any]:
     """Container resources of a long-running service: requests as configured; the memory limit defaults to the
     request (no overcommit of memory), the CPU limit to CPU_LIMIT_FACTOR times the request."""
-    limits = {"cpu": r.cpu_limit or cpu_limit(r.cpu), "memory": r.memory_limit or r.memory}
-    return {"requests": {"cpu": r.cpu, "memory": r.memory}, "limits": limits}
+    return fixed_resources(r.cpu, r.memory, r.memory_limit, r.cpu_limit)
+
+
+def fixed_resources(
+    cpu: str, memory: str, memory_limit: str | None = None, cpu_limit_: str | None = None
+) -> dict[str, Any]:
+    """Container resources from literal requests (a sidecar, a routing component): the memory limit defaults to
+    the request, the CPU limit to CPU_LIMIT_FACTOR times the request."""
+    limits = {"cpu": cpu_limit_ or cpu_limit(cpu), "memory": memory_limit or memory}
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
 
 
 def secret_volume(volume: str, secret: pulumi.Input[str], keys: Mapping[str, str]) -> dict[str, Any]:
@@ -96,6 +104,48 @@ def secret_volume(volume: str, secret: pulumi.Input[str], keys: Mapping[str, str
             "secretName": secret,
             "defaultMode": 0o440,
             "items": [{"key": k, "path": path} for k, path in keys.items()],
+        },
+    }
+
+
+SECRETS_VOLUME = "secrets"
+"""The projected volume of a pod's Secret files; each container mounts only its own under SECRETS_DIR."""
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A key of a Kubernetes Secret mounted as a file (never an environment variable); the variable `var` holds the
+    file's path, e.g. MILVUS_TOKEN_FILE, or HF_TOKEN_PATH (read by huggingface_hub itself). With `var` None the
+    program may take the path from a flag instead (llama-server's --api-key-file)."""
+
+    var: str
+    secret: pulumi.Input[str]
+    key: str
+
+    @property
+    def file(self) -> str:
+        return self.var.lower().replace("_", "-")
+
+    @property
+    def path(self) -> str:
+        return f"{SECRETS_DIR}/{self.file}"
+
+    def env(self) -> dict[str, Any]:
+        return {"name": self.var, "value": self.path}
+
+
+def secret_mounts(files: Sequence[SecretFile]) -> list[dict[str, Any]]:
+    """The mounts of `files` (each alone: a container sees only the Secret files it reads)."""
+    return [{"name": SECRETS_VOLUME, "mountPath": f.path, "subPath": f.file, "readOnly": True} for f in files]
+
+
+def secrets_volume(files: Sequence[SecretFile]) -> dict[str, Any]:
+    """One projected volume with every Secret file of the pod, readable by the pod's group only."""
+    return {
+        "name": SECRETS_VOLUME,
+        "projected": {
+            "defaultMode": 0o440,
+            "sources": [{"secret": {"name": f.secret, "items": [{"key": f.key, "path": f.file}]}} for f in files],
         },
     }
 

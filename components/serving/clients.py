@@ -44,6 +44,18 @@ class Clients:
             *([kube.Peer(self.serving_namespace, dict(self.gateway_pods))] if self.gateway_pods else []),
         ]
 
+    def gateway_peers(self) -> list[kube.Peer | kube.IpBlock]:
+        """The Gateway's proxies: what calls an endpoint picker's ext-proc port and the body-based router."""
+        return [
+            *(kube.IpBlock(cidr) for cidr in self.gateway_cidrs),
+            *([kube.Peer(self.serving_namespace, dict(self.gateway_pods))] if self.gateway_pods else []),
+        ]
+
+    def gateway_callers(self) -> list[kube.Peer]:
+        """Who calls an in-cluster Gateway's proxy pods: the app namespace (its LiteLLM gateway) and the benchmark
+        Job's pods."""
+        return [kube.Peer(self.app_namespace), kube.Peer(self.jobs_namespace, kube.BENCHMARK_JOB_POD_LABELS)]
+
     def ingress_rule(self, port: int) -> dict[str, Any]:
         """Ingress from every client, only on `port`; egress stays open (weights are streamed from a bucket)."""
         return kube.ingress_rule(self.peers(), [port])

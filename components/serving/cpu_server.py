@@ -4,7 +4,7 @@ Deployment, ClusterIP Service, NetworkPolicy and, with several replicas, PodDisr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.cluster.base import Placement
 from components.serving import lifecycle
-from components.serving.pod import pod_security
+from components.serving.pod import RUN_AS
 from components.serving.weights import LocalWeights
 
 SCRATCH_GI = 1
@@ -27,23 +27,26 @@ def cpu_pod_spec(
     weights: LocalWeights,
     placement: Placement,
     pre_stop_s: int,
+    extra_volumes: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The pod spec: `container` with the `scratch` emptyDirs (volume name -> mount path) and the weights'
-    read-only mounts, the init container that fills them from the bucket, non-root and `restricted`, on the
-    system pool, no ServiceAccount token and no Service environment variables."""
+    """The pod spec: `container` (with its own mounts of `extra_volumes`, e.g. its Secret files) with the
+    `scratch` emptyDirs (volume name -> mount path) and the weights' read-only mounts, the init container that
+    fills them from the bucket, non-root and `restricted`, on the system pool, no ServiceAccount token and no
+    Service environment variables (kube.restricted_pod_spec)."""
     mounts = [{"name": n, "mountPath": path} for n, path in scratch.items()]
     volumes = [{"name": n, "emptyDir": {"sizeLimit": f"{SCRATCH_GI}Gi"}} for n in scratch]
-    spec: dict[str, Any] = {
-        "containers": [{**container, "volumeMounts": [*mounts, *weights.mounts]}],
-        "volumes": [*volumes, *weights.volumes],
-        "nodeSelector": dict(placement.node_selector),
-        "securityContext": pod_security(),
-        "terminationGracePeriodSeconds": lifecycle.termination_grace_s(pre_stop_s, 0),
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-    }
+    spec = kube.restricted_pod_spec(
+        [{**container, "volumeMounts": [*mounts, *weights.mounts, *container.get("volumeMounts", [])]}],
+        [*volumes, *weights.volumes, *extra_volumes],
+        run_as=(RUN_AS, RUN_AS),
+        node_selector=placement.node_selector,
+        tolerations=placement.tolerations,
+        grace_s=lifecycle.termination_grace_s(pre_stop_s, 0),
+    )
+    if not spec["tolerations"]:  # the system pool is untainted
+        del spec["tolerations"]
     if weights.init_containers:
-        spec["initContainers"] = list(weights.init_containers)
+        spec["initContainers"] = [kube.pulled_always(c) for c in weights.init_containers]
     if weights.service_account:
         spec["serviceAccountName"] = weights.service_account
     return spec

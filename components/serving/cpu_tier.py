@@ -60,6 +60,12 @@ def llama_args(cfg: LlamaCppConfig, model_path: str, jinja: bool = False) -> lis
     ]
 
 
+def api_key_file(api_key_secret: str) -> kube.SecretFile:
+    """The serving API key as a file: llama-server reads its keys from the file --api-key-file names (one a line),
+    so the key is neither in its environment nor on its command line."""
+    return kube.SecretFile("LLAMA_API_KEY_FILE", api_key_secret, API_KEY_KEY)
+
+
 def pod_labels(cfg: LlamaCppConfig) -> dict[str, str]:
     return kube.labels(cfg.name, kube.MODEL_SERVER, **{TIER: "cpu"})
 
@@ -73,20 +79,26 @@ def pod_template(
     annotations: Mapping[str, str] | None = None,
     jinja: bool = False,
 ) -> dict[str, Any]:
+    key_file = api_key_file(api_key_secret)
     container = {
         "name": "llama-server",
         "image": versions.LLAMA_CPP_SERVER_IMAGE,
-        "args": llama_args(cfg, weights.path, jinja),
+        "args": [*llama_args(cfg, weights.path, jinja), "--api-key-file", key_file.path],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [
-            *kube.env_vars({"LLAMA_CACHE": CACHE_DIR, "HOME": CACHE_DIR}),
-            kube.secret_env("LLAMA_API_KEY", api_key_secret, API_KEY_KEY),
-        ],
-        "resources": {"requests": {"cpu": cfg.cpu, "memory": cfg.memory}, "limits": {"memory": cfg.memory}},
+        "env": kube.env_vars({"LLAMA_CACHE": CACHE_DIR, "HOME": CACHE_DIR}),
+        "volumeMounts": kube.secret_mounts([key_file]),
+        "resources": kube.fixed_resources(cfg.cpu, cfg.memory),
         **lifecycle.model_server_probes(STARTUP_BUDGET_S, pre_stop_s),
         "securityContext": container_security(read_only_root=True),
     }
-    spec = cpu_pod_spec(container, {"cache": CACHE_DIR, "tmp": "/tmp"}, weights, placement, pre_stop_s)
+    spec = cpu_pod_spec(
+        container,
+        {"cache": CACHE_DIR, "tmp": "/tmp"},
+        weights,
+        placement,
+        pre_stop_s,
+        [kube.secrets_volume([key_file])],
+    )
     # no /metrics: llama-server guards it with the API key, which scrapers do not send
     metadata: dict[str, Any] = {"labels": pod_labels(cfg)}
     if annotations:

@@ -15,6 +15,10 @@ import pulumi_kubernetes as k8s
 from components import kube, versions
 
 KEDA_NAMESPACE = "keda"
+KEDA_UID = 10001
+"""The uid/gid of KEDA's pods instead of its images' 1000 (static binaries that run as any user; the operator's
+certificates are on an emptyDir the fsGroup makes writable): 10000 or more cannot clash with a node's own users
+(checkov CKV_K8S_40)."""
 
 
 @dataclass
@@ -43,5 +47,10 @@ def managed_inference_crds(cluster_ready: list[pulumi.Resource]) -> InferenceCrd
 def install_keda(name: str, placement_selector: dict[str, str], opts: pulumi.ResourceOptions) -> pulumi.Resource:
     """KEDA's operator, metrics server and admission webhook on the system pool; the release waits until all
     are ready (atomic), so ScaledObjects that depend on it meet registered CRDs and a serving webhook."""
-    values = {"nodeSelector": dict(placement_selector), "webhooks": {"enabled": True}}
+    high_uid = {"runAsNonRoot": True, "runAsUser": KEDA_UID, "runAsGroup": KEDA_UID, "fsGroup": KEDA_UID}
+    values = {
+        "nodeSelector": dict(placement_selector),
+        "webhooks": {"enabled": True},
+        "podSecurityContext": {pod: dict(high_uid) for pod in ("operator", "metricServer", "webhooks")},
+    }
     return kube.helm_release(f"{name}-keda", versions.KEDA, KEDA_NAMESPACE, values, opts)

@@ -71,21 +71,23 @@ def _vllm_container(pod: dict[str, Any]) -> dict[str, Any]:
 
 def sidecar_container() -> dict[str, Any]:
     """llm-d's disaggregation sidecar as a native sidecar (an init container that keeps running)."""
-    return {
-        "name": "routing-sidecar",
-        "image": versions.LLM_D_DISAGG_SIDECAR_IMAGE,
-        "restartPolicy": "Always",
-        "args": [
-            f"--port={HTTP_PORT}",
-            f"--model-server-port={DECODE_VLLM_PORT}",
-            "--kv-connector=nixlv2",
-            "--secure-proxy=false",
-        ],
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-        "securityContext": container_security(read_only_root=True),
-    }
+    return kube.pulled_always(
+        {
+            "name": "routing-sidecar",
+            "image": versions.LLM_D_DISAGG_SIDECAR_IMAGE,
+            "restartPolicy": "Always",
+            "args": [
+                f"--port={HTTP_PORT}",
+                f"--model-server-port={DECODE_VLLM_PORT}",
+                "--kv-connector=nixlv2",
+                "--secure-proxy=false",
+            ],
+            "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+            "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+            "resources": kube.fixed_resources("250m", "256Mi", "1Gi"),
+            "securityContext": container_security(read_only_root=True),
+        }
+    )
 
 
 def _copy_tree(value: Any) -> Any:

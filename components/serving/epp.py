@@ -158,7 +158,7 @@ def pod_template(
             {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         ],
-        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "resources": kube.fixed_resources("500m", "1Gi", "2Gi"),
         "livenessProbe": kube.grpc_probe(HEALTH_PORT, 10, "inference-extension" if single else "liveness"),
         "readinessProbe": kube.grpc_probe(HEALTH_PORT, 2, "inference-extension" if single else "readiness"),
         "volumeMounts": [{"name": "plugins-config", "mountPath": "/config", "readOnly": True}],
@@ -168,7 +168,7 @@ def pod_template(
         "metadata": {"labels": kube.labels(name, kube.ENDPOINT_PICKER)},
         "spec": {
             "serviceAccountName": name,
-            "containers": [*(sidecars or []), container],
+            "containers": [kube.pulled_always(c) for c in [*(sidecars or []), container]],
             "volumes": [*(volumes or []), {"name": "plugins-config", "configMap": {"name": name}}],
             "nodeSelector": dict(placement.node_selector),
             "securityContext": pod_security(),

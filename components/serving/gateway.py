@@ -25,9 +25,10 @@ import pulumi_kubernetes as k8s
 
 from components import kube, versions
 from components.cluster.base import Placement
+from components.serving.clients import Clients
 from components.serving.crds import InferenceCrds
 from components.serving.engine import HTTP_PORT
-from components.serving.epp import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs
+from components.serving.epp import EXT_PROC_PORT, METRICS_PORT, EndpointPicker, EndpointPickerArgs
 from components.serving.pod import container_security, pod_security, selector_of
 from stacks.config.serving import ScorerWeights
 from stacks.config.serving_modes import DisaggregationConfig
@@ -178,20 +179,22 @@ def bbr_pod_template(placement: Placement) -> dict[str, Any]:
         "spec": {
             "serviceAccountName": BBR_NAME,
             "containers": [
-                {
-                    "name": "bbr",
-                    "image": versions.BBR_IMAGE,
-                    "args": bbr_args(),
-                    "ports": [
-                        {"name": "grpc", "containerPort": BBR_PORT},
-                        {"name": "grpc-health", "containerPort": BBR_HEALTH_PORT},
-                    ],
-                    "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
-                    "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                    "readinessProbe": kube.grpc_probe(BBR_HEALTH_PORT, 5),
-                    "livenessProbe": kube.grpc_probe(BBR_HEALTH_PORT, 10),
-                    "securityContext": container_security(read_only_root=True),
-                }
+                kube.pulled_always(
+                    {
+                        "name": "bbr",
+                        "image": versions.BBR_IMAGE,
+                        "args": bbr_args(),
+                        "ports": [
+                            {"name": "grpc", "containerPort": BBR_PORT},
+                            {"name": "grpc-health", "containerPort": BBR_HEALTH_PORT},
+                        ],
+                        "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+                        "resources": kube.fixed_resources("250m", "256Mi", "512Mi"),
+                        "readinessProbe": kube.grpc_probe(BBR_HEALTH_PORT, 5),
+                        "livenessProbe": kube.grpc_probe(BBR_HEALTH_PORT, 10),
+                        "securityContext": container_security(read_only_root=True),
+                    }
+                )
             ],
             "nodeSelector": dict(placement.node_selector),
             "securityContext": pod_security(),
@@ -208,6 +211,9 @@ class InferenceGatewayArgs:
     placement: Placement
     """Where the body-based router runs (the system pool)."""
     crds: InferenceCrds
+    clients: Clients
+    """Who calls the Gateway (its proxy pods, when in the cluster) and who the Gateway is (the body-based
+    router's callers)."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -230,6 +236,17 @@ class InferenceGateway(pulumi.ComponentResource):
             spec=gateway_spec(args.class_name, args.address),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds.gateway_api, *args.depends_on]),
         )
+        if not gke:  # an in-cluster implementation: its proxy pods, in this namespace, take the clients' requests
+            kube.network_policy(
+                f"{name}-gateway-ingress",
+                ns,
+                dict(args.clients.gateway_pods or {}),
+                # every port: the proxy's container port for the listener is the implementation's choice
+                [{"from": [p.rule() for p in args.clients.gateway_callers()]}],
+                pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+                name=GATEWAY_NAME,
+                labels=kube.labels(GATEWAY_NAME, "gateway"),
+            )
         self.bbr: k8s.apps.v1.Deployment | None = None
         if gke:  # the BBR runs in front of GKE's route matching only
             meta = {"name": BBR_NAME, "namespace": ns, "labels": kube.labels(BBR_NAME, kube.BODY_ROUTER)}
@@ -257,6 +274,15 @@ class InferenceGateway(pulumi.ComponentResource):
                     "template": bbr_pod_template(args.placement),
                 },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding]),
+            )
+            kube.network_policy(
+                f"{name}-bbr-ingress",
+                ns,
+                kube.selector(BBR_NAME, kube.BODY_ROUTER),
+                [kube.ingress_rule(args.clients.gateway_peers(), [BBR_PORT, BBR_HEALTH_PORT])],
+                child,
+                name=BBR_NAME,
+                labels=kube.labels(BBR_NAME, kube.BODY_ROUTER),
             )
             bbr_service = k8s.core.v1.Service(
                 f"{name}-bbr-svc",
@@ -332,6 +358,8 @@ class ModelRouteArgs:
     service_port: int = HTTP_PORT
     disaggregation: DisaggregationConfig | None = None
     """A disaggregated model: the endpoint picker's prefill and decode profiles."""
+    clients: Clients | None = None
+    """With an endpoint picker: its callers (the Gateway's proxies on the ext-proc port, Prometheus on metrics)."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -359,6 +387,21 @@ class ModelRoute(pulumi.ComponentResource):
                     disaggregation=args.disaggregation,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
+            )
+            if args.clients is None:
+                raise ValueError(f"model {model}: an endpoint picker needs its clients (its NetworkPolicy)")
+            epp = f"{model}-epp"
+            kube.network_policy(
+                f"{name}-epp-ingress",
+                ns,
+                kube.selector(epp, kube.ENDPOINT_PICKER),
+                [
+                    kube.ingress_rule(args.clients.gateway_peers(), [EXT_PROC_PORT]),
+                    kube.ingress_rule([kube.Peer(args.clients.prometheus_namespace)], [METRICS_PORT]),
+                ],
+                pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+                name=epp,
+                labels=kube.labels(epp, kube.ENDPOINT_PICKER),
             )
             backend, target = pool_backend(model), pool_target(model)
             after_route = [self.pool]

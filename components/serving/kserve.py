@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 
 from components import kube, versions
 from components.serving import engine
+from components.serving.clients import Clients
 from components.serving.gateway import GATEWAY_NAME
 from components.serving.pod import TIER, VllmPodSpec, gpu_resources, pod_security, vllm_env
 from stacks.config.serving_modes import KServeConfig
@@ -38,8 +39,52 @@ MAIN_CONTAINER = "main"
 """The container name KServe's LLMInferenceServiceConfig templates use for vLLM (merged by name)."""
 _SET_BY_TEMPLATE = ("--served-model-name", "--tensor-parallel-size", "--shutdown-timeout")
 """Flags KServe's template sets itself (from spec.model.name, spec.parallelism, the grace period)."""
-_CACHE_ENV = {"HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR"}
+_CACHE_ENV = {
+    "HOME",
+    "XDG_CACHE_HOME",
+    "HF_HOME",
+    "VLLM_CACHE_ROOT",
+    "TRITON_CACHE_DIR",
+    "TORCHINDUCTOR_CACHE_DIR",
+    "FLASHINFER_WORKSPACE_BASE",
+    "NUMBA_CACHE_DIR",
+}
 """Cache locations of the stack's own vLLM pod (its /cache volume); KServe's template mounts its own (/home)."""
+
+
+CONTROLLER_UID = 10001
+"""The uid/gid cert-manager's and KServe's controllers run as instead of their charts' 1000 (their images are
+static binaries that run as any user): 10000 or more cannot clash with a node's own users (checkov CKV_K8S_40)."""
+CERT_MANAGER_RESOURCES = {
+    "": ("50m", "128Mi", "256Mi"),
+    "webhook": ("20m", "64Mi", "128Mi"),
+    "cainjector": ("50m", "128Mi", "512Mi"),
+    "startupapicheck": ("10m", "32Mi", "64Mi"),
+}
+"""cert-manager's components (the controller at the top level of its values) -> (CPU request, memory request,
+memory limit); the CPU limit is kube.CPU_LIMIT_FACTOR times the request. The chart sets none."""
+
+
+def cert_manager_values() -> dict[str, Any]:
+    """cert-manager's values: its CRDs, and for every component resources, the pull policy every container of the
+    stack has (kube.IMAGE_PULL_POLICY) and a high uid (the chart's contexts are otherwise kept)."""
+    values: dict[str, Any] = {"crds": {"enabled": True}}
+    for component, (cpu, memory, memory_limit) in CERT_MANAGER_RESOURCES.items():
+        settings = {
+            "resources": kube.fixed_resources(cpu, memory, memory_limit),
+            "image": {"pullPolicy": kube.IMAGE_PULL_POLICY},
+            "securityContext": {"runAsUser": CONTROLLER_UID, "runAsGroup": CONTROLLER_UID},
+        }
+        if component:
+            values[component] = settings
+        else:
+            values.update(settings)
+    return values
+
+
+def kserve_controller_values() -> dict[str, Any]:
+    """KServe's LLMInferenceService controller as a high uid (the chart sets 1000 on its container)."""
+    return {"kserve": {"llmisvc": {"controller": {"containerSecurityContext": {"runAsUser": CONTROLLER_UID}}}}}
 
 
 def install_kserve(name: str, config: KServeConfig, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
@@ -49,14 +94,14 @@ def install_kserve(name: str, config: KServeConfig, opts: pulumi.ResourceOptions
     if config.install_cert_manager:
         installed.append(
             kube.helm_release(
-                f"{name}-cert-manager", versions.CERT_MANAGER, CERT_MANAGER_NAMESPACE, {"crds": {"enabled": True}}, opts
+                f"{name}-cert-manager", versions.CERT_MANAGER, CERT_MANAGER_NAMESPACE, cert_manager_values(), opts
             )
         )
     if not config.install:
         return installed
     steps = [
         ("kserve-crd", versions.KSERVE_LLMISVC_CRD, {}),
-        ("kserve", versions.KSERVE_LLMISVC, {}),
+        ("kserve", versions.KSERVE_LLMISVC, kserve_controller_values()),
         ("kserve-configs", versions.KSERVE_RUNTIME_CONFIGS, {"kserve": {"llmisvcConfigs": {"enabled": True}}}),
     ]
     for suffix, chart, values in steps:
@@ -131,6 +176,29 @@ def llm_inference_service_spec(spec: VllmPodSpec, namespace: str) -> dict[str, A
             "gateway": {"refs": [{"name": GATEWAY_NAME, "namespace": namespace}]},
         },
     }
+
+
+KSERVE_POD_LABELS = {"app.kubernetes.io/part-of": "llminferenceservice"}
+"""What KServe labels the pods of every LLMInferenceService with (its vLLM workload and its scheduler)."""
+KSERVE_PORTS = (8000, 9002, 9090)
+"""vLLM (KServe's workload port), the scheduler's ext-proc and metrics ports (kserve-runtime-configs v0.20.0)."""
+
+
+def kserve_pods_policy(
+    name: str, namespace: str, clients: Clients, opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """Ingress to the pods KServe creates: the model servers' clients (the Gateway's proxies among them) on
+    KServe's ports, and the pods of the services themselves on any port (the scheduler scrapes the workload's
+    metrics; prefill and decode pods exchange KV caches)."""
+    own = kube.Peer(namespace, KSERVE_POD_LABELS)
+    return kube.network_policy(
+        f"{name}-kserve-ingress",
+        namespace,
+        KSERVE_POD_LABELS,
+        [kube.ingress_rule(clients.peers(), list(KSERVE_PORTS)), {"from": [own.rule()]}],
+        opts,
+        name="llminferenceservices",
+    )
 
 
 def kserve_base_url(gateway_address: str, namespace: str, model: str) -> str:

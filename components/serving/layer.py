@@ -486,6 +486,7 @@ class ModelServing(pulumi.ComponentResource):
                 address=address,
                 placement=args.cluster.system,
                 crds=crd_set,
+                clients=resolve.clients(serving, args.site),
                 depends_on=[*ready, *implementation],
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -593,6 +594,7 @@ class ModelServing(pulumi.ComponentResource):
                     weights=gw.scorer_weights,
                     epp_replicas=gw.epp_replicas,
                     disaggregation=model.config.disaggregation,
+                    clients=resolve.clients(serving, args.site),
                     depends_on=[*ready, self.servers[model.name].service],
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -610,6 +612,12 @@ class ModelServing(pulumi.ComponentResource):
             name, serving.kserve, pulumi.ResourceOptions(parent=self, depends_on=list(args.cluster.ready))
         )
         gateway, crd_set, klass, address = self._gateway(name, args)
+        kserve.kserve_pods_policy(
+            name,
+            serving.namespace,
+            resolve.clients(serving, args.site),
+            pulumi.ResourceOptions(parent=self, depends_on=[args.namespace, *args.cluster.ready]),
+        )
         urls: dict[str, str] = {}
         for model in models:
             self.kserve_models[model.name] = KServeModel(

@@ -2,8 +2,9 @@
 
 Placement comes from ClusterOutputs: the GPU request, the GPU toleration and the pool's node selector are put
 on GPU pods only. Every pod runs under Pod Security `restricted` (non-root, no privilege escalation, all
-capabilities dropped, RuntimeDefault seccomp). vLLM's root filesystem stays writable: PyTorch, Triton and
-FlashInfer write JIT caches under several paths; the known ones are pointed at the /cache emptyDir.
+capabilities dropped, RuntimeDefault seccomp) as a high uid, with a read-only root filesystem: every path vLLM
+writes (its home, the XDG cache, the Hugging Face, vLLM, Triton, TorchInductor, FlashInfer and Numba caches) is
+pointed at the /cache emptyDir, and /tmp is an emptyDir too.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from components.serving import engine, lifecycle
 from stacks.models import ServedModel, SourceKind
 
 GPU_RESOURCE = "nvidia.com/gpu"
-RUN_AS = 2000
-"""The images run as root by default; this uid/gid has no passwd entry, so USER is set for getpass()."""
+RUN_AS = 10001
+"""The uid/gid of every serving pod. The images run as root by default; a uid of 10000 or more cannot clash with
+a node's own users (checkov CKV_K8S_40). It has no passwd entry, so USER is set for getpass()."""
 API_KEY_KEY = "api-key"
 """Key of the serving API key in its Secret."""
 TIER = "leanrag.dev/serving-tier"
@@ -89,6 +91,8 @@ def vllm_env(spec: VllmPodSpec) -> list[dict[str, Any]]:
             "VLLM_CACHE_ROOT": f"{c}/vllm",
             "TRITON_CACHE_DIR": f"{c}/triton",
             "TORCHINDUCTOR_CACHE_DIR": f"{c}/inductor",
+            "FLASHINFER_WORKSPACE_BASE": f"{c}/flashinfer",
+            "NUMBA_CACHE_DIR": f"{c}/numba",
             "VLLM_NO_USAGE_STATS": "1",
             "DO_NOT_TRACK": "1",
             # the weights come from the model store: any Hugging Face Hub request fails fast instead of downloading
@@ -105,7 +109,7 @@ def gpu_resources(spec: VllmPodSpec) -> dict[str, Any]:
     gpus = str(spec.model.config.tensor_parallel)
     return {
         "requests": {"cpu": cpu, "memory": memory, GPU_RESOURCE: gpus},
-        "limits": {"memory": memory, GPU_RESOURCE: gpus},
+        "limits": {"cpu": kube.cpu_limit(cpu), "memory": memory, GPU_RESOURCE: gpus},
     }
 
 
@@ -155,24 +159,18 @@ def vllm_pod_template(spec: VllmPodSpec) -> dict[str, Any]:
         "resources": gpu_resources(spec),
         **lifecycle.model_server_probes(startup_budget(spec), spec.pre_stop_s),
         "volumeMounts": mounts,
-        "securityContext": container_security(read_only_root=False),
+        "securityContext": container_security(read_only_root=True),
     }
-    # The fields of kube.restricted_pod_spec with a computed grace period. Written out so the rendered manifests
-    # keep their key order, which the byte-for-byte plan comparison of the refactoring relied on; switching to
-    # the helper changes only that order.
-    pod: dict[str, Any] = {
-        "containers": [container],
-        "volumes": volumes,
-        "nodeSelector": dict(spec.placement.node_selector),
-        "tolerations": [dict(t) for t in spec.placement.tolerations],
-        "securityContext": pod_security(),
-        "terminationGracePeriodSeconds": lifecycle.termination_grace_s(
-            spec.pre_stop_s, model.engine.shutdown_timeout_s
-        ),
-        "automountServiceAccountToken": False,
-        # a Service named vllm would inject VLLM_PORT=tcp://..., which vLLM rejects
-        "enableServiceLinks": False,
-    }
+    pod = kube.restricted_pod_spec(
+        [container],
+        volumes,
+        run_as=(RUN_AS, RUN_AS),
+        node_selector=spec.placement.node_selector,
+        tolerations=spec.placement.tolerations,
+        grace_s=lifecycle.termination_grace_s(spec.pre_stop_s, model.engine.shutdown_timeout_s),
+    )
+    # enableServiceLinks is off (restricted_pod_spec): a Service named vllm would inject VLLM_PORT=tcp://...,
+    # which vLLM rejects
     if spec.service_account:
         pod["serviceAccountName"] = spec.service_account
     if model.max_replicas > 1:

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.cluster.base import Placement
 from components.serving.weights import (
+    HF_TOKEN_KEY,
     MODEL_LABEL,
     PREFETCH_JOB,
     PrefetchSpec,
@@ -104,7 +105,7 @@ def prefetch_weights(name: str, args: PrefetchArgs, parent: pulumi.Resource) -> 
                 f"{name}-hf-token",
                 HF_TOKEN_SECRET,
                 args.namespace,
-                {"token": args.hf_token},
+                {HF_TOKEN_KEY: args.hf_token},
                 pulumi.ResourceOptions(parent=parent, depends_on=list(args.depends_on)),
             )
         )

@@ -321,7 +321,9 @@ def envoy_container(config_map: str) -> tuple[dict[str, Any], dict[str, Any]]:
             "failureThreshold": 1,
             "timeoutSeconds": 1,
         },
-        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        # alive while it listens: /ready also turns 503 while draining, which must not restart the proxy
+        "livenessProbe": {"tcpSocket": {"port": ENVOY_READY_PORT}, "periodSeconds": 10, "failureThreshold": 3},
+        "resources": kube.fixed_resources("500m", "512Mi", "1Gi"),
         "volumeMounts": [{"name": "envoy-config", "mountPath": "/etc/envoy", "readOnly": True}],
         "securityContext": container_security(read_only_root=True),
     }
@@ -397,6 +399,8 @@ class StandaloneRouter(pulumi.ComponentResource):
             [
                 args.clients.ingress_rule(ROUTER_PORT),
                 kube.ingress_rule([kube.Peer(args.clients.prometheus_namespace)], [METRICS_PORT, ENVOY_READY_PORT]),
+                # the ext-proc port the InferencePool names: only the pod's own Envoy calls it (over localhost)
+                kube.ingress_rule([kube.Peer(ns, selector)], [EXT_PROC_PORT]),
             ],
             pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             name=epp,

@@ -78,7 +78,7 @@ def pod_template(
             *kube.env_vars({"HUGGINGFACE_HUB_CACHE": DATA_DIR, "HF_HUB_OFFLINE": "1", "HOME": DATA_DIR}),
             kube.secret_env("API_KEY", api_key_secret, API_KEY_KEY),
         ],
-        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+        "resources": kube.fixed_resources(cpu, memory),
         **lifecycle.model_server_probes(lifecycle.MIN_STARTUP_BUDGET_S, pre_stop_s),
         "securityContext": container_security(read_only_root=True),
     }

@@ -32,6 +32,8 @@ MODEL_LABEL = "leanrag.dev/model"
 """The served model a prefetch Job copies (a label on the Job and its pod)."""
 PREFETCH_RUN_AS = 10001
 """The prefetch image's user (workloads/prefetch/Dockerfile)."""
+HF_TOKEN_KEY = "token"
+"""Key of the Hugging Face token in its Secret (prefetch.py writes it)."""
 STORE_MOUNT = "/store"
 """Where a prefetch Job mounts the model store's claim (read-write) on an existing cluster."""
 STAGING_DIR = "/staging"
@@ -127,28 +129,33 @@ def prefetch_job_spec(
             **({"AWS_REGION": target.region} if target.scheme == "s3" and target.region else {}),
         }
     )
-    if hf_token_secret is not None:
-        env.append(kube.secret_env("HF_TOKEN", hf_token_secret, "token"))
+    # the hub token as a file: huggingface_hub reads the file HF_TOKEN_PATH names
+    token = [kube.SecretFile("HF_TOKEN_PATH", hf_token_secret, HF_TOKEN_KEY)] if hf_token_secret is not None else []
+    env += [f.env() for f in token]
     volumes: list[dict[str, Any]] = [
         {"name": "staging", "emptyDir": {"sizeLimit": f"{config.staging_gb}Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        *([kube.secrets_volume(token)] if token else []),
     ]
     mounts: list[dict[str, Any]] = [
         {"name": "staging", "mountPath": STAGING_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
+        *kube.secret_mounts(token),
     ]
     if target.volume is not None:
         volumes.append({"name": "store", "persistentVolumeClaim": {"claimName": target.volume.claim}})
         mounts.append({"name": "store", "mountPath": STORE_MOUNT})
-    container = {
-        "name": PREFETCH_JOB,
-        "image": versions.workload_image(PREFETCH_JOB),
-        "args": prefetch_args(spec, target.output(spec)),
-        "env": env,
-        "resources": kube.resources(config.resources),
-        "securityContext": kube.restricted_container_security(),
-        "volumeMounts": mounts,
-    }
+    container = kube.pulled_always(
+        {
+            "name": PREFETCH_JOB,
+            "image": versions.workload_image(PREFETCH_JOB),
+            "args": prefetch_args(spec, target.output(spec)),
+            "env": env,
+            "resources": kube.resources(config.resources),
+            "securityContext": kube.restricted_container_security(),
+            "volumeMounts": mounts,
+        }
+    )
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -213,7 +220,7 @@ def local_weights(
         "image": image,
         "command": command,
         "env": kube.env_vars(env),
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": kube.fixed_resources("250m", "256Mi", "512Mi"),
         "securityContext": kube.restricted_container_security(non_root=True),
         "volumeMounts": [{"name": "weights", "mountPath": WEIGHTS_DIR}, {"name": "sync-tmp", "mountPath": "/tmp"}],
     }

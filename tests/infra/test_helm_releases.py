@@ -22,9 +22,23 @@ UNRENDERED = {
 }
 """Chart -> why its releases are not rendered: charts of which the charts folder has no version at all (adding
 `<chart>/<version>/` there, with its licence, renders them; the test below then asks to drop the entry)."""
-HARDENED = {"milvus", "cluster-autoscaler", "nvidia-device-plugin", "dcgm-exporter"}
-"""Charts whose pod values the program sets itself (data layer, cluster add-ons); the others' (KEDA, KServe,
-cert-manager: components/serving) are in tests/infra/checkov.yaml until they do."""
+HARDENED = {
+    "milvus",
+    "cluster-autoscaler",
+    "nvidia-device-plugin",
+    "dcgm-exporter",
+    "keda",
+    "cert-manager",
+    "kserve-llmisvc-resources",
+}
+"""Charts with pods whose pod values the program sets itself (data layer, cluster add-ons, KEDA, cert-manager and
+KServe's controller: components/serving) or whose defaults already bring what the tests ask."""
+SERVING_CONTROLLERS = [
+    ("prod", "leanrag-prod-keda"),
+    ("kserve", "leanrag-kserve-cert-manager"),
+    ("kserve", "leanrag-kserve-kserve"),
+]
+"""The serving layer's controllers: KEDA (autoscaling) and, in KServe mode, cert-manager and KServe's."""
 
 
 def chart_of(stack: str, helm_name: str) -> str:
@@ -225,3 +239,16 @@ def test_keda_runs_on_the_system_pool_with_its_admission_webhook():
     crds = {c["metadata"]["name"] for c in by_kind(objects, "CustomResourceDefinition")}
     assert "scaledobjects.keda.sh" in crds
     assert by_kind(objects, "ValidatingWebhookConfiguration")
+
+
+@pytest.mark.parametrize(("stack", "helm_name"), SERVING_CONTROLLERS)
+def test_the_serving_controllers_run_as_a_high_uid_pull_always_and_have_cpu_limits(stack: str, helm_name: str):
+    pods = rk.pod_templates(rk.helm_objects(stack, helm_name))
+    assert pods
+    for where, spec in pods:
+        for c in rk.containers(spec):
+            uid = (c.get("securityContext") or {}).get("runAsUser", spec.get("securityContext", {}).get("runAsUser"))
+            assert uid is not None and uid >= 10000, (where, c["name"], uid)
+            assert c["imagePullPolicy"] == "Always", (where, c["name"])
+            assert c["resources"]["limits"]["cpu"] and c["resources"]["requests"]["memory"], (where, c["name"])
+        assert rk.restricted_violations(spec) == [], where

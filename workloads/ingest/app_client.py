@@ -10,7 +10,8 @@ Only the routes the ingest job needs, as OGX 1.5 serves them:
 
 httpx (a dependency of the job, pinned in requirements.txt) keeps one connection open for the whole run.
 Every failure becomes ``AppError`` with one line that names the URL, the status and the fix; the API key
-is sent as a Bearer header and appears in no message.
+is sent as a Bearer header and appears in no message. The key comes from an environment variable, or from the
+file that ``<variable>_FILE`` names (``api_key_from``: how the cluster Job passes it, a Secret mounted as a file).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +40,35 @@ class AppError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+KEY_FILE_SUFFIX = "_FILE"
+"""`INGEST_APP_API_KEY_FILE` names the file that holds the key the variable `INGEST_APP_API_KEY` would."""
+
+
+class KeyFileError(ValueError):
+    """The key file cannot be read or is empty; the message is one line naming the variable, the path and the fix."""
+
+
+def api_key_from(environ: Mapping[str, str], var: str) -> tuple[str, str]:
+    """(the app's API key, where it came from): the variable `var` when set, else the file `<var>_FILE` names
+    (stripped of surrounding whitespace), else no key."""
+    if environ.get(var):
+        return environ[var], var
+    file_var = var + KEY_FILE_SUFFIX
+    path = environ.get(file_var)
+    if not path:
+        return "", var
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or "not UTF-8 text"
+        raise KeyFileError(
+            f"{file_var} {path}: cannot read the API key file ({reason}); mount the key there or unset {file_var}"
+        ) from None
+    if not key:
+        raise KeyFileError(f"{file_var} {path}: the file is empty; it must hold the app's API key")
+    return key, file_var
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from workloads.ingest.app_client import AppClient, AppError, AppSettings
+from workloads.ingest.app_client import AppClient, AppError, AppSettings, KeyFileError, api_key_from
 from workloads.ingest.convert import PdfModelsMissing
 from workloads.ingest.convert_worker import WorkerError
 from workloads.ingest.discover import CorpusError
@@ -103,7 +103,8 @@ _PRODUCER_ONLY = {
 _HELP = {
     "app_url": "base URL of the RAG app (OGX)",
     "vector_store": "name of the app's vector store; created on first ingest",
-    "app_api_key_env": "name of the environment variable that holds the app's API key (sent as a Bearer token)",
+    "app_api_key_env": "name of the environment variable that holds the app's API key (sent as a Bearer token); "
+    "when it is unset, the variable of that name plus _FILE may name a file that holds the key",
     "app_timeout": "seconds to wait for one request to the app",
     "app_embedding_model": "the app's id of the embedding model (e.g. embeddings/all-MiniLM-L6-v2) when it is "
     "not the app's default; the store is created with it and must match the job's model",
@@ -170,18 +171,26 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | os._Env
         )
     if getattr(args, "k", None) is not None and not 1 <= args.k <= MAX_SEARCH_RESULTS:
         problems.append(f"--k {args.k}: the app's search returns 1 to {MAX_SEARCH_RESULTS} results")
-    problems += _app_settings(args, environ).validate()
+    try:
+        app = _app_settings(args, environ)
+    except ConfigError as err:  # the key file: reported with the others
+        problems.append(str(err))
+        app = AppSettings(url=args.app_url, api_key_env=args.app_api_key_env, timeout_s=args.app_timeout)
+    problems += app.validate()
     if problems:
         raise ConfigError("\n".join(problems))
 
 
 def _app_settings(args: argparse.Namespace, environ: Any = os.environ) -> AppSettings:
-    return AppSettings(
-        url=args.app_url,
-        api_key=environ.get(args.app_api_key_env, "") if _ENV_NAME.match(args.app_api_key_env) else "",
-        api_key_env=args.app_api_key_env,
-        timeout_s=args.app_timeout,
-    )
+    """The app's URL and timeout, and its API key from the variable --app-api-key-env names or the file its
+    `_FILE` twin names (INGEST_APP_API_KEY_FILE in the cluster Job)."""
+    key, origin = "", args.app_api_key_env
+    if _ENV_NAME.match(args.app_api_key_env):
+        try:
+            key, origin = api_key_from(environ, args.app_api_key_env)
+        except KeyFileError as err:
+            raise ConfigError(str(err)) from None
+    return AppSettings(url=args.app_url, api_key=key, api_key_env=origin, timeout_s=args.app_timeout)
 
 
 # ------------------------------------------------------------------------------------------ parser

@@ -1,4 +1,6 @@
-"""Settings from environment variables, overridden by flags. Secrets come from the environment only.
+"""Settings from environment variables, overridden by flags. Secrets come from the environment only: a key's
+variable (MODERATION_API_KEY), else the file its `_FILE` twin names (MODERATION_API_KEY_FILE: how the cluster
+Deployment passes it, a Secret mounted as a file).
 
 Every problem is reported at once, one line each, naming the variable (and flag) and the fix.
 """
@@ -9,6 +11,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -42,12 +45,31 @@ class Settings:
         )
 
 
+def secret_from(env: Mapping[str, str], name: str, problems: list[str]) -> str:
+    """The secret in variable `name`, else in the file `<name>_FILE` names (stripped), else ""; an unreadable or
+    empty file is a problem naming the variable and the path."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE", "")
+    if not path:
+        return ""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or "not UTF-8 text"
+        problems.append(f"{name}_FILE {path}: cannot read it ({reason}); mount the key there or unset {name}_FILE")
+        return ""
+    if not value:
+        problems.append(f"{name}_FILE {path}: the file is empty; it must hold the key")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m workloads.moderation",
         description="OpenAI-compatible POST /v1/moderations backed by a Llama Guard 3 chat model. Flags override "
         "the environment variables named in brackets; keys are read from the environment only "
-        "(MODERATION_API_KEY, SAFETY_API_KEY).",
+        "(MODERATION_API_KEY, SAFETY_API_KEY, or the files MODERATION_API_KEY_FILE, SAFETY_API_KEY_FILE name).",
     )
     p.add_argument(
         "--safety-base-url",
@@ -83,8 +105,11 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
             return default
         return value
 
-    api_key = env.get("MODERATION_API_KEY", "")
-    if not api_key:
+    key_file_problems: list[str] = []
+    api_key = secret_from(env, "MODERATION_API_KEY", key_file_problems)
+    safety_api_key = secret_from(env, "SAFETY_API_KEY", key_file_problems)
+    problems += key_file_problems
+    if not api_key and not env.get("MODERATION_API_KEY_FILE"):
         problems.append("MODERATION_API_KEY is not set: the Bearer key callers must send (from a Secret)")
     base_url = pick(args.safety_base_url, "SAFETY_BASE_URL").rstrip("/")
     parts = urlsplit(base_url)
@@ -112,7 +137,7 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         api_key=api_key,
         safety_base_url=base_url,
         safety_model=model,
-        safety_api_key=env.get("SAFETY_API_KEY") or None,
+        safety_api_key=safety_api_key or None,
         timeout_s=float(timeout_s),
         max_concurrency=int(concurrency),
         max_inputs=int(max_inputs),

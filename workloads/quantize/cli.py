@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where bucket outputs are staged before upload "
         "(default: the system temp dir); local outputs stage beside --output",
     )
+    p.add_argument(
+        "--publish-staged",
+        type=Path,
+        metavar="DIR",
+        help="publish a checkpoint that a failed upload kept (the job names DIR when it fails) to --output, "
+        "without loading or quantizing anything",
+    )
     p.add_argument("--list-recipes", action="store_true", help="print the recipes and exit")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     return p
@@ -81,12 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             cc = recipe.min_compute_capability
             print(f"{recipe.name:12} compute capability >= {cc}  {recipe.description}")
         return 0
-    missing = [f"--{name}" for name in ("model", "recipe", "output") if getattr(args, name) is None]
+    required = ("output",) if args.publish_staged else ("model", "recipe", "output")
+    missing = [f"--{name}" for name in required if getattr(args, name) is None]
     if missing:
         parser.error(f"the following arguments are required: {', '.join(missing)}")
-    from workloads.quantize.pipeline import Job, run
+    from workloads.quantize.pipeline import Job, publish_staged, run
 
     try:
+        if args.publish_staged:
+            result = publish_staged(args.publish_staged, args.output, args.overwrite)
+            print(result.uri)
+            return 0
         job = Job(
             model=args.model,
             recipe=args.recipe,
@@ -108,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result = run(job)
     except TransferError as exc:
-        log.error("%s; nothing was marked finished, a re-run starts over", exc)
+        log.error("%s; nothing was marked finished at the output", exc)
         return 1
     except UserError as exc:
         log.error("%s", exc)

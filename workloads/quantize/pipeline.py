@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workloads.artifacts.errors import UserError
+from workloads.artifacts.errors import TransferError, UserError
 from workloads.artifacts.hub import redact, require_hub
 from workloads.artifacts.local_backend import probe_directory
 from workloads.artifacts.manifest import dumps
@@ -219,17 +220,57 @@ def run(job: Job, store: Store | None = None) -> Result:
                 target_gpu=job.target_gpu,
             )
             log.info("save: %d files, %.1f MB", record["file_count"], record["total_size"] / 1e6)
-        with phase("upload", timings, store.uri):
-            try:
-                store.publish(staged, dumps(record), job.overwrite)
-            except UserError:
-                raise
-            except Exception as exc:
-                failure = store.fail(exc, "upload") if isinstance(store, BucketStore) else None
-                if failure is None:
-                    raise
-                raise failure from None
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)  # nothing finished to keep: a save that failed half-way
+        raise
+    with phase("upload", timings, store.uri):
+        _publish_keeping_staged(store, staged, record, job.overwrite, job.output)
     log.info("finished %s in %.1fs: %s", recipe.name, sum(timings.values()), store.uri)
+    return Result(uri=store.uri, manifest=record, timings=timings)
+
+
+def pending_manifest_path(staged: Path) -> Path:
+    """Where a checkpoint whose upload failed keeps its manifest: beside the staged directory, never inside it
+    (every file inside is published)."""
+    return staged.with_name(staged.name + ".manifest.json")
+
+
+def _publish_keeping_staged(store: Store, staged: Path, record: dict[str, Any], overwrite: bool, output: str) -> None:
+    """Publish `staged`; on success remove it, on failure keep it (hours of calibration are in it) with its
+    manifest beside it, and say how to publish it again without re-quantizing."""
+    try:
+        store.publish(staged, dumps(record), overwrite)
+    except UserError:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    except BaseException as exc:
+        pending_manifest_path(staged).write_bytes(dumps(record))
+        failure = store.fail(exc, "upload") if isinstance(store, BucketStore) else None
+        keep = (
+            f"the quantized checkpoint is kept at {staged}; publish it without quantizing again: "
+            f"python -m workloads.quantize --publish-staged {staged} --output {output}"
+        )
+        log.error("upload: %s", keep)
+        if failure is None:
+            raise
+        raise TransferError(f"{failure}; {keep}") from None
+    shutil.rmtree(staged, ignore_errors=True)
+    pending_manifest_path(staged).unlink(missing_ok=True)
+
+
+def publish_staged(staged: Path, output: str, overwrite: bool = False) -> Result:
+    """Publish a checkpoint kept by a failed upload (`--publish-staged`): the same checks as a full run."""
+    manifest_file = pending_manifest_path(staged)
+    if not staged.is_dir() or not manifest_file.is_file():
+        raise QuantizeError(
+            f"--publish-staged {staged}: not a checkpoint kept by a failed upload (expected the directory and "
+            f"{manifest_file.name} beside it); run the full job instead"
+        )
+    record = json.loads(manifest_file.read_text())
+    store = open_store(output)
+    store.probe_write()
+    store.check(overwrite)
+    timings: dict[str, float] = {}
+    with phase("upload", timings, store.uri):
+        _publish_keeping_staged(store, staged, record, overwrite, output)
     return Result(uri=store.uri, manifest=record, timings=timings)

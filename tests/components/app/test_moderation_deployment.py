@@ -38,8 +38,14 @@ def test_every_stack_runs_the_moderation_service_in_front_of_its_safety_model(st
     assert env["SAFETY_MODEL"] == SAFETY[stack]
     assert env["SAFETY_BASE_URL"] == run.outputs["openaiBaseUrls"][SAFETY[stack]].rstrip("/")
     assert env["SAFETY_BASE_URL"].endswith("/v1") and "@" not in env["SAFETY_BASE_URL"]
-    assert env["MODERATION_API_KEY"] == {"secretKeyRef": {"name": "moderation-api-key", "key": "api-key"}}
-    assert env["SAFETY_API_KEY"] == {"secretKeyRef": {"name": "moderation-api-key", "key": "safety-api-key"}}
+    # the keys are files of the key Secret the service reads, never environment variables
+    assert not any("valueFrom" in e for e in container["env"])
+    spec = deployment(run)["spec"]["template"]["spec"]
+    for var, key in (("MODERATION_API_KEY_FILE", "api-key"), ("SAFETY_API_KEY_FILE", "safety-api-key")):
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == env[var]]
+        [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+        items = [(s["secret"]["name"], i) for s in volume["projected"]["sources"] for i in s["secret"]["items"]]
+        assert ("moderation-api-key", {"key": key, "path": mount["subPath"]}) in items, var
     assert (env["MODERATION_HOST"], env["MODERATION_PORT"]) == ("0.0.0.0", "8080")
     held = rk.secret_data(run, "moderation-api-key", "rag")
     assert held["api-key"] == mock_secret(f"leanrag-{stack}-moderation-api-key")

@@ -112,7 +112,7 @@ def test_ingest_runs_after_the_app_and_writes_through_its_api(quantized):
     assert env["INGEST_APP_URL"] == "http://rag-app.rag.svc.cluster.local:8321"
     assert env["INGEST_MAX_PRUNE_FRACTION"] == "0.5"
     assert not [n for n in env if "MILVUS" in n]  # no Milvus settings any more
-    assert "INGEST_APP_API_KEY" not in env  # dev: the app's auth is off
+    assert "INGEST_APP_API_KEY" not in env and "INGEST_APP_API_KEY_FILE" not in env  # dev: the app's auth is off
     assert ingest.inputs["metadata"]["labels"]["app.kubernetes.io/name"] == "ingest"
     assert pod["nodeSelector"] == {"leanrag.dev/pool": "system"} and not pod["tolerations"]
 
@@ -182,7 +182,15 @@ def test_with_app_auth_the_ingest_job_gets_a_copy_of_the_apps_key():
     run = run_stack("prod")
     container = rk.container(rk.find(run, "Job", "leanrag-prod-ingest", "jobs"))
     env = rk.env_of(container)
-    assert env["INGEST_APP_API_KEY"] == {"secretKeyRef": {"name": "ingest-app-api-key", "key": "api-key"}}
+    # a file the workload reads (INGEST_APP_API_KEY_FILE), never an environment variable
+    path = "/var/run/secrets/leanrag/ingest-app-api-key-file"
+    assert env["INGEST_APP_API_KEY_FILE"] == path and "INGEST_APP_API_KEY" not in env
+    assert not any("valueFrom" in e for e in container["env"])
+    [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == path]
+    job = rk.find(run, "Job", "leanrag-prod-ingest", "jobs")
+    [volume] = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+    [source] = volume["projected"]["sources"]
+    assert source["secret"] == {"name": "ingest-app-api-key", "items": [{"key": "api-key", "path": mount["subPath"]}]}
     assert rk.secret_data(run, "ingest-app-api-key", "jobs") == {
         "api-key": rk.secret_data(run, "rag-app-api-key", "rag")["api-key"]
     }

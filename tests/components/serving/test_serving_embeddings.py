@@ -48,7 +48,7 @@ def test_every_stack_serves_the_embedding_model_on_cpu_with_its_outputs(stack):
     assert c["image"] == versions.TEXT_EMBEDDINGS_CPU_IMAGE and ":latest" not in c["image"]
     assert pod["nodeSelector"] == {POOL_LABEL: "system"} and "tolerations" not in pod
     assert "nvidia.com/gpu" not in str(c["resources"])
-    assert c["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
+    assert c["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2000m", "memory": "1Gi"}}
     args = c["args"]
     assert flag_value(args, "--served-model-name") == EMBED and flag_value(args, "--port") == "8080"
     assert flag_value(args, "--hostname") == "0.0.0.0"  # Kubernetes sets HOSTNAME to the pod's name

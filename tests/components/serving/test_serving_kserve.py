@@ -11,6 +11,7 @@ import pytest
 
 from components import versions
 from components.cluster.base import Placement
+from components.serving.engine import CACHE_DIR
 from components.serving.gateway import GATEWAY_NAME
 from components.serving.kserve import model_uri
 from components.serving.pod import VllmPodSpec
@@ -74,6 +75,8 @@ def test_the_model_is_an_llm_inference_service_with_the_stacks_model_config():
     assert "--max-model-len 16384" in extra and "--max-num-seqs 64" in extra
     assert "--served-model-name" not in extra and "--tensor-parallel-size" not in extra  # KServe's template sets them
     assert "HOME" not in env  # KServe's template mounts its own home
+    # ... and not the stack's /cache volume: no variable may point there
+    assert not [n for n, e in env.items() if str(e.get("value", "")).startswith(CACHE_DIR)]
     assert spec["template"]["nodeSelector"] == {"leanrag.dev/pool": "gpu"}
     assert spec["router"] == {
         "scheduler": {},

@@ -96,7 +96,7 @@ def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
     pod, c = pod_spec(d), container(d)
     assert c["image"] == versions.LLAMA_CPP_SERVER_IMAGE
     assert pod["nodeSelector"] == {POOL_LABEL: "system"} and "tolerations" not in pod
-    assert c["resources"] == {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "2Gi"}}
+    assert c["resources"] == {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"cpu": "4000m", "memory": "2Gi"}}
     args = c["args"]
     # the GGUF comes from the model store (synced from the bucket by an init container), never from the hub
     assert "--hf-repo" not in args and "--hf-file" not in args
@@ -108,10 +108,14 @@ def test_cpu_tier_runs_llama_cpp_on_the_system_pool_without_gpu():
     assert pod["serviceAccountName"] == "model-store"
     assert {"name": "weights", "mountPath": "/weights", "readOnly": True} in c["volumeMounts"]
     assert flag_value(args, "--alias") == "smollm2-cpu" and flag_value(args, "--ctx-size") == "4096"
-    assert {
-        "name": "LLAMA_API_KEY",
-        "valueFrom": {"secretKeyRef": {"name": API_KEY_SECRET, "key": "api-key"}},
-    } in c["env"]
+    # the API key is a file llama-server reads (--api-key-file), never an environment variable
+    key_file = flag_value(args, "--api-key-file")
+    assert key_file == "/var/run/secrets/leanrag/llama-api-key-file"
+    assert not any("valueFrom" in e for e in c["env"])
+    [mount] = [m for m in c["volumeMounts"] if m["mountPath"] == key_file]
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    [source] = volume["projected"]["sources"]
+    assert source["secret"] == {"name": API_KEY_SECRET, "items": [{"key": "api-key", "path": mount["subPath"]}]}
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 

@@ -46,9 +46,15 @@ def test_the_hugging_face_token_appears_in_no_rendered_object():
     assert HF_TOKEN not in json.dumps(run.outputs, default=str)
     secret = resource_named(run, "leanrag-test-hf-token", ":Secret")
     assert HF_TOKEN in json.dumps(secret.inputs, default=str)  # present, but only as a secret value
-    token = {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}
+    token = {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/leanrag/hf-token-path"}
     for model in ("llama-3-1-8b", "llama-guard-3-1b", "all-minilm-l6-v2"):  # the prefetch Jobs read it ...
-        assert token in container(obj(run, "Job", f"prefetch-{model}"))["env"]
+        job = obj(run, "Job", f"prefetch-{model}")
+        c = container(job)
+        assert token in c["env"] and not any("valueFrom" in e for e in c["env"])  # a file, never a variable
+        [mount] = [m for m in c["volumeMounts"] if m["mountPath"] == token["value"]]
+        [volume] = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+        [source] = volume["projected"]["sources"]
+        assert source["secret"] == {"name": "hf-token", "items": [{"key": "token", "path": mount["subPath"]}]}
         # ... the model servers never: their weights come from the bucket
         assert "HF_TOKEN" not in json.dumps(obj(run, "Deployment", model))
 

@@ -123,7 +123,7 @@ def test_no_model_server_downloads_from_the_hub_at_start_up(name, run):
             text = json.dumps(c)
             assert "hf://" not in text and "--hf-repo" not in text and "--hf-file" not in text, d["metadata"]["name"]
             assert not ids & {str(a) for a in c.get("args", []) + c.get("command", [])}, d["metadata"]["name"]
-            assert "HF_TOKEN" not in env_of(c), d["metadata"]["name"]
+            assert not {"HF_TOKEN", "HF_TOKEN_PATH"} & set(env_of(c)), d["metadata"]["name"]
         main = pod["containers"][0]
         if main["image"] == versions.VLLM_IMAGE:
             assert main["args"][0].startswith(("s3://", "gs://", "/models/")), main["args"][0]
@@ -137,9 +137,11 @@ def test_no_model_server_downloads_from_the_hub_at_start_up(name, run):
         assert svc["spec"]["model"]["uri"].startswith(("s3://", "gs://", "pvc://")), svc["spec"]["model"]["uri"]
         for c in svc["spec"]["template"]["containers"]:
             assert env_of(c)["HF_HUB_OFFLINE"] == "1" and "HF_TOKEN" not in env_of(c)
-    # the hub token reaches only the prefetch Jobs
+    # in the serving namespace the hub token (a file) reaches only the prefetch Jobs
     for w in objects_of(run, "Job"):
-        if any("HF_TOKEN" in env_of(c) for c in containers(pod_spec(w))):
+        if w["metadata"]["namespace"] == "serving" and any(
+            {"HF_TOKEN", "HF_TOKEN_PATH"} & set(env_of(c)) for c in containers(pod_spec(w))
+        ):
             assert w["metadata"]["name"].startswith("prefetch-"), w["metadata"]["name"]
 
 

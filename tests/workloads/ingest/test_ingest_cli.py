@@ -475,3 +475,34 @@ def test_unreadable_document_and_folder_are_listed_and_the_rest_ingested(
         "guides/sourdough.html",
         "lighthouse.md",
     ]
+
+
+def test_cli_search_reads_the_app_key_from_the_file_the_cluster_job_mounts(
+    corpus: Path, app: RagApp, store_name: str, tmp_path: Path
+) -> None:
+    """As the ingest Job runs it: INGEST_APP_API_KEY_FILE names the mounted Secret file, no key in the environment;
+    a wrong key in the file is refused with the file variable named."""
+    key_file = tmp_path / "api-key"
+    key_file.write_text(app.api_key + "\n")
+    env = {k: v for k, v in os.environ.items() if k != APP_KEY_ENV}
+    env.update({"PYTHONPATH": str(ROOT), APP_KEY_ENV + "_FILE": str(key_file)})
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "workloads.ingest", *argv, *_app(app, store_name)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+
+    done = run("ingest", str(corpus))
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = run("search", "When should I inspect a bee hive?", "--k", "1")
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert "guides/beekeeping.docx" in found.stdout
+    key_file.write_text("not-the-key")
+    refused = run("search", "When should I inspect a bee hive?")
+    assert refused.returncode != 0 and "INGEST_APP_API_KEY_FILE" in refused.stderr
+    assert app.api_key not in done.stdout + done.stderr + found.stdout + found.stderr + refused.stderr

@@ -299,6 +299,40 @@ def test_the_api_key_comes_only_from_the_environment_and_is_never_shown() -> Non
     assert not any("key" in flag and "env" not in flag for names in flags for flag in names)
 
 
+def test_the_api_key_can_come_from_the_file_its_file_variable_names(tmp_path: Path) -> None:
+    """The cluster Job mounts the app's key as a file and sets INGEST_APP_API_KEY_FILE (no key in its env)."""
+    key_file = tmp_path / "api-key"
+    key_file.write_text("s3cr3t-from-file\n")
+    env = {"INGEST_APP_API_KEY_FILE": str(key_file)}
+    settings = cli._app_settings(_args(["search", "q"], env), env)  # type: ignore[arg-type]
+    assert settings.api_key == "s3cr3t-from-file" and settings.api_key_env == "INGEST_APP_API_KEY_FILE"
+    assert "s3cr3t-from-file" not in repr(settings)
+    both = {**env, "INGEST_APP_API_KEY": "from-the-variable"}  # the variable wins
+    assert cli._app_settings(_args(["search", "q"], both), both).api_key == "from-the-variable"  # type: ignore[arg-type]
+    other = {"MY_KEY_FILE": str(key_file)}  # the twin of --app-api-key-env
+    assert cli._app_settings(_args(["search", "q", "--app-api-key-env", "MY_KEY"], other), other).api_key == (  # type: ignore[arg-type]
+        "s3cr3t-from-file"
+    )
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "folder"])
+def test_an_unreadable_or_empty_key_file_is_one_line_naming_the_variable_and_the_path(
+    tmp_path: Path, case: str
+) -> None:
+    path = tmp_path / "api-key"
+    if case == "empty":
+        path.write_text(" \n")
+    elif case == "folder":
+        path.mkdir()
+    env = {"INGEST_APP_API_KEY_FILE": str(path), "INGEST_APP_URL": "ftp://x"}
+    with pytest.raises(cli.ConfigError) as err:
+        _args(["search", "q"], env)
+    lines = str(err.value).splitlines()
+    assert any(line.startswith(f"INGEST_APP_API_KEY_FILE {path}: ") for line in lines), lines
+    assert any(line.startswith("--app-url 'ftp://x'") for line in lines)  # reported with the other problems
+    assert "Traceback" not in str(err.value)
+
+
 def test_an_unreachable_app_is_one_line_naming_the_url_and_the_setting() -> None:
     from local.process import free_port
 

@@ -79,6 +79,33 @@ def test_settings_from_env_and_flags() -> None:
     assert "k-client" not in repr(settings) and "k-upstream" not in repr(settings)
 
 
+def test_the_keys_can_come_from_the_files_their_file_variables_name(tmp_path) -> None:
+    """As the cluster Deployment passes them: Secret files named by MODERATION_API_KEY_FILE, SAFETY_API_KEY_FILE."""
+    (tmp_path / "client").write_text("k-client-file\n")
+    (tmp_path / "upstream").write_text("k-upstream-file")
+    env = {
+        "MODERATION_API_KEY_FILE": str(tmp_path / "client"),
+        "SAFETY_API_KEY_FILE": str(tmp_path / "upstream"),
+        "SAFETY_BASE_URL": "http://llama-guard:8000/v1",
+        "SAFETY_MODEL": "guard",
+    }
+    settings = load_settings([], env)
+    assert (settings.api_key, settings.safety_api_key) == ("k-client-file", "k-upstream-file")
+    assert "k-client-file" not in repr(settings)
+    assert load_settings([], {**env, "MODERATION_API_KEY": "k-var"}).api_key == "k-var"  # the variable wins
+
+
+def test_unreadable_or_empty_key_files_are_reported_with_the_other_problems(tmp_path) -> None:
+    (tmp_path / "empty").write_text("\n")
+    env = {"MODERATION_API_KEY_FILE": str(tmp_path / "missing"), "SAFETY_API_KEY_FILE": str(tmp_path / "empty")}
+    with pytest.raises(ConfigError) as err:
+        load_settings([], env)
+    problems = err.value.problems
+    assert any(p.startswith(f"MODERATION_API_KEY_FILE {tmp_path / 'missing'}: cannot read it") for p in problems)
+    assert any(p.startswith(f"SAFETY_API_KEY_FILE {tmp_path / 'empty'}: the file is empty") for p in problems)
+    assert any(p.startswith("SAFETY_BASE_URL") for p in problems) and len(problems) == 4, problems
+
+
 def test_every_config_error_at_once() -> None:
     env = {"SAFETY_TIMEOUT_S": "soon", "MODERATION_PORT": "70000", "SAFETY_MAX_CONCURRENCY": "0"}
     with pytest.raises(ConfigError) as err:

@@ -188,3 +188,47 @@ def test_w4a16_explicit_group_size_larger_than_hidden_is_rejected_before_loading
     assert "--group-size 128 does not fit" in caplog.text and "pass --group-size 64" in caplog.text
     assert "[1/5] load" not in caplog.text
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_upload_keeps_the_checkpoint_and_publish_staged_finishes_it(
+    tiny_llama: Path, tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from workloads.artifacts.s3_backend import S3Backend
+
+    prefix = "models/tiny-fp8-retry"
+    output = f"s3://{BUCKET}/{prefix}"
+    real_upload = S3Backend.upload_file
+    calls: list[str] = []
+
+    def failing_upload(self: S3Backend, path: Path, key: str, sha256: str | None = None) -> None:
+        calls.append(key)
+        if len(calls) == 2:
+            raise EndpointConnectionError(endpoint_url="https://s3.example.invalid")
+        real_upload(self, path, key, sha256)
+
+    monkeypatch.setattr(S3Backend, "upload_file", failing_upload)
+    staging = tmp_path / "staging"
+    code = main(
+        ["--model", str(tiny_llama), "--recipe", "fp8-dynamic", "--output", output, "--staging-dir", str(staging)]
+    )
+    assert code == 1
+    assert f"{prefix}/manifest.json" not in s3_keys(s3, prefix + "/")  # nothing marked finished
+    kept = [p for p in staging.iterdir() if p.is_dir()]
+    assert len(kept) == 1 and (kept[0] / "config.json").is_file()  # the quantized checkpoint is not lost
+    assert (staging / f"{kept[0].name}.manifest.json").is_file()
+    assert f"--publish-staged {kept[0]} --output {output}" in caplog.text  # the way to finish is named
+
+    monkeypatch.setattr(S3Backend, "upload_file", real_upload)
+    assert main(["--publish-staged", str(kept[0]), "--output", output]) == 0
+    assert f"{prefix}/manifest.json" in s3_keys(s3, prefix + "/")
+    assert list(staging.iterdir()) == []  # published: the staged copy and its manifest are gone
+    out = download_prefix(s3, prefix, tmp_path / "downloaded")
+    assert _check_manifest(out, "fp8-dynamic")["calibration"] is None
+    assert len(generate(out)[0]) == 6  # the published checkpoint loads and generates
+
+
+def test_publish_staged_refuses_a_directory_that_no_failed_upload_kept(tmp_path: Path, s3: Any) -> None:
+    (tmp_path / "random").mkdir()
+    assert main(["--publish-staged", str(tmp_path / "random"), "--output", f"s3://{BUCKET}/x"]) == 2
