@@ -103,6 +103,18 @@ class LocalSecrets:
             write_secret_file(folder / key, self.value(namespace, name, key))
         return folder
 
+    def projected_folder(self, container: Container, volume: dict[str, Any]) -> Path:
+        """A projected volume of Secret keys as mode-600 files (each item at its `path`) in a mode-700 folder."""
+        folder = self.folder / container.namespace / f"{container.workload}-{volume['name']}"
+        for source in volume["projected"].get("sources") or []:
+            secret = source.get("secret")
+            if secret is None:
+                raise TranslationError(f"{container.key}: a projected {sorted(source)} source has no local mapping")
+            for item in secret.get("items") or []:
+                value = self.value(container.namespace, secret["name"], item["key"])
+                write_secret_file(folder / item["path"], value)
+        return folder
+
     def table(self) -> list[str]:
         """One line per rendered Secret key that holds a generated password: which password (its length) and which
         workloads read it (env or volume). Values are never shown."""
@@ -113,6 +125,10 @@ class LocalSecrets:
                 if ref:
                     readers.setdefault((c.namespace, ref["name"], ref["key"]), set()).add(f"{c.workload} (env)")
             for volume in c.volumes.values():
+                for source in (volume.get("projected") or {}).get("sources") or []:
+                    ref = source.get("secret") or {}
+                    for item in ref.get("items") or []:
+                        readers.setdefault((c.namespace, ref["name"], item["key"]), set()).add(f"{c.workload} (file)")
                 secret = volume.get("secret")
                 if not secret:
                     continue
@@ -235,6 +251,9 @@ class LocalSite:
             volume = container.volumes.get(mount["name"], {})
             if "secret" in volume:
                 local = self.secrets.secret_folder(container.namespace, volume["secret"]["secretName"])
+                out[mount["mountPath"]] = local / mount["subPath"] if mount.get("subPath") else local
+            elif "projected" in volume:
+                local = self.secrets.projected_folder(container, volume)
                 out[mount["mountPath"]] = local / mount["subPath"] if mount.get("subPath") else local
             elif "configMap" in volume or mount["name"] == MODEL_STORE_VOLUME:
                 continue

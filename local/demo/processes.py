@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -116,7 +117,7 @@ def redis(demo: Demo, c: Container) -> Launch:
 
 # ---------------------------------------------------------------------------------------------------- llama.cpp
 
-LLAMA_SERVER_VALUES = {"--model", "--alias", "--host", "--port", "--ctx-size", "--threads"}
+LLAMA_SERVER_VALUES = {"--model", "--alias", "--host", "--port", "--ctx-size", "--threads", "--api-key-file"}
 LLAMA_SERVER_SWITCHES = {"--jinja"}
 
 
@@ -124,7 +125,7 @@ def llama_cpp(demo: Demo, c: Container) -> Launch:
     site, cfg = demo.site, demo.rendered.config
     given = flags(c, LLAMA_SERVER_VALUES, LLAMA_SERVER_SWITCHES)
     alias, port = given["--alias"], site.listen_port(c)
-    key = site.env(c, skip=("LLAMA_CACHE", "HOME"))["LLAMA_API_KEY"]
+    key = Path(site.text(c, given["--api-key-file"])).read_text().strip()  # the Secret, mounted as a file
     if cfg.serving.cpu_safety.enabled and alias == cfg.serving.cpu_safety.name:
         site.diverge(
             f"safety model `{alias}`",
@@ -145,8 +146,9 @@ def llama_cpp(demo: Demo, c: Container) -> Launch:
 
     site.diverge(
         f"chat model `{alias}` (CPU tier)",
-        f"`llama-server` ({c.image}) flags `--alias --ctx-size --threads`, key `LLAMA_API_KEY`",
-        "llama-cpp-python's server (.venvs/llm-server): `--model_alias --n_ctx --n_threads`, key `API_KEY`, "
+        f"`llama-server` ({c.image}) flags `--alias --ctx-size --threads`, key from `--api-key-file`",
+        "llama-cpp-python's server (.venvs/llm-server): `--model_alias --n_ctx --n_threads`, the same file's key in "
+        "`API_KEY`, "
         "`OMP_WAIT_POLICY=PASSIVE`",
         "no container runtime; the same llama.cpp engine from PyPI (idle OpenMP threads spin on 2 cores)",
     )
@@ -242,6 +244,16 @@ def _optional(env: dict[str, str], name: str) -> str | None:
 def moderation(demo: Demo, c: Container) -> Launch:
     site = demo.site
     env = site.env(c)
+    for name in ("MODERATION_API_KEY", "SAFETY_API_KEY"):  # the Deployment mounts the keys as files
+        if f"{name}_FILE" in env:
+            env[name] = Path(env.pop(f"{name}_FILE")).read_text().strip()
+    site.diverge(
+        "moderation adapter keys",
+        "`MODERATION_API_KEY_FILE`, `SAFETY_API_KEY_FILE`: the key Secret mounted as files",
+        "the same files under `.demo/secrets/`, their contents handed to the adapter as `MODERATION_API_KEY`, "
+        "`SAFETY_API_KEY` (the launcher sets every setting explicitly)",
+        "local/services.start_moderation takes the keys as values",
+    )
     unknown = sorted(set(env) - MODERATION_SETTINGS - MODERATION_LISTEN)
     if unknown:
         raise TranslationError(f"{c.key}: rendered settings {unknown} have no local translation (processes.py)")

@@ -122,6 +122,23 @@ def test_translated_configs_point_here_and_hold_no_secret(rendered: RenderedStac
     assert rendered.secrets[("rag", "redis-auth")]["password"].text not in secrets  # not the mock value
 
 
+def test_keys_the_pods_read_from_files_are_mode_600_files_here(rendered: RenderedStack, tmp_path: Path) -> None:
+    demo = _demo(rendered, tmp_path)
+    plan(demo)
+    site = demo.site
+    server = rendered.container("serving", "smollm2-cpu")
+    key_file = Path(site.text(server, "/var/run/secrets/leanrag/llama-api-key-file"))
+    assert key_file.read_text() == site.secrets.value("serving", "serving-api-key", "api-key")
+    assert key_file.stat().st_mode & 0o077 == 0 and key_file.is_relative_to(tmp_path / "secrets")
+    moderation = rendered.container("rag", "moderation")
+    env = site.env(moderation)
+    assert Path(env["SAFETY_API_KEY_FILE"]).read_text() == key_file.read_text()  # the serving key, as rendered
+    assert (
+        Path(env["MODERATION_API_KEY_FILE"]).read_text()
+        == site.env(rendered.container("rag", "gateway"))["MODERATION_API_KEY"]
+    )
+
+
 def test_redis_gets_the_rendered_config_with_its_password_from_the_secret_volume(
     rendered: RenderedStack, tmp_path: Path
 ) -> None:
@@ -144,9 +161,10 @@ def test_redis_gets_the_rendered_config_with_its_password_from_the_secret_volume
 
 def test_an_unknown_rendered_flag_stops_the_demo_before_anything_starts(rendered: RenderedStack) -> None:
     server = rendered.container("serving", "smollm2-cpu")
-    assert flags(server, {"--model", "--alias", "--host", "--port", "--ctx-size", "--threads"}, {"--jinja"})
+    known = {"--model", "--alias", "--host", "--port", "--ctx-size", "--threads", "--api-key-file"}
+    assert flags(server, known, {"--jinja"})["--api-key-file"] == "/var/run/secrets/leanrag/llama-api-key-file"
     with pytest.raises(TranslationError, match=r"--threads has no local translation"):
-        flags(server, {"--model", "--alias", "--host", "--port", "--ctx-size"})
+        flags(server, known - {"--threads"})
 
 
 def test_a_wave_starts_in_parallel_and_tracks_what_started_before_a_failure(
