@@ -396,4 +396,5 @@ def plan(demo: Demo) -> list[Launch]:
         "not enforced (processes on 127.0.0.1; readiness is polled by the launchers)",
         "no Kubernetes here",
     )
-    return [STAND_INS[name](demo, c) for name in STAND_INS for c in by_image.get(name, [])]
+    # sorted by workload: the program registers resources concurrently, so their render order varies between runs
+    return [STAND_INS[name](demo, c) for name in STAND_INS for c in sorted(by_image.get(name, []), key=lambda c: c.key)]
