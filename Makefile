@@ -57,6 +57,8 @@ generated: venv
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	.venv/bin/zizmor --offline --min-severity high .github/workflows/
 
 test: test-core test-workloads test-app test-e2e
 

@@ -104,8 +104,9 @@ _DOCUMENT_SEPARATOR = re.compile(r"(?:^|\n)---")
 
 
 def split_documents(text: str) -> list[dict[str, Any]]:
-    """The objects of a rendered template, split as Helm does."""
-    docs = (yaml.safe_load(part) for part in _DOCUMENT_SEPARATOR.split(text) if part.strip())
+    """The objects of a rendered template, split as Helm does (parsed by libyaml: PyYAML's pure-Python parser took
+    most of the offline plan's time on KEDA's CRDs)."""
+    docs = (yaml.load(part, Loader=yaml.CSafeLoader) for part in _DOCUMENT_SEPARATOR.split(text) if part.strip())
     return [doc for doc in docs if isinstance(doc, dict) and doc]
 
 

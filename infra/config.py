@@ -14,8 +14,6 @@ reads the stack file itself and refuses all three with the line (`infra.stack_fi
 
 from __future__ import annotations
 
-import json
-import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +21,7 @@ import pulumi
 
 from infra.provider_keys import known_keys
 from stacks.config import NAMESPACE, SECRET_KEYS, StackConfig
-from stacks.load import parse
+from stacks.load import decode, parse
 from stacks.providers import ProviderSettings
 
 
@@ -40,17 +38,6 @@ class StackSecrets:
         return frozenset(
             k for k, attr in (("hfToken", self.hf_token), ("kubeconfig", self.kubeconfig)) if attr is not None
         )
-
-
-def _decode(key: str, value: str) -> Any:
-    """Pulumi hands structured values over as JSON and plain strings as they are."""
-    field = next((f for n, f in StackConfig.model_fields.items() if (f.alias or n) == key), None)
-    if field is not None and (field.annotation is str or typing.get_origin(field.annotation) is typing.Literal):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def _secret(config: pulumi.Config, key: str) -> pulumi.Output[str] | None:
@@ -70,7 +57,7 @@ def from_pulumi() -> tuple[StackConfig, StackSecrets]:
         key = full_key.removeprefix(prefix)
         value = config.get(key)
         if key not in SECRET_KEYS and value is not None:
-            raw[key] = _decode(key, value)
+            raw[key] = decode(key, value)
     providers = ProviderSettings(
         values={
             k.replace(":config:", ":", 1): pulumi.runtime.config.get_config(k) or ""

@@ -2,6 +2,10 @@
 
 `run_program` executes infra/__main__.py for one stack's config and returns every registered resource
 (type, name, parent, inputs) and the stack outputs. Used by the offline plan and by the tests.
+
+Remote components (awsx's Vpc) create their children inside their provider, where the mocks cannot see them;
+`vpc_children` models what awsx's Vpc creates from its inputs (subnets, route tables, routes, the internet
+gateway, NAT gateways and their Elastic IPs, named as awsx names them), marked `modelled`.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class Registered:
     aliases: list[dict[str, Any]] = field(default_factory=list)
     """Former identities the engine would match it to (alias specs, e.g. {"noParent": True}), so a resource
     that moved under a new parent is kept rather than replaced."""
+    modelled: bool = False
+    """A child of a remote component, modelled from the component's inputs (the engine never showed it)."""
 
 
 @dataclass
@@ -123,6 +129,80 @@ class RealisticMocks(sdk_mocks.Mocks):
         return {}, []
 
 
+AWSX_VPC = "awsx:ec2:Vpc"
+
+
+def _child(parent: Registered, type_: str, name: str, inputs: dict[str, Any]) -> Registered:
+    scope = parent.urn.rsplit("::", 1)[0]
+    return Registered(
+        urn=f"{scope}${type_}::{name}",
+        type=type_,
+        name=name,
+        parent=parent.urn,
+        custom=True,
+        inputs=inputs,
+        modelled=True,
+    )
+
+
+def vpc_children(vpc: Registered) -> list[Registered]:
+    """What awsx's Vpc creates (awsx/ec2/vpc.ts): the aws.ec2.Vpc; under it the internet gateway and, per zone,
+    one subnet per subnet spec (public first) named `<vpc>-<type>-<zone number>`, each with its route table,
+    association and default route (public: to the internet gateway; private: to a NAT gateway); a NAT gateway
+    and Elastic IP `<vpc>-<n>` in the first public subnet (strategy Single) or in each zone's (OnePerAz)."""
+    name, inputs = vpc.name, vpc.inputs
+    zones = list(inputs.get("availabilityZoneNames") or [])
+    strategy = str((inputs.get("natGateways") or {}).get("strategy", "OnePerAz")).lower()
+    order = {"public": 0, "private": 1, "isolated": 2}
+    specs = {str(s.get("type", "")).lower(): s.get("tags") or {} for s in inputs.get("subnetSpecs") or []}
+    types = sorted(specs, key=lambda kind: order.get(kind, 3))
+    computed = pulumi.output.Unknown()
+    tags = inputs.get("tags") or {}
+    ec2_vpc = _child(vpc, "aws:ec2/vpc:Vpc", name, {"cidrBlock": inputs.get("cidrBlock"), "tags": tags})
+    out = [ec2_vpc, _child(ec2_vpc, "aws:ec2/internetGateway:InternetGateway", name, {"vpcId": computed})]
+    nats = 0
+    for i, zone in enumerate(zones, 1):
+        for kind in types:
+            subnet_name = f"{name}-{kind}-{i}"
+            subnet = _child(
+                ec2_vpc,
+                "aws:ec2/subnet:Subnet",
+                subnet_name,
+                {
+                    "vpcId": computed,
+                    "availabilityZone": zone,
+                    "mapPublicIpOnLaunch": kind == "public",
+                    "tags": {**tags, **specs[kind], "Name": subnet_name, "SubnetType": kind.capitalize()},
+                },
+            )
+            table = _child(subnet, "aws:ec2/routeTable:RouteTable", subnet_name, {"vpcId": computed})
+            out += [subnet, table]
+            out.append(
+                _child(
+                    table,
+                    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+                    subnet_name,
+                    {"routeTableId": computed, "subnetId": computed},
+                )
+            )
+            if kind == "public" and strategy != "none" and (strategy == "oneperaz" or nats == 0):
+                nats += 1
+                out.append(_child(subnet, "aws:ec2/eip:Eip", f"{name}-{i}", {"domain": "vpc"}))
+                out.append(
+                    _child(
+                        subnet,
+                        "aws:ec2/natGateway:NatGateway",
+                        f"{name}-{i}",
+                        {"subnetId": computed, "allocationId": computed},
+                    )
+                )
+            target = {"public": "gatewayId", "private": "natGatewayId"}.get(kind)
+            if target and (kind == "public" or strategy != "none"):
+                route = {"routeTableId": computed, "destinationCidrBlock": "0.0.0.0/0", target: computed}
+                out.append(_child(table, "aws:ec2/route:Route", subnet_name, route))
+    return out
+
+
 class _RecordingMonitor(sdk_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping each registration's parent and inputs."""
 
@@ -133,18 +213,19 @@ class _RecordingMonitor(sdk_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.run.resources.append(
-                Registered(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent or None,
-                    custom=bool(request.custom),
-                    inputs=rpc.deserialize_properties(request.object),
-                    dependencies=list(request.dependencies),
-                    aliases=[json_format.MessageToDict(alias.spec) for alias in request.aliases],
-                )
+            registered = Registered(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=rpc.deserialize_properties(request.object),
+                dependencies=list(request.dependencies),
+                aliases=[json_format.MessageToDict(alias.spec) for alias in request.aliases],
             )
+            self.run.resources.append(registered)
+            if request.type == AWSX_VPC:
+                self.run.resources += vpc_children(registered)
         return response
 
 

@@ -1,8 +1,9 @@
 """Cluster policy rules as plain functions over resource properties (engine names, camelCase).
 
-The Pulumi policy pack (policy/__main__.py) wraps them; tests call them directly on fixtures and on the
+The Pulumi policy pack (policy/pack.py) wraps them; tests call them directly on fixtures and on the
 resources the program declares under mocks. Each rule returns violation messages that name the resource
-and the fix; an empty list means compliant.
+and the fix; an empty list means compliant. The cost rules take the stack's config as well: the budget check
+is `stacks.cost.budget_excess`, the same function preflight calls, over the same `monthlyBudgetUsd`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from stacks import catalog
-from stacks.cost import HOURS_PER_MONTH
+from stacks import catalog, cost
+from stacks.config import StackConfig
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -273,33 +274,48 @@ def gpu_pools_tainted(r: Resource) -> list[str]:
     return []
 
 
-def gpu_monthly_cost(resources: Iterable[Resource]) -> list[tuple[str, float]]:
-    """(resource name, cost at max size per month) for each GPU node group / pool."""
-    costs = []
+def stack_cost_cap(cfg: StackConfig) -> list[str]:
+    """The stack at maxNodes within monthlyBudgetUsd: the same check and number as preflight's."""
+    excess = cost.budget_excess(cfg)
+    return [f"{excess.message}; {excess.fix}"] if excess else []
+
+
+def _pool_of(r: Resource) -> tuple[str, int, int, bool] | None:
+    """(instance type, min, max, spot) of a node group / node pool resource."""
+    if r.type == EKS_NODE_GROUP:
+        return (
+            (r.props.get("instanceTypes") or [""])[0],
+            int(_get(r.props, "scalingConfig.minSize", 0)),
+            int(_get(r.props, "scalingConfig.maxSize", 0)),
+            r.props.get("capacityType") == "SPOT",
+        )
+    if r.type == GKE_NODE_POOL:
+        return (
+            _get(r.props, "nodeConfig.machineType", ""),
+            int(_get(r.props, "autoscaling.totalMinNodeCount", 0)),
+            int(_get(r.props, "autoscaling.totalMaxNodeCount", 0)),
+            bool(_get(r.props, "nodeConfig.spot", False)),
+        )
+    return None
+
+
+def pools_priced(resources: Iterable[Resource], cfg: StackConfig) -> list[str]:
+    """Every node group / pool the stack declares is one the cost estimate priced (same instance type, bounds
+    and capacity type), so the budget check is about what will run."""
+    priced = {
+        (p.instance_type, p.min_nodes, p.max_nodes, p.spot) for p in (cfg.cluster.system_pool, *cfg.cluster.gpu_pools)
+    }
+    out = []
     for r in resources:
-        if r.type == EKS_NODE_GROUP:
-            spec = catalog.instances("aws").get((r.props.get("instanceTypes") or [""])[0])
-            nodes = _get(r.props, "scalingConfig.maxSize", 0)
-        elif r.type == GKE_NODE_POOL:
-            spec = catalog.instances("gcp").get(_get(r.props, "nodeConfig.machineType", ""))
-            nodes = _get(r.props, "autoscaling.totalMaxNodeCount", 0)
-        else:
-            continue
-        if spec is not None and spec.gpu:
-            costs.append((r.name, spec.price_per_hour_usd * float(nodes) * HOURS_PER_MONTH))
-    return costs
-
-
-def gpu_cost_cap(resources: Iterable[Resource], monthly_budget_usd: float) -> list[str]:
-    costs = gpu_monthly_cost(resources)
-    total = sum(c for _, c in costs)
-    if total <= monthly_budget_usd:
-        return []
-    parts = ", ".join(f"{n} ${c:,.0f}" for n, c in costs)
-    return [
-        f"GPU pools at max size cost ${total:,.0f}/month ({parts}), over the ${monthly_budget_usd:,.0f} "
-        "budget; lower maxNodes, use spot or smaller instances, or raise the policy's monthlyBudgetUsd"
-    ]
+        pool = _pool_of(r)
+        if pool is not None and pool not in priced:
+            kind, low, high, spot = pool
+            out.append(
+                f"{r.type.split(':')[-1]} {r.name}: {kind} {low}..{high} nodes{' spot' if spot else ''} is not a pool "
+                "of the stack config, so the cost estimate does not count it; declare pools only from "
+                "cluster.systemPool / cluster.gpuPools"
+            )
+    return out
 
 
 def node_role_least_privilege(resources: Iterable[Resource]) -> list[str]:
@@ -347,7 +363,7 @@ RESOURCE_RULES: dict[str, tuple[str, Callable[[Resource], list[str]]]] = {
 }
 
 
-def check_all(resources: list[Resource], monthly_budget_usd: float) -> list[str]:
-    """Every violation in a whole stack: resource rules plus the stack rules."""
+def check_all(resources: list[Resource], cfg: StackConfig) -> list[str]:
+    """Every violation in a whole stack: resource rules plus the stack rules (cost from the stack config)."""
     out = [msg for r in resources for _, rule in RESOURCE_RULES.values() for msg in rule(r)]
-    return out + node_role_least_privilege(resources) + gpu_cost_cap(resources, monthly_budget_usd)
+    return out + node_role_least_privilege(resources) + pools_priced(resources, cfg) + stack_cost_cap(cfg)

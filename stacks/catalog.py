@@ -1,8 +1,9 @@
-"""GPU, instance and model catalog, loaded from `catalog.yaml` beside this file.
+"""GPU, instance, price and model catalog, loaded from `catalog.yaml` beside this file.
 
-Used by preflight validation (does the model fit? is FP8 supported?), the cost policy and the benchmark
-report (price per hour, memory bandwidth). Workload images copy this module and its YAML, so it depends
-only on pydantic and PyYAML.
+Used by preflight validation (does the model fit? is FP8 supported?), the stack's cost estimate
+(`stacks/cost.py`: instance, spot, storage, network and control-plane prices, the usage assumptions) and the
+benchmark report (price per hour, memory bandwidth). Every price carries its date and source. Workload images
+copy this module and its YAML, so it depends only on pydantic and PyYAML.
 """
 
 from __future__ import annotations
@@ -45,11 +46,44 @@ class InstanceSpec(_Frozen):
     vcpus: int
     memory_gb: float
     price_per_hour_usd: float
+    """On-demand list price."""
     price_date: str
+    """When the price was read (the cloud's price_date unless the instance has its own)."""
     region: str
     gpu: str | None = None
     gpu_count: int = 0
+    spot_price_per_hour_usd: float | None = None
+    """Spot price from the last price refresh; None: on-demand x (1 - the cloud's spot discount)."""
     efa: bool = Field(default=False, description="supports AWS Elastic Fabric Adapter (RDMA between nodes)")
+
+
+class Price(_Frozen):
+    """One dated list price of a cloud service."""
+
+    usd: float
+    unit: str
+    date: str
+    source: str
+    free_tier_monthly_usd: float | None = None
+    """A monthly credit the provider grants against this price, where its conditions apply."""
+
+
+class SpotDiscount(_Frozen):
+    """The typical spot saving on a cloud, for instances without a refreshed spot price."""
+
+    discount: float = Field(ge=0, lt=1)
+    date: str
+    source: str
+
+
+class Assumptions(_Frozen):
+    """Usage the estimate cannot read from the config."""
+
+    nat_gb_per_month: float
+    load_balancer_gb_per_month: float
+    load_balancer_proxy_instances: int
+    bucket_gb: float
+    benchmark_reports_gb: float
 
 
 class ModelSpec(_Frozen):
@@ -61,18 +95,43 @@ class ModelSpec(_Frozen):
     max_context: int
 
 
-class _CloudSection(_Frozen):
+PriceKey = Literal[
+    "control_plane_hour",
+    "nat_gateway_hour",
+    "nat_vm_hour",
+    "nat_gb",
+    "public_ipv4_hour",
+    "load_balancer_hour",
+    "load_balancer_proxy_hour",
+    "load_balancer_gb",
+    "block_storage_gb_month",
+    "object_storage_gb_month",
+]
+
+
+class CloudPrices(_Frozen):
+    """A cloud's region, where its instance prices come from, its spot discount and its service prices."""
+
     region: str
     """The region the prices are for."""
     price_date: str
+    price_source: str
+    spot: SpotDiscount
+    prices: dict[PriceKey, Price]
     regions: list[str]
     """Every region of the cloud a stack may name."""
     instances: dict[str, dict[str, object]]
 
+    def price(self, key: PriceKey) -> Price:
+        if key not in self.prices:
+            raise KeyError(f"catalog.yaml: no price {key!r} for the cloud of region {self.region}")
+        return self.prices[key]
+
 
 class _CatalogFile(_Frozen):
     gpus: dict[str, dict[str, object]]
-    clouds: dict[Cloud, _CloudSection]
+    clouds: dict[Cloud, CloudPrices]
+    assumptions: Assumptions
     models: dict[str, ModelSpec]
 
 
@@ -110,6 +169,20 @@ def price_region(cloud: Cloud) -> str:
 
 def models() -> dict[str, ModelSpec]:
     return dict(_load().models)
+
+
+def validate(raw: object) -> None:
+    """Raise pydantic's ValidationError when `raw` (a parsed catalog.yaml) is not a valid catalog."""
+    _CatalogFile.model_validate(raw)
+
+
+def cloud(name: Cloud) -> CloudPrices:
+    """A cloud's region, spot discount and service prices."""
+    return _load().clouds[name]
+
+
+def assumptions() -> Assumptions:
+    return _load().assumptions
 
 
 def gpu(name: str) -> GpuSpec:

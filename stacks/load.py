@@ -1,6 +1,7 @@
 """Turn raw stack config into a validated `StackConfig`, or one error that lists every problem.
 
-Pure: the values come from the composition root (infra/config.py reads them from Pulumi) or from a test.
+Pure: the values come from the composition root (infra/config.py reads them from Pulumi), from the policy pack
+(the engine hands it the stack's config) or from a test.
 Every problem is reported at once: schema errors, the provider settings (unknown keys, a region that differs
 from ours) and the preflight rules. When part of the schema is invalid, preflight still runs on the valid part:
 a rule that reads an invalid top-level section (say `cluster`) is skipped, since its findings would come from
@@ -10,15 +11,16 @@ defaults rather than from what was written; the others report as usual.
 from __future__ import annotations
 
 import functools
+import json
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from stacks import preflight
-from stacks.config import SECRET_KEYS, StackConfig
+from stacks.config import NAMESPACE, SECRET_KEYS, StackConfig
 from stacks.preflight import PreflightError, Problem
 from stacks.providers import ProviderSettings, check_agreement, check_keys
 
@@ -45,6 +47,32 @@ def _validation_problems(error: ValidationError) -> list[Problem]:
     return [
         Problem(_path(e["loc"]) or "(root)", e["msg"].removeprefix("Value error, "), _fix(e)) for e in error.errors()
     ]
+
+
+def decode(key: str, value: str) -> Any:
+    """A config value as the engine hands it over (JSON for structured values, plain strings as they are)."""
+    field = next((f for n, f in StackConfig.model_fields.items() if (f.alias or n) == key), None)
+    if field is not None and (field.annotation is str or typing.get_origin(field.annotation) is typing.Literal):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def values_from_engine(config: Mapping[str, str]) -> dict[str, Any]:
+    """The `leanrag:` values (without the namespace) of the engine's flat config map, secrets left out."""
+    prefix = f"{NAMESPACE}:"
+    values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+    return {k: decode(k, v) for k, v in sorted(values.items()) if k not in SECRET_KEYS}
+
+
+def validated(raw: dict[str, Any]) -> StackConfig:
+    """The config's shape only (no preflight); PreflightError lists every problem."""
+    try:
+        return StackConfig.model_validate({k: v for k, v in raw.items() if k not in SECRET_KEYS})
+    except ValidationError as e:
+        raise PreflightError(_validation_problems(e)) from None
 
 
 class _Unreadable(Exception):

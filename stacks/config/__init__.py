@@ -39,7 +39,8 @@ class StackConfig(ConfigModel):
     workload_images: WorkloadImages = WorkloadImages()
     """Registry and tag of the images built from this repository (docs/images.md)."""
     monthly_budget_usd: int = Field(default=5000, gt=0)
-    """Cap on GPU spend: max GPU nodes x hourly price x 730 h must stay below it (cost policy)."""
+    """Cap on the stack's monthly cost: every pool at maxNodes plus control plane, NAT, load balancer, bucket and
+    volumes (stacks/cost.py, printed by the offline plan) must stay within it; preflight and the policy pack check."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra tags/labels put on every cloud resource (e.g. team, cost-center)."""
 

@@ -7,7 +7,9 @@ import pytest
 from infra.plan import plain
 from policy import rules
 from policy.rules import Resource
-from tests.renderkit import run_stack
+from stacks import cost
+from stacks.load import validated
+from tests.renderkit import run_stack, stack_values
 
 EKS_OK = Resource(
     rules.EKS_CLUSTER,
@@ -175,21 +177,43 @@ def test_node_role_with_an_extra_policy_is_caught():
     assert "AmazonS3FullAccess" in message and "node-role" in message
 
 
-def test_cost_cap_uses_catalog_prices():
-    # g6.xlarge $0.8048/h x 2 nodes x 730 h = $1,175; g2-standard-8 $0.8536/h x 2 x 730 = $1,246
-    assert rules.gpu_monthly_cost([NODEGROUP_OK]) == [("gpu", pytest.approx(1175.008))]
-    assert rules.gpu_cost_cap([NODEGROUP_OK, POOL_OK], 2500) == []
-    (message,) = rules.gpu_cost_cap([NODEGROUP_OK, POOL_OK], 2000)
-    assert "over the $2,000 budget" in message and "gpu $1,175" in message and "maxNodes" in message
+def _config(stack: str, **changes):
+    return validated({**stack_values(stack), **changes})
+
+
+def test_cost_cap_is_the_stack_estimate_against_the_stacks_budget():
+    dev = _config("dev")
+    assert rules.stack_cost_cap(dev) == []  # $1,114 at maxNodes within $1,500
+    top = cost.estimate(dev).max_usd
+    (message,) = rules.stack_cost_cap(_config("dev", monthlyBudgetUsd=1000))
+    assert f"up to {cost.usd(top)}/month" in message and "over the budget of $1,000" in message
+    assert "pool gpu-l4 $502" in message and "maxNodes" in message
+    # the pack keeps no budget of its own: unset, the stack's schema default applies
+    values = {k: v for k, v in stack_values("prod").items() if k != "monthlyBudgetUsd"}
+    assert validated(values).monthly_budget_usd == 5000
+    (message,) = rules.stack_cost_cap(validated(values))
+    assert "over the budget of $5,000" in message
+
+
+def test_every_declared_pool_must_be_one_the_estimate_priced():
+    cfg = _config("dev", cluster={"gpuPools": [{"name": "gpu", "instanceType": "g6.xlarge", "maxNodes": 2}]})
+    group = changed(NODEGROUP_OK, "scalingConfig.minSize", 0)
+    assert rules.pools_priced([group], cfg) == []
+    (message,) = rules.pools_priced([changed(group, "scalingConfig.maxSize", 8)], cfg)
+    assert "NodeGroup gpu: g6.xlarge 0..8 nodes is not a pool of the stack config" in message
+    (message,) = rules.pools_priced([changed(group, "capacityType", "SPOT")], cfg)
+    assert "0..2 nodes spot" in message
+    (message,) = rules.pools_priced([POOL_OK], cfg)  # a GKE pool the config does not have
+    assert "g2-standard-8 0..2 nodes" in message
 
 
 def _declared(stack: str) -> list[Resource]:
     return [Resource(r.type, r.name, plain(r.inputs)) for r in run_stack(stack).resources if r.custom]
 
 
-@pytest.mark.parametrize(("stack", "budget"), [("dev", 1500), ("prod", 6000)])
-def test_dev_and_prod_pass_every_rule(stack, budget):
-    assert rules.check_all(_declared(stack), budget) == []
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_dev_and_prod_pass_every_rule(stack):
+    assert rules.check_all(_declared(stack), _config(stack)) == []
 
 
 def test_the_rules_see_the_stack_resources_they_guard():
@@ -210,6 +234,12 @@ def test_a_stack_that_breaks_rules_is_caught_with_resource_names():
     resources = _declared("dev")
     eks = next(r for r in resources if r.type == rules.EKS_CLUSTER)
     eks.props["vpcConfig"].update(endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"])
-    violations = rules.check_all(resources, monthly_budget_usd=500)
+    violations = rules.check_all(resources, _config("dev", monthlyBudgetUsd=500))
     assert any("leanrag-dev-eks" in v and "open to the internet" in v for v in violations)
-    assert any("over the $500 budget" in v and "leanrag-dev-gpu-l4" in v for v in violations)
+    assert any("over the budget of $500" in v and "pool gpu-l4" in v for v in violations)
+    group = next(r for r in resources if r.type == rules.EKS_NODE_GROUP and r.name == "leanrag-dev-gpu-l4")
+    group.props["scalingConfig"]["maxSize"] = 10
+    assert any(
+        "NodeGroup leanrag-dev-gpu-l4: g6.xlarge 0..10 nodes spot" in v
+        for v in rules.check_all(resources, _config("dev"))
+    )

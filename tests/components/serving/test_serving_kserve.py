@@ -47,7 +47,8 @@ def test_kserve_is_installed_in_order_from_the_pinned_release():
         r = release(run, name)
         assert r.inputs["version"] == chart.version
         assert {n for n, _ in order[:i]} <= depends_on(run, r), name
-    assert helm_values(run, "leanrag-kserve-cert-manager") == {"crds": {"enabled": True}}
+    # with its CRDs; resources, pull policy and uid: on the rendered chart (tests/infra/test_helm_releases.py)
+    assert helm_values(run, "leanrag-kserve-cert-manager")["crds"] == {"enabled": True}
     assert helm_values(run, "leanrag-kserve-kserve-configs") == {"kserve": {"llmisvcConfigs": {"enabled": True}}}
     isvc = resource_named(run, "leanrag-kserve-qwen-2-5-7b", ":LLMInferenceService")
     assert {n for n, _ in order} | {"leanrag-kserve-gateway-gateway"} <= depends_on(run, isvc)

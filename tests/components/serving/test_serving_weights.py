@@ -46,7 +46,7 @@ def variants() -> dict[str, tuple[dict[str, Any], dict[str, str] | None]]:
     cpu_reranker["serving"]["reranker"] = {"enabled": True, "revision": "0123abcd"}
     tensor_parallel = copy.deepcopy(stack_values("prod"))
     tensor_parallel["cluster"]["gpuPools"][0]["instanceType"] = "g2-standard-24"
-    tensor_parallel["monthlyBudgetUsd"] = 10000
+    tensor_parallel["monthlyBudgetUsd"] = 12000  # the whole stack at maxNodes: $10,906 (stacks/cost.py)
     tensor_parallel["serving"]["models"][0].update(tensorParallel=2, maxReplicas=3)
     existing = copy.deepcopy(stack_values("local"))
     existing["cluster"]["gpuPools"] = [{"name": "gpu", "instanceType": "n", "gpu": "L4", "gpuCount": 1}]
