@@ -109,6 +109,8 @@ class LlmServer:
     python: Path | None = None
     gguf: Path | None = None
     host: str = "127.0.0.1"
+    name: str = "llm-server"
+    """The service's name (logs, errors, the demo's state file)."""
     service: Service | None = field(default=None, init=False, repr=False)
 
     @property
@@ -145,14 +147,16 @@ class LlmServer:
 
     def start(self) -> LlmServer:
         """Start the server in its own process group and wait until /v1/models lists the model (llama.cpp's
-        server has no /health route). The key goes through the environment (llama-cpp-python reads API_KEY)."""
+        server has no /health route). The key goes through the environment (llama-cpp-python reads API_KEY).
+        OMP_WAIT_POLICY=PASSIVE: llama.cpp's OpenMP threads otherwise spin while they wait, and on a busy 2-core
+        machine requests take about 10 times longer."""
         if self.service is not None:
             raise LlmServerError("the server is already running; call stop() first")
         if not self.port:
             self.port = free_port(self.host)
         try:
             self.service = start_service(
-                "llm-server",
+                self.name,
                 self.command(),
                 log=self.log_path,
                 ready=http_ready(
@@ -162,7 +166,7 @@ class LlmServer:
                 ),
                 timeout_s=self.startup_timeout_s,
                 port=self.port,
-                env={"API_KEY": self.api_key},
+                env={"API_KEY": self.api_key, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
             )
         except LlmServerError:
             raise

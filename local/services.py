@@ -83,17 +83,26 @@ class Redis(_Handle):
         return out.stdout.strip()
 
 
-def start_redis(workdir: Path, log: Path | None = None, timeout_s: float = 15.0) -> Redis:
-    """redis-server with a generated password (in `workdir`/redis.conf, mode 600), no persistence, a free port."""
+def start_redis(
+    workdir: Path,
+    log: Path | None = None,
+    timeout_s: float = 15.0,
+    *,
+    port: int | None = None,
+    password: str | None = None,
+    config: str | None = None,
+) -> Redis:
+    """redis-server on 127.0.0.1 with a password (generated unless given), its config in `workdir`/redis.conf
+    (mode 600): by default no persistence and a free port; `config` replaces that config with a whole one (the
+    demo's translation of the rendered redis.conf), which must listen on `port` and require `password`."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise ProcessError("redis-server is not installed: apt-get install -y redis-server")
-    password = secrets.token_urlsafe(24)
-    port = free_port()
-    conf = write_secret_file(
-        workdir / "redis.conf",
-        f'bind {LOOPBACK}\nport {port}\nrequirepass {password}\nsave ""\nappendonly no\ndir {workdir}\n',
-    )
+    password = password or secrets.token_urlsafe(24)
+    port = port or free_port()
+    if config is None:
+        config = f'bind {LOOPBACK}\nport {port}\nrequirepass {password}\nsave ""\nappendonly no\ndir {workdir}\n'
+    conf = write_secret_file(workdir / "redis.conf", config)
     service = start_service(
         "redis",
         [binary, str(conf)],
@@ -171,14 +180,26 @@ class Embeddings(_Handle):
     service: Service
 
 
-def start_embeddings(log: Path, api_key: str, timeout_s: float = 180.0) -> Embeddings:
+def start_embeddings(
+    log: Path,
+    api_key: str,
+    timeout_s: float = 180.0,
+    *,
+    model_id: str | None = None,
+    port: int | None = None,
+    name: str = "embeddings",
+) -> Embeddings:
+    """local/embedding_server.py (the bundled MiniLM) in .venvs/ingest, answering to `model_id` (default
+    all-MiniLM-L6-v2), its key in API_KEY, on `port` (default a free one)."""
     from local.embedding_server import MODEL_ID  # standard library only at import: safe in this venv
 
-    port = free_port()
+    model_id = model_id or MODEL_ID
+    port = port or free_port()
     base = f"http://{LOOPBACK}:{port}"
+    cmd = [str(venv_bin("ingest")), "-m", "local.embedding_server", "--host", LOOPBACK, "--port", str(port)]
     service = start_service(
-        "embeddings",
-        [str(venv_bin("ingest")), "-m", "local.embedding_server", "--host", LOOPBACK, "--port", str(port)],
+        name,
+        [*cmd, "--model-id", model_id],
         log=log,
         ready=http_ready(f"{base}/v1/models", headers={"Authorization": f"Bearer {api_key}"}),
         timeout_s=timeout_s,
@@ -186,7 +207,7 @@ def start_embeddings(log: Path, api_key: str, timeout_s: float = 180.0) -> Embed
         env={**job_env(), "API_KEY": api_key},
         cwd=ROOT,
     )
-    return Embeddings(f"{base}/v1", api_key, MODEL_ID, service)
+    return Embeddings(f"{base}/v1", api_key, model_id, service)
 
 
 # ---------------------------------------------------------------------------------------------------- safety
@@ -205,15 +226,25 @@ class SafetyClassifier(_Handle):
     service: Service
 
 
-def start_safety_classifier(log: Path, api_key: str, timeout_s: float = 300.0) -> SafetyClassifier:
-    """The stand-in in .venvs/ingest, its key in API_KEY; ready once /v1/models answers (MiniLM loaded and the
-    threshold calibrated: its log holds the JSON line with the calibration figures)."""
-    port = free_port()
+def start_safety_classifier(
+    log: Path,
+    api_key: str,
+    timeout_s: float = 300.0,
+    *,
+    model_id: str | None = None,
+    port: int | None = None,
+    name: str = "safety-classifier",
+) -> SafetyClassifier:
+    """The stand-in in .venvs/ingest, its key in API_KEY, answering to `model_id` (default its own name), on `port`
+    (default a free one); ready once /v1/models answers (MiniLM loaded and the threshold calibrated: its log holds
+    the JSON line with the calibration figures)."""
+    port = port or free_port()
     base = f"http://{LOOPBACK}:{port}"
     auth = {"Authorization": f"Bearer {api_key}"}
+    cmd = [str(venv_bin("ingest")), "-m", "local.safety_classifier", "--host", LOOPBACK, "--port", str(port)]
     service = start_service(
-        "safety-classifier",
-        [str(venv_bin("ingest")), "-m", "local.safety_classifier", "--host", LOOPBACK, "--port", str(port)],
+        name,
+        cmd + (["--model-id", model_id] if model_id else []),
         log=log,
         ready=http_ready(f"{base}/v1/models", headers=auth),
         timeout_s=timeout_s,
@@ -244,13 +275,14 @@ def start_gateway(
     env: Mapping[str, str],
     log: Path | None = None,
     timeout_s: float = 120.0,
+    port: int | None = None,
 ) -> Gateway:
     """LiteLLM with this config (written to `workdir`/config.yaml; secrets only as os.environ/ references, their
-    values in `env`), plus the plain environment the gateway needs offline."""
+    values in `env`), plus the plain environment the gateway needs offline, on `port` (default a free one)."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "config.yaml"
     config.write_text(config_yaml)
-    port = free_port()
+    port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     litellm = str(venv_bin("gateway", "litellm"))
     service = start_service(
@@ -286,6 +318,7 @@ def start_ogx(
     log: Path | None = None,
     timeout_s: float = 180.0,
     model: str | None = None,
+    name: str = "ogx",
 ) -> Ogx:
     """OGX with this run config (written to `workdir`/run.yaml; it must listen on 127.0.0.1:`port`); ready once
     /v1/health answers, or once /v1/models lists `model` when given. tiktoken's cl100k_base comes from the
@@ -307,7 +340,7 @@ def start_ogx(
     url = f"http://{LOOPBACK}:{port}"
     ready = http_ready(f"{url}/v1/models", accept=serves_model(model)) if model else http_ready(f"{url}/v1/health")
     service = start_service(
-        "ogx",
+        name,
         [str(python.parent / "ogx"), "run", str(config)],
         log=log,
         ready=ready,
@@ -419,15 +452,16 @@ def start_moderation(
     max_concurrency: int | None = None,
     max_inputs: int | None = None,
     timeout_s: float = 60.0,
+    port: int | None = None,
 ) -> Moderation:
     """`python -m workloads.moderation` with .venvs/gateway's Python on a free port, in front of the safety model at
-    `safety_base_url` (.../v1) serving `safety_model`; ready once /health answers.
+    `safety_base_url` (.../v1) serving `safety_model`, on `port` (default a free one); ready once /health answers.
 
     Settings reach it as the environment variables its README documents, keys included (never on the command
     line). Every one of MODERATION_SETTINGS_ENV is set, a setting left None to "" (the adapter's default), so none
     leaks in from this process's environment.
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     optional = {
         "MODERATION_MAX_INPUTS": max_inputs,

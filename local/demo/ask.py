@@ -1,15 +1,21 @@
-"""Step 4: questions answered with retrieved context: through the OGX app (vector store search, then chat
-completions; --app ogx) or through the ingest job's search and the gateway (--app direct)."""
+"""Step 4: questions as a client asks them, with the OpenAI SDK (the snippet is printed): find the stack's vector
+store by name on the app (the one the ingest Job wrote), search it there (the app embeds the question through the
+gateway's embedding model), then chat completions through the gateway (which calls the CPU tier) with the hits as
+numbered context. Each answer is printed with the documents of the passages it was given (its sources)."""
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from typing import Any
 
+import openai
+from openai import OpenAI
+
+from local.demo.client import OpenAIClient
 from local.demo.context import Demo, StepError, say
-from local.demo.ingest import ingest_job
-from local.process import http_json
+
+CACHE_HIT_HEADER = "x-litellm-cache-key"
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Be brief and cite the "
@@ -17,98 +23,116 @@ SYSTEM_PROMPT = (
 )
 
 
-def chat(
-    demo: Demo, messages: list[dict[str, str]], url: str = "", key: str | None = None, model: str = ""
-) -> tuple[int, dict[str, Any], dict[str, str], float]:
-    """One chat completion (the gateway or model server unless told otherwise); returns status, body, headers,
-    seconds."""
-    ep = demo.endpoints
-    key = ep.chat_key if key is None else key
-    t0 = time.perf_counter()
-    status, body, headers = http_json(
-        "POST",
-        f"{url or ep.chat_url}/v1/chat/completions",
-        {"model": model or ep.chat_model, "messages": messages, "temperature": 0, "max_tokens": demo.args.max_tokens},
-        headers={"Authorization": f"Bearer {key}"} if key else {},
-        timeout=300,
-    )
-    return status, body, headers, time.perf_counter() - t0
+def find_store(app: OpenAI, name: str) -> Any:
+    """The vector store named `name` (the ingest Job's newest generation if two briefly share the name)."""
+    stores = [s for s in app.vector_stores.list(limit=100) if s.name == name]
+    if not stores:
+        raise StepError(f"the app has no vector store named {name!r}: did the ingest step run?")
+
+    def generation(store: Any) -> int:
+        meta = store.metadata or {}
+        match = re.search(r'"generation":\s*(\d+)', str(meta.get("leanrag_ingest", "")))
+        return int(match.group(1)) if match else 0
+
+    return max(stores, key=generation)
 
 
-def is_hit(demo: Demo, headers: dict[str, str]) -> bool:
-    """LiteLLM sets x-litellm-cache-key only when the response came from the cache."""
-    return demo.endpoints.via == "gateway" and bool(headers.get("x-litellm-cache-key"))
-
-
-def retrieve(demo: Demo, questions: list[dict[str, str]]) -> list[list[dict[str, str]]]:
-    """Top chunks per question from the ingest job's store: one `search` process for all questions."""
-    qfile = demo.data / "ask-questions.json"
-    out = demo.data / "ask-hits.json"
-    qfile.write_text(json.dumps([q["question"] for q in questions]))
-    args = ["search", "--questions-json", str(qfile), "--json", str(out), "--k", str(demo.args.context_chunks)]
-    ingest_job(demo, "search", args, demo.logs / "search.log", timeout_s=300)
-    results = json.loads(out.read_text())
-    return [[{"source": h["source"], "text": h["text"]} for h in r["hits"]] for r in results]
-
-
-def ogx_search(demo: Demo, question: str) -> list[dict[str, str]]:
-    """Top chunks from the app's vector store (OGX embeds the question through the MiniLM endpoint)."""
-    ep = demo.endpoints
-    status, body, _ = http_json(
-        "POST",
-        f"{ep.ogx_url}/v1/vector_stores/{ep.vector_store_id}/search",
-        {"query": question, "max_num_results": demo.args.context_chunks},
-        timeout=120,
-    )
-    if status != 200:
-        raise StepError(
-            f"OGX vector store search answered HTTP {status}: {str(body)[:300]}; log: {demo.logs / 'ogx.log'}"
-        )
+def search(app: OpenAI, store_id: str, question: str, k: int) -> list[dict[str, str]]:
+    """The top `k` passages of the app's search: source document and text."""
+    hits = app.vector_stores.search(store_id, query=question, max_num_results=k)
     return [
         {
-            "source": str((r.get("attributes") or {}).get("source") or r.get("filename", "?")),
-            "text": " ".join(c.get("text", "") for c in r.get("content", [])),
+            "source": str((hit.attributes or {}).get("source") or hit.filename),
+            "text": " ".join(part.text for part in hit.content),
         }
-        for r in body.get("data", [])
+        for hit in hits.data
     ]
 
 
-def ask(demo: Demo, questions: list[dict[str, str]]) -> None:
-    ogx = demo.app
-    ep = demo.endpoints
-    retrieved = [] if ogx else retrieve(demo, questions)
-    for n, q in enumerate(questions):
-        hits = ogx_search(demo, q["question"]) if ogx else retrieved[n]
+SNIPPET = """\
+    from pathlib import Path
+    from openai import OpenAI
+
+    app = OpenAI(base_url="{app_url}", api_key="none")  # ragAppUrl (the local stack leaves the app's auth off)
+    gateway = OpenAI(base_url="{gateway_url}",  # gatewayBaseUrl
+                     api_key=Path("{key_file}").read_text())  # gatewayMasterKey
+    store = next(s for s in app.vector_stores.list() if s.name == "{store}")  # vectorStoreName
+    hits = app.vector_stores.search(store.id, query=question, max_num_results={k}).data
+    context = "\\n\\n".join(
+        f"[{{i}}] ({{h.attributes['source']}}) {{h.content[0].text}}" for i, h in enumerate(hits, 1))
+    reply = gateway.chat.completions.create(model="{model}", temperature=0, max_tokens={max_tokens}, messages=[
+        {{"role": "system", "content": SYSTEM_PROMPT}},
+        {{"role": "user", "content": f"Context:\\n{{context}}\\n\\nQuestion: {{question}}"}}])
+"""
+
+
+def send(gateway: OpenAI, model: str, messages: list[Any], max_tokens: int) -> tuple[str, bool, float]:
+    """One chat completion through the gateway: the answer, whether it came from the gateway's cache (LiteLLM sets
+    `x-litellm-cache-key` only then), seconds."""
+    t0 = time.perf_counter()
+    raw = gateway.chat.completions.with_raw_response.create(
+        model=model, messages=messages, max_tokens=max_tokens, temperature=0
+    )
+    reply = raw.parse()
+    answer = " ".join(str(reply.choices[0].message.content or "").split())
+    return answer, bool(raw.headers.get(CACHE_HIT_HEADER)), time.perf_counter() - t0
+
+
+def ask(demo: Demo, questions: list[dict[str, str]], settings: dict[str, OpenAIClient], sdk: dict[str, OpenAI]) -> None:
+    app, gateway, model = sdk["app"], sdk["gateway"], settings["gateway"].model
+    store = find_store(app, str(demo.state["ingest"]["vector_store"]))
+    written = demo.state["ingest"]["vector_store_id"]
+    if store.id != written:
+        raise StepError(f"the app's store {store.name!r} is {store.id}, but the ingest Job wrote {written}")
+    say(
+        f"    vector store {store.name!r} ({store.id}): the one the ingest Job wrote; chat model {model} "
+        "through the gateway"
+    )
+    key_file = demo.site.secrets.secret_folder("rag", "gateway-master-key") / "master-key"
+    snippet = SNIPPET.format(
+        app_url=settings["app"].base_url,
+        gateway_url=settings["gateway"].base_url,
+        key_file=key_file,
+        store=store.name,
+        k=demo.args.context_chunks,
+        model=model,
+        max_tokens=demo.args.max_tokens,
+    )
+    say("    as a client does it (OpenAI SDK, the stack's outputs as this machine sees them):\n")
+    say(snippet)
+    for q in questions:
+        t0 = time.perf_counter()
+        hits = search(app, store.id, q["question"], demo.args.context_chunks)
         if not hits:
-            log = demo.logs / ("ogx.log" if ogx else "search.log")
-            raise StepError(f"search returned no chunks for {q['question']!r}; log: {log}")
+            raise StepError(f"the app's search found nothing for {q['question']!r}; log: {demo.log('rag-app')}")
+        searched = time.perf_counter() - t0
         context = "\n\n".join(f"[{i}] ({h['source']}) {h['text']}" for i, h in enumerate(hits, 1))
-        messages = [
+        messages: list[Any] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {q['question']}"},
         ]
-        if ogx:
-            status, body, headers, seconds = chat(demo, messages, ep.ogx_url, "", ep.ogx_model)
-            via = f"OGX -> {ep.via}"
-        else:
-            status, body, headers, seconds = chat(demo, messages)
-            via = ep.via
-        if status != 200:
-            log = demo.logs / ("ogx.log" if ogx else "gateway.log" if ep.via == "gateway" else "llm-server.log")
-            raise StepError(f"{via} answered HTTP {status}: {str(body)[:300]}; log: {log}")
-        answer = " ".join(str(body["choices"][0]["message"]["content"]).split())
+        try:
+            answer, hit, seconds = send(gateway, model, messages, demo.args.max_tokens)
+        except openai.APIError as err:
+            raise StepError(f"the gateway's chat completions failed: {err}; log: {demo.log('gateway')}") from None
         sources = list(dict.fromkeys(h["source"] for h in hits))
+        cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer) if 0 < int(n) <= len(hits)})
         demo.answers.append(
             {
                 "question": q["question"],
                 "expected": q["source"],
                 "answer": answer,
                 "sources": sources,
+                "cited": [hits[n - 1]["source"] for n in cited],
                 "messages": messages,
+                "search_seconds": round(searched, 3),
                 "seconds": round(seconds, 3),
-                "cache_hit": None if ogx else is_hit(demo, headers),  # OGX does not pass the header on
-                "via": via,
+                "cache_hit": hit,
+                "via": "app search -> gateway chat -> llama.cpp",
             }
         )
-        say(f"    Q: {q['question']}\n    A: {answer}\n    sources: {', '.join(sources)}   ({seconds:.2f}s via {via})")
+        say(
+            f"    Q: {q['question']}\n    A: {answer}\n    sources: {', '.join(sources)}   (search {searched:.2f}s, "
+            f"answer {seconds:.2f}s{', from the cache' if hit else ''})"
+        )
     demo.state["answers"] = [{k: v for k, v in a.items() if k != "messages"} for a in demo.answers]

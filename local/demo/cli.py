@@ -9,40 +9,41 @@ import time
 
 from local.demo import __doc__ as demo_doc
 from local.demo.ask import ask
-from local.demo.benchmark import benchmark
+from local.demo.benchmark import benchmark, plan_benchmark
 from local.demo.cache import measure_cache
+from local.demo.client import clients
 from local.demo.context import Demo, StepError, say, step
 from local.demo.evaluate import evaluate
-from local.demo.ingest import ingest, load_vector_store
+from local.demo.ingest import ingest, plan_ingest
+from local.demo.moderation import moderation
 from local.demo.questions import load_questions, write_questions
 from local.demo.start import start_all
-from local.envs import CORPUS, ROOT, has_venv
+from local.envs import ROOT
 from local.process import ProcessError
+from local.rendered import STACK, render, stack_file
+from local.site import TranslationError
+from stacks.preflight import PreflightError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=(demo_doc or "").split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT / ".demo"), help="data, logs and secrets (default .demo)")
-    parser.add_argument("--ask", type=int, default=4, help="questions to answer with the model (default 4)")
+    parser.add_argument("--ask", type=int, default=3, help="questions to answer with the model (default 3)")
     parser.add_argument(
         "--questions",
         help="JSON list of {question, source} to ask instead of the built-in set (recall is still "
         "measured on corpus/questions.yaml when present)",
     )
-    parser.add_argument("--context-chunks", type=int, default=3, help="chunks given to the model (default 3)")
+    parser.add_argument("--context-chunks", type=int, default=3, help="passages given to the model (default 3)")
     parser.add_argument("--max-tokens", type=int, default=96, help="answer length in tokens (default 96)")
-    parser.add_argument("--bench-seconds", type=float, default=5.0, help="benchmark duration (default 5)")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the GuideLLM benchmark")
-    parser.add_argument("--no-gateway", action="store_true", help="ask the model server directly")
+    parser.add_argument("--bench-seconds", type=int, default=45, help="length of the benchmark (default 45 s)")
     parser.add_argument(
-        "--app",
-        choices=["ogx", "direct"],
-        default="ogx" if has_venv("ogx", "ogx") else "direct",
-        help="ogx: ask through the OGX (Llama Stack) app's OpenAI-compatible API (vector store search + chat "
-        "completions); direct: the ingest job's search, then the gateway (default: ogx when .venvs/ogx "
-        "exists, else direct; now %(default)s)",
+        "--startup-timeout",
+        type=float,
+        default=300.0,
+        help="seconds per service start-up (default 300; the safety stand-in gets at least 600)",
     )
-    parser.add_argument("--startup-timeout", type=float, default=180.0, help="seconds per service start-up")
     return parser.parse_args(argv)
 
 
@@ -53,20 +54,25 @@ def run_steps(demo: Demo) -> None:
     if not qfile.exists():  # the labelled set; --questions only changes what is asked
         qfile = demo.data / "questions.yaml"
         write_questions(qfile, questions)
-    step(1, "starting services on 127.0.0.1 with generated credentials")
+    step(1, f"starting the {STACK} stack's services on 127.0.0.1, as the program renders {stack_file().name}")
+    job = plan_ingest(demo)
+    plan_benchmark(demo)
     start_all(demo)
-    step(2, f"ingesting {CORPUS.relative_to(ROOT)} into {demo.milvus}")
-    ingest(demo)
-    if demo.app:
-        load_vector_store(demo)
-    step(3, f"retrieval quality on {qfile}")
-    evaluate(demo, qfile)
-    where = "OGX: vector store search, then chat completions" if demo.app else "ingest job's search"
-    step(4, f"asking {min(args.ask, len(questions))} questions (top {args.context_chunks} chunks as context; {where})")
-    ask(demo, questions[: args.ask])
-    step(5, "cache effect: the same questions again through the gateway")
-    measure_cache(demo)
-    step(6, "short benchmark of the model server (GuideLLM, smoke scenario)")
+    settings, sdk = clients(demo)
+    step(2, f"the ingest Job: {' '.join(job.container.args)} -> the app's vector store through its API")
+    ingest(demo, job)
+    step(3, f"retrieval quality through the app's search on {qfile}")
+    evaluate(demo, job, qfile)
+    asked = questions[: args.ask]
+    step(
+        4, f"asking {len(asked)} questions: the app's search (top {args.context_chunks}), then chat through the gateway"
+    )
+    ask(demo, asked, settings, sdk)
+    step(5, "moderation: a request the guardrails must refuse")
+    moderation(demo, settings, sdk)
+    step(6, "the gateway's cache in Redis: step 4's requests again")
+    measure_cache(demo, settings, sdk)
+    step(7, "benchmark of the CPU tier (GuideLLM) with a computed cost")
     if args.no_benchmark:
         say("    SKIPPED (--no-benchmark)")
     else:
@@ -74,7 +80,7 @@ def run_steps(demo: Demo) -> None:
 
 
 def shut_down(demo: Demo, code: int, t_start: float) -> None:
-    step(7, "shutting down")
+    step(8, "shutting down")
     demo.state.save()
     for line in demo.services.stop_all():
         say(f"    {line}")
@@ -87,7 +93,14 @@ def shut_down(demo: Demo, code: int, t_start: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    demo = Demo.create(parse_args(argv))
+    args = parse_args(argv)
+    say(f"rendering the {STACK} stack: the program under the Pulumi SDK's mocks ({stack_file().name})")
+    try:
+        rendered = render()
+    except PreflightError as err:
+        say(f"FAILED: {stack_file().name} is refused by preflight:\n{err}")
+        return 2
+    demo = Demo.create(args, rendered)
     t_start = time.monotonic()
 
     def on_term(signum: int, _frame: object) -> None:
@@ -103,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("\ninterrupted: stopping services")
         code = 130
-    except (StepError, ProcessError) as err:  # ProcessError covers LlmServerError
+    except (StepError, ProcessError, TranslationError) as err:  # ProcessError covers LlmServerError
         say(f"\nFAILED: {err}")
         code = 1
     finally:
