@@ -1,5 +1,6 @@
 """The demo's clients: the stack's outputs pointed at this machine, and OpenAI-SDK clients built from them the way
-`leanrag client-env` builds them (`openai_client_for(outputs)`: base URL, key, model for the gateway and the app).
+`leanrag client-env` builds them (`infra.client_env.openai_client_for(outputs)`: base URL, key, model for the
+gateway and the app), with the operator's keys: the local stack declares no clients.
 
 `local_outputs(demo)` is what `pulumi stack output --json --show-secrets` would print for the local stack if its
 Services were these local ports: the rendered outputs with every in-cluster URL translated (local/site.py) and the
@@ -9,43 +10,18 @@ gateway's key, which the outputs hold as a secret, resolved the way the gateway 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from openai import OpenAI
 
-from components.app.ogx_config import INFERENCE_PROVIDER_ID
+from infra.client_env import OpenAIClient, openai_client_for
 from local.demo.context import Demo, StepError
 from local.demo.processes import image_name
 
 GATEWAY_IMAGE = "litellm-non_root"
 APP_IMAGE = "distribution-starter"
 LITELLM_ENV_REF = "os.environ/"
-
-
-@dataclass(frozen=True)
-class OpenAIClient:
-    """What `OpenAI(base_url=..., api_key=...)` needs to call one service, and the model to ask (the shape of
-    infra/client_env.py's, which replaces this once it is on main)."""
-
-    base_url: str
-    model: str
-    api_key: str | None
-
-    def openai_kwargs(self) -> dict[str, str]:
-        return {"base_url": self.base_url, "api_key": self.api_key or "no-key"}
-
-
-def openai_client_for(outputs: Mapping[str, Any], model: str | None = None) -> dict[str, OpenAIClient]:
-    """Client settings for the gateway and the RAG app from the stack's outputs (the first served chat model)."""
-    chat = model or outputs["servedModels"][0]
-    app_key = outputs.get("ragAppApiKey")
-    return {
-        "gateway": OpenAIClient(str(outputs["gatewayBaseUrl"]), chat, outputs.get("gatewayMasterKey")),
-        "app": OpenAIClient(str(outputs["ragAppUrl"]), f"{INFERENCE_PROVIDER_ID}/{chat}", app_key),
-    }
 
 
 def _gateway_key(demo: Demo) -> str:
@@ -93,7 +69,7 @@ def chat_model(demo: Demo) -> str:
 
 def clients(demo: Demo) -> tuple[dict[str, OpenAIClient], dict[str, OpenAI]]:
     """The settings and the OpenAI-SDK clients of the gateway and the app (retries off: the demo reports errors)."""
-    settings = openai_client_for(local_outputs(demo), model=chat_model(demo))
+    settings = openai_client_for(local_outputs(demo), model=chat_model(demo), operator=True)
     sdk = {}
     for name, client in settings.items():
         kwargs = client.openai_kwargs()
