@@ -66,7 +66,7 @@ lint: venv
 
 test: test-core test-workloads test-app test-e2e
 
-test-core: venv venv-checkov
+test-core: venv venv-checkov venv-ingest
 	$(PY) -m pytest tests/test_architecture.py tests/stacks tests/components tests/infra tests/policy \
 	  tests/corpora -m "not servers" $(PYTEST_ARGS)
 
