@@ -12,7 +12,7 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from local.demo.client import OpenAIClient
+from infra.client_env import OpenAIClient
 from local.demo.context import Demo, StepError, say
 
 CACHE_HIT_HEADER = "x-litellm-cache-key"

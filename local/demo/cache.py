@@ -10,8 +10,8 @@ from typing import Any
 import openai
 from openai import OpenAI
 
+from infra.client_env import OpenAIClient
 from local.demo.ask import send
-from local.demo.client import OpenAIClient
 from local.demo.context import Demo, StepError, say
 
 
