@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,17 @@ import pytest
 from components.app import leanrag_keys
 from infra import cli
 from infra.mocks import mock_secret
+from local.envs import ensure_venv
 from local.process import free_port
+from local.services import start_redis, start_tiny_upstream
 from tests import renderkit as rk
-from tests.components.app.test_client_keys_servers import configmap_dir
+from tests.components.app.test_client_keys_servers import (
+    MASTER,
+    WAIT_S,
+    call,
+    configmap_dir,
+    start_key_checking_gateway,
+)
 
 FAKE = Path(__file__).parent / "fake_kubectl.py"
 KEYS = {name: "sk-" + mock_secret(f"leanrag-prod-client-key-{name}") for name in ("docs-portal", "analytics")}
@@ -78,15 +87,20 @@ def one_line_error(err: str) -> str:
     return lines[0]
 
 
-def mounted(cluster: Cluster, tmp_path: Path) -> leanrag_keys.KeyRing:
-    """The two ConfigMaps as the kubelet mounts them in the gateway's and the app's pods, read by the real check
-    (no cache: the test does not wait out the 5 s)."""
-    clients_dir, revoked_dir = tmp_path / "mnt" / "clients", tmp_path / "mnt" / "revoked"
+def materialise(cluster: Cluster, mount: Path) -> tuple[Path, Path]:
+    """The two ConfigMaps as the kubelet mounts them in the gateway's and the app's pods (updated in place, as the
+    kubelet does on a change): the clients' folder and the revocations' folder."""
+    clients_dir, revoked_dir = mount / "clients", mount / "revoked"
     configmap_dir(clients_dir, cluster.data("client-keys"))
     current = {p.name for p in revoked_dir.iterdir() if not p.name.startswith(".")} if revoked_dir.exists() else set()
     data = cluster.data("client-key-revocations")
     configmap_dir(revoked_dir, {**dict.fromkeys(current - set(data)), **data})
-    return leanrag_keys.KeyRing(clients_dir, revoked_dir, reload_s=0)
+    return clients_dir, revoked_dir
+
+
+def mounted(cluster: Cluster, tmp_path: Path) -> leanrag_keys.KeyRing:
+    """The real key check on the mounted ConfigMaps (no cache: the test does not wait out the 5 s)."""
+    return leanrag_keys.KeyRing(*materialise(cluster, tmp_path / "mnt"), reload_s=0)
 
 
 # --- list ------------------------------------------------------------------------------------------------------
@@ -298,3 +312,35 @@ def test_the_real_kubectl_on_an_unreachable_cluster_is_one_line(tmp_path, capsys
     code, _, err = keys("list", "prod", "--kubeconfig", str(kubeconfig), capsys=capsys)
     line = one_line_error(err)
     assert code == 2 and "was refused" in line and "is the cluster of prod reachable from here?" in line
+
+
+# --- the real gateway ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.servers
+def test_the_real_gateway_refuses_a_key_revoked_with_leanrag_keys_and_takes_it_back_after_restore(cluster, tmp_path):
+    """LiteLLM with `leanrag_keys.litellm_auth`, its folders materialised from the stand-in cluster's ConfigMaps
+    (the prod stack's clients) after each `leanrag keys` call, as the kubelet would."""
+    ensure_venv("gateway")
+    cluster.seed()
+    clients_dir, revoked_dir = materialise(cluster, tmp_path / "mnt")
+    with (
+        start_redis(tmp_path / "redis") as redis,
+        start_tiny_upstream(tmp_path / "upstream", ["tiny-chat"], ["tiny-embed"]) as upstream,
+    ):
+        gateway, _ = start_key_checking_gateway(tmp_path / "gateway", redis, upstream, clients_dir, revoked_dir)
+        with gateway as gw:
+            assert call(gw.url, KEYS["analytics"]) == 200
+            assert call(gw.url, KEYS["docs-portal"]) == 403  # its models (llama-3-1-8b) are not `chat`
+
+            assert cli.main(["keys", "revoke", "prod", "analytics"]) == 0
+            materialise(cluster, tmp_path / "mnt")
+            time.sleep(WAIT_S)
+            assert call(gw.url, KEYS["analytics"]) == 401
+            assert call(gw.url, MASTER) == 200  # the operator is untouched
+
+            assert cli.main(["keys", "restore", "prod", "analytics"]) == 0
+            materialise(cluster, tmp_path / "mnt")
+            time.sleep(WAIT_S)
+            assert call(gw.url, KEYS["analytics"]) == 200
