@@ -30,6 +30,7 @@ from tests.components.app.test_client_keys_servers import (
     configmap_dir,
     start_key_checking_gateway,
 )
+from tests.infra.test_cli import one_line_error, run_cli
 
 FAKE = Path(__file__).parent / "fake_kubectl.py"
 KEYS = {name: "sk-" + mock_secret(f"leanrag-prod-client-key-{name}") for name in ("docs-portal", "analytics")}
@@ -76,15 +77,7 @@ def cluster(tmp_path, monkeypatch) -> Cluster:
 
 
 def keys(*args: str, capsys) -> tuple[int, str, str]:
-    code = cli.main(["keys", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+    return run_cli("keys", *args, capsys=capsys)
 
 
 def materialise(cluster: Cluster, mount: Path) -> tuple[Path, Path]:
