@@ -37,6 +37,16 @@ class StackFileError(Exception):
     """A stack file that cannot be read at all; the message names the file, the line and the fix."""
 
 
+def path_of(stack: str, root: Path) -> Path:
+    """A stack argument -> its file: a path when it ends in .yaml/.yml, else `<root>/Pulumi.<stack>.yaml`."""
+    return Path(stack) if stack.endswith((".yaml", ".yml")) else root / f"Pulumi.{stack}.yaml"
+
+
+def known_stacks(root: Path) -> list[str]:
+    """The stacks that have a file in `root` (the names `path_of` takes)."""
+    return sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+
+
 def _full_key(key: str) -> str:
     """A config key as Pulumi names it: keys without a namespace belong to the project."""
     return key if ":" in key else f"{NAMESPACE}:{key}"
