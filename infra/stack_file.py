@@ -110,7 +110,18 @@ class StackFile:
         return line
 
     def locate(self, problem: Problem) -> Problem:
-        """`problem` with the file and line of its key, when the key is written in this file."""
+        """`problem` with the file and line of its key, when the key is written in this file; a value the key
+        cannot take because it is encrypted (`secure:`, which the program sees as a string) says so."""
+        top = _path_parts(problem.path)[:1]
+        if top and f"{problem.namespace}:{top[0]}" in self.secure_keys and problem.message.startswith("Input should"):
+            key = f"{problem.namespace}:{top[0]}"
+            problem = dataclasses.replace(
+                problem,
+                message=f"{problem.message} ({key} is encrypted, `secure:`: offline it cannot be decrypted, and "
+                "the placeholder the plan gets instead is not a valid value)",
+                fix=f"{key} is not a secret: keep it in plain text, `pulumi config set {key} VALUE` (without "
+                "--secret; add --path for a nested key)",
+            )
         if problem.location:
             return problem
         line = self.line_of(problem.namespace, problem.path)
