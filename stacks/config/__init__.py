@@ -6,7 +6,7 @@ Keys are camelCase in Pulumi.<stack>.yaml (e.g. `leanrag:serving: {mode: llm-d}`
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stacks.config.base import ConfigModel
 from stacks.config.cluster import CloudName, ClusterConfig, NodePool
@@ -24,6 +24,10 @@ SECRET_KEYS = {
     "kubeconfig": "kubeconfig of an existing cluster (cloud: existing)",
 }
 """Secret config keys: set with `pulumi config set --secret leanrag:<key> ...`; never in plain text."""
+
+
+GCP_SYSTEM_POOL_TYPE = "n2-standard-4"
+"""The system pool's machine type on gcp when `cluster.systemPool` is not written."""
 
 
 class StackConfig(ConfigModel):
@@ -46,6 +50,15 @@ class StackConfig(ConfigModel):
     volumes (stacks/cost.py, printed by the offline plan) must stay within it; preflight and the policy pack check."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra tags/labels put on every cloud resource (e.g. team, cost-center)."""
+
+    @model_validator(mode="after")
+    def _system_pool_of_the_cloud(self) -> StackConfig:
+        """An unwritten `cluster.systemPool` takes the cloud's machine type: its default is AWS's m7i.xlarge, which
+        GKE has not; on gcp it is n2-standard-4 (the same 4 vCPUs and 16 GiB)."""
+        if self.cloud == "gcp" and "system_pool" not in self.cluster.model_fields_set:
+            pool = self.cluster.system_pool.model_copy(update={"instance_type": GCP_SYSTEM_POOL_TYPE})
+            object.__setattr__(self, "cluster", self.cluster.model_copy(update={"system_pool": pool}))
+        return self
 
     def pool(self, name: str) -> NodePool | None:
         pools = [self.cluster.system_pool, *self.cluster.gpu_pools]

@@ -103,7 +103,8 @@ class ClusterConfig(ConfigModel):
     api_endpoint: ApiEndpoint = ApiEndpoint()
     """How deployers (`pulumi up` from a laptop, `pulumi preview` in CI) reach the Kubernetes API (docs/deploy.md)."""
     system_pool: NodePool = NodePool(name="system", instance_type="m7i.xlarge", min_nodes=2, max_nodes=4)
-    """CPU pool for system pods, Milvus, Redis, the app and the CPU tier."""
+    """CPU pool for system pods, Milvus, Redis, the app and the CPU tier. Unwritten on gcp: instanceType
+    n2-standard-4 instead of AWS's m7i.xlarge."""
     gpu_pools: list[NodePool] = Field(default_factory=list)
     """GPU pools; each is tainted for GPU pods only and may scale from zero."""
     aws: AwsSettings = AwsSettings()

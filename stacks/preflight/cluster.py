@@ -38,7 +38,8 @@ def check_cloud(cfg: StackConfig, _secrets: frozenset[str]) -> Iterator[Problem]
         yield Problem(
             "cluster.gcp.project",
             "a GCP project id is required for cloud gcp",
-            "set cluster.gcp.project to your project id",
+            "`pulumi config set --path leanrag:cluster.gcp.project <project id>` (the one `gcloud config get-value "
+            "project` prints; the provider's gcp:project is not read by the program)",
         )
 
 

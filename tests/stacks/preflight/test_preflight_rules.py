@@ -286,3 +286,17 @@ def test_a_rule_that_reads_an_invalid_section_is_skipped_not_run_on_defaults():
 def test_an_invalid_cloud_leaves_only_the_schema_errors():
     found = problems(config(cloud="azure", **{"serving.models.0.pool": "nope"}))
     assert [p.split(":")[0] for p in found] == ["cloud"]
+
+
+def test_an_unwritten_system_pool_takes_the_clouds_machine_type():
+    from stacks.config import GCP_SYSTEM_POOL_TYPE
+
+    on_gcp = config(cloud="gcp", region="us-central1", **{"cluster.gpuPools.0.instanceType": "g2-standard-8"})
+    on_gcp["cluster"]["gcp"] = {"project": "p"}
+    gcp, aws = parse(on_gcp), parse(BASE)
+    assert gcp.cluster.system_pool.instance_type == GCP_SYSTEM_POOL_TYPE == "n2-standard-4"
+    assert gcp.cluster.system_pool.min_nodes == aws.cluster.system_pool.min_nodes  # only the machine type differs
+    assert aws.cluster.system_pool.instance_type == "m7i.xlarge"
+    written = copy.deepcopy(on_gcp)
+    written["cluster"]["systemPool"] = {"name": "system", "instanceType": "e2-standard-8"}
+    assert parse(written).cluster.system_pool.instance_type == "e2-standard-8"
