@@ -10,13 +10,15 @@ defaults rather than from what was written; the others report as usual.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
+import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from stacks import preflight
@@ -32,10 +34,42 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The config model whose keys are valid at `loc` (the location of a key), or None when it is not one."""
+    current: Any = StackConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[-1] if args else None  # list[X] -> X, dict[str, X] -> X, X | None -> X
+            if isinstance(part, int):
+                continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        current = field.annotation
+        while typing.get_origin(current) in (typing.Union, types.UnionType):
+            current = next(a for a in typing.get_args(current) if a is not type(None))
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """`; did you mean X?` for a misspelt key, from the keys valid where it is written."""
+    model = _model_at(loc)
+    if model is None or not loc:
+        return ""
+    known = [f.alias or n for n, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
 def _fix(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "remove this key or fix its spelling (see the config declarations in Pulumi.yaml)"
+        return "remove this key or fix its spelling (see the config declarations in Pulumi.yaml)" + _did_you_mean(
+            error["loc"]
+        )
     if kind == "missing":
         return "add this key to Pulumi.<stack>.yaml"
     if kind in ("literal_error", "enum"):

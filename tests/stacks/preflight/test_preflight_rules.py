@@ -300,3 +300,18 @@ def test_an_unwritten_system_pool_takes_the_clouds_machine_type():
     written = copy.deepcopy(on_gcp)
     written["cluster"]["systemPool"] = {"name": "system", "instanceType": "e2-standard-8"}
     assert parse(written).cluster.system_pool.instance_type == "e2-standard-8"
+
+
+def test_a_misspelt_key_gets_the_closest_valid_key_where_it_is_written():
+    raw = config(**{"serving.models.0.maxContxt": 4096, "cluster.gpuPools.0.instnceType": "g6.xlarge"})
+    raw["platfrom"] = {}
+    raw["serving"]["models"][0]["engine"] = {"maxNumSeq": 8}
+    raw["platform"] = {"app": {"retrieval": {"hybird": "bm25"}}}
+    found = "\n".join(problems(raw))
+    assert "platfrom: Extra inputs are not permitted | remove this key" in found and "mean `platform`?" in found
+    assert "serving.models[0].maxContxt: Extra inputs" in found and "mean `maxContext`?" in found
+    assert "serving.models[0].engine.maxNumSeq: Extra inputs" in found and "mean `maxNumSeqs`?" in found
+    assert "cluster.gpuPools[0].instnceType: Extra inputs" in found and "mean `instanceType`?" in found
+    assert "platform.app.retrieval.hybird: Extra inputs" in found and "mean `hybrid`?" in found
+    unlike = "\n".join(problems({**BASE, "zzzz": 1}))
+    assert "zzzz: Extra inputs are not permitted" in unlike and "did you mean" not in unlike
