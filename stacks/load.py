@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from stacks import preflight
-from stacks.config import NAMESPACE, SECRET_KEYS, StackConfig
+from stacks.config import NAMESPACE, PATTERN_MEANINGS, SECRET_KEYS, StackConfig
 from stacks.preflight import PreflightError, Problem
 from stacks.providers import ProviderSettings, check_agreement, check_keys
 
@@ -74,13 +74,19 @@ def _fix(error: ErrorDetails) -> str:
         return "add this key to Pulumi.<stack>.yaml"
     if kind in ("literal_error", "enum"):
         return "use one of the values listed above"
+    if kind == "string_pattern_mismatch" and (meaning := PATTERN_MEANINGS.get(str(error["ctx"]["pattern"]))):
+        return f"write {meaning}"
     return "correct the value (types and limits: Pulumi.yaml config declarations)"
 
 
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "string_pattern_mismatch" and str(error.get("ctx", {}).get("pattern")) in PATTERN_MEANINGS:
+        return f"{error['input']!r} is not a valid value here"  # the fix says what one looks like
+    return error["msg"].removeprefix("Value error, ")
+
+
 def _validation_problems(error: ValidationError) -> list[Problem]:
-    return [
-        Problem(_path(e["loc"]) or "(root)", e["msg"].removeprefix("Value error, "), _fix(e)) for e in error.errors()
-    ]
+    return [Problem(_path(e["loc"]) or "(root)", _message(e), _fix(e)) for e in error.errors()]
 
 
 def decode(key: str, value: str) -> Any:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from stacks.config.base import ConfigModel
+from stacks.config.base import DNS_LABEL, ConfigModel
 from stacks.config.cluster import CloudName, ClusterConfig, NodePool
 from stacks.config.images import WorkloadImages
 from stacks.config.jobs import JobsConfig
 from stacks.config.monitoring import MonitoringConfig
-from stacks.config.platform import PlatformConfig
+from stacks.config.platform import ACM_CERTIFICATE_ARN, HOSTNAME, PlatformConfig
 from stacks.config.serving import ModelConfig, ServingConfig
 
 NAMESPACE = "leanrag"
@@ -25,6 +25,14 @@ SECRET_KEYS = {
 }
 """Secret config keys: set with `pulumi config set --secret leanrag:<key> ...`; never in plain text."""
 
+
+PATTERN_MEANINGS = {
+    DNS_LABEL: "a name of lowercase letters, digits and '-', starting with a letter and ending with a letter or "
+    "digit, at most 40 characters (e.g. llama-3-1-8b)",
+    HOSTNAME: "a lowercase DNS hostname such as rag.example.com (no scheme, port or path)",
+    ACM_CERTIFICATE_ARN: "an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT-ID:certificate/ID",
+}
+"""What a value of each pattern in the schema looks like, for errors (stacks/load.py)."""
 
 GCP_SYSTEM_POOL_TYPE = "n2-standard-4"
 """The system pool's machine type on gcp when `cluster.systemPool` is not written."""

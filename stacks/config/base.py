@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
-DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
+DNS_LABEL = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL)]
 """A Kubernetes-style name: lowercase letters, digits and '-', starting with a letter, at most 40 chars."""
 
 

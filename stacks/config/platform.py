@@ -16,6 +16,8 @@ CORPUS_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 HOSTNAME = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME, max_length=253)]
+ACM_CERTIFICATE_ARN = r"^arn:aws[-a-z]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$"
+
 """A fully qualified DNS name in lower case, e.g. api.example.com."""
 
 
@@ -35,7 +37,7 @@ Exposure = Literal["cluster", "internal", "public"]
 class TlsConfig(ConfigModel):
     """The certificate of an exposed endpoint's hostname (per cloud; docs/access.md)."""
 
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[-a-z]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$")
+    certificate_arn: str | None = Field(default=None, pattern=ACM_CERTIFICATE_ARN)
     """aws: an ACM certificate for the hostname; the Network Load Balancer ends TLS with it on 443. Required for
     `public` on aws; optional for `internal` (without it the internal load balancer speaks plain HTTP)."""
     secret_name: DnsLabel | None = None

@@ -315,3 +315,12 @@ def test_a_misspelt_key_gets_the_closest_valid_key_where_it_is_written():
     assert "platform.app.retrieval.hybird: Extra inputs" in found and "mean `hybrid`?" in found
     unlike = "\n".join(problems({**BASE, "zzzz": 1}))
     assert "zzzz: Extra inputs are not permitted" in unlike and "did you mean" not in unlike
+
+
+def test_a_value_that_misses_its_pattern_says_what_a_valid_one_looks_like():
+    raw = config(**{"serving.models.0.name": "Llama_3!"})
+    raw["platform"] = {"gateway": {"exposure": {"mode": "public", "hostname": "https://rag.example.com/"}}}
+    found = "\n".join(problems(raw))
+    assert "serving.models[0].name: 'Llama_3!' is not a valid value here | write a name of lowercase letters" in found
+    assert "exposure.hostname: 'https://rag.example.com/' is not a valid value here | write a lowercase DNS" in found
+    assert "String should match pattern" not in found
