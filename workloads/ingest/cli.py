@@ -566,6 +566,7 @@ def _context(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         raise ConfigError(f"--tokenizer {args.tokenizer}: cannot read a tokenizer from it ({err})") from None
     store = _found(_store(args))
+    where = {"name": store.name, "id": store.store_id}
     try:
         path = retriever(settings, store)
         results = context_results(questions, path, settings.context_tokens, counter, documents=args.distinct_documents)
@@ -575,6 +576,7 @@ def _context(args: argparse.Namespace) -> int:
         {
             "settings": settings.as_dict() | {"tokenizer": str(args.tokenizer)},
             "note": settings.rerank_line(),
+            "vector_store": where,
             "results": results,
         },
         indent=2,

@@ -57,6 +57,7 @@ def test_context_fills_the_budget_with_cited_passages_and_says_rerank_off_once(
         assert err.count(NO_RERANKER) == 1, err  # once at start-up, not once per question
         assert data["settings"]["rerank"] is False and data["settings"]["hybrid"] == "bm25"
         assert data["settings"]["context_tokens"] == budget and NO_RERANKER in data["note"]
+        assert data["vector_store"]["name"] == store_name and data["vector_store"]["id"]
         assert [r["question"] for r in data["results"]] == QUESTIONS
         for r in data["results"]:
             assert r["budget"] == budget and 0 < r["tokens"] == smollm2_tokens.count(r["context"]) <= budget
