@@ -63,6 +63,7 @@ lint: venv
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	.venv/bin/zizmor --offline --min-severity medium .github/workflows
+	git ls-files -z | xargs -0 .venv/bin/detect-secrets-hook --baseline .secrets.baseline
 
 test: test-core test-workloads test-app test-e2e
 
@@ -78,7 +79,7 @@ test-workloads: venv-ingest venv-quantize venv-benchmark venv-llm-server venv-ga
 
 test-app: venv venv-ingest venv-gateway venv-ogx venv-llm-server
 	$(PY) -m pytest tests/local $(PYTEST_ARGS)
-	$(PY) -m pytest tests/components -m servers $(PYTEST_ARGS)
+	$(PY) -m pytest tests/components tests/infra -m servers $(PYTEST_ARGS)
 
 bench-cache: venv venv-gateway venv-llm-server
 	$(PY) -m local.cache_benchmark --requests 200 --questions 40

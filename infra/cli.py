@@ -4,12 +4,14 @@
     leanrag client-env STACK [--outputs FILE] [--with-secrets] [--client NAME] [--port-forward]
                                                           .env + OpenAI-SDK snippets from the stack's outputs,
                                                           with a client's own key (platform.clients)
+    leanrag keys list|revoke|restore STACK [NAME]         the clients' API keys in the cluster (kubectl; no redeploy)
     leanrag demo [ARGS]                                   the local demo (python -m local.demo)
     leanrag ingest [ARGS]                                 the ingest job, in .venvs/ingest
     leanrag bench [ARGS]                                  the benchmark job, in .venvs/benchmark
 
 The commands that run other programs start them as processes (their own flags pass through unchanged), so
-`leanrag` itself imports no Pulumi SDK and answers quickly; `client-env` runs here (infra/client_env.py).
+`leanrag` itself imports no Pulumi SDK and answers quickly; `client-env` (infra/client_env.py) and `keys`
+(infra/keys.py) run here.
 Every error is one line with the fix, exit code 2; a program's own exit code is passed on.
 """
 
@@ -24,8 +26,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra import client_env
+from infra import client_env, keys
 from infra.client_env import ClientEnvError
+from infra.keys import KeysError
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository: the CLI runs from a checkout (editable install), where the stack files and workloads are."""
@@ -111,6 +114,10 @@ def cmd_client_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    return keys.run(args, ROOT)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="leanrag", description=(__doc__ or "").split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -169,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
     ce.add_argument("--model", help="the chat model (default: the stack output defaultChatModel)")
     ce.add_argument("--no-snippets", action="store_true", help="write the .env only")
     ce.set_defaults(func=cmd_client_env)
+    keys.add_parser(sub).set_defaults(func=cmd_keys)
     return top
 
 
@@ -198,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
         code: int = args.func(args)
-    except (CliError, ClientEnvError) as e:
+    except (CliError, ClientEnvError, KeysError) as e:
         print(f"leanrag {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,12 +6,16 @@
 Remote components (awsx's Vpc) create their children inside their provider, where the mocks cannot see them;
 `vpc_children` models what awsx's Vpc creates from its inputs (subnets, route tables, routes, the internet
 gateway, NAT gateways and their Elastic IPs, named as awsx names them), marked `modelled`.
+
+Importing this module makes the provider SDKs import only the resources the program uses (infra/sdk_imports.py)
+unless `LEANRAG_FULL_SDK_IMPORTS=1`: importing them whole was most of the offline plan's time.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,11 @@ from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from infra import sdk_imports
+
+if os.environ.get(sdk_imports.FULL_IMPORTS_ENV) != "1":
+    sdk_imports.install()
 
 from infra.stack_file import StackFileError
 from infra.stack_file import read as read_stack_file

@@ -262,7 +262,7 @@ def write_plan(stack: str, run: ProgramRun, out: Path, estimate: cost.CostEstima
 
 
 def stack_file_of(arg: str) -> Path:
-    return Path(arg) if arg.endswith((".yaml", ".yml")) else ROOT / f"Pulumi.{arg}.yaml"
+    return stack_files.path_of(arg, ROOT)
 
 
 def stack_name(stack_file: Path) -> str:
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stack_file = stack_file_of(args.stack)
     if not stack_file.exists():
-        known = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+        known = stack_files.known_stacks(ROOT)
         print(f"error: no stack file {stack_file}; known stacks: {', '.join(known)}", file=sys.stderr)
         return 2
     stack = stack_name(stack_file)

@@ -37,6 +37,16 @@ class StackFileError(Exception):
     """A stack file that cannot be read at all; the message names the file, the line and the fix."""
 
 
+def path_of(stack: str, root: Path) -> Path:
+    """A stack argument -> its file: a path when it ends in .yaml/.yml, else `<root>/Pulumi.<stack>.yaml`."""
+    return Path(stack) if stack.endswith((".yaml", ".yml")) else root / f"Pulumi.{stack}.yaml"
+
+
+def known_stacks(root: Path) -> list[str]:
+    """The stacks that have a file in `root` (the names `path_of` takes)."""
+    return sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+
+
 def _full_key(key: str) -> str:
     """A config key as Pulumi names it: keys without a namespace belong to the project."""
     return key if ":" in key else f"{NAMESPACE}:{key}"
@@ -100,7 +110,18 @@ class StackFile:
         return line
 
     def locate(self, problem: Problem) -> Problem:
-        """`problem` with the file and line of its key, when the key is written in this file."""
+        """`problem` with the file and line of its key, when the key is written in this file; a value the key
+        cannot take because it is encrypted (`secure:`, which the program sees as a string) says so."""
+        top = _path_parts(problem.path)[:1]
+        if top and f"{problem.namespace}:{top[0]}" in self.secure_keys and problem.message.startswith("Input should"):
+            key = f"{problem.namespace}:{top[0]}"
+            problem = dataclasses.replace(
+                problem,
+                message=f"{problem.message} ({key} is encrypted, `secure:`: offline it cannot be decrypted, and "
+                "the placeholder the plan gets instead is not a valid value)",
+                fix=f"{key} is not a secret: keep it in plain text, `pulumi config set {key} VALUE` (without "
+                "--secret; add --path for a nested key)",
+            )
         if problem.location:
             return problem
         line = self.line_of(problem.namespace, problem.path)

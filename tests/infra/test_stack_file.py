@@ -145,3 +145,14 @@ def test_plan_reports_file_provider_schema_and_preflight_problems_together(
     for want in expected:
         assert any(line.startswith(f"  - {want}") for line in lines), (want, err)
     assert "Traceback" not in err
+
+
+def test_an_encrypted_value_for_a_key_that_is_not_a_secret_says_to_keep_it_plain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    text = VALID.replace("config:\n", "config:\n  leanrag:monthlyBudgetUsd:\n    secure: v1:xyz\n", 1)
+    code, err = run_plan(stack(tmp_path, text), tmp_path, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "Pulumi.t.yaml:2: leanrag:monthlyBudgetUsd: Input should be a valid integer" in err
+    assert "encrypted, `secure:`" in err
+    assert "fix: leanrag:monthlyBudgetUsd is not a secret: keep it in plain text" in err

@@ -26,7 +26,7 @@ from components.app.ogx_config import build_ogx_run_config
 from components.app.ogx_settings import AuthSettings, MilvusLite
 from local.envs import venv_bin
 from local.process import free_port, http_json
-from local.services import Redis, TinyUpstream, start_gateway, start_key_check, start_ogx, start_tiny_upstream
+from local.services import Gateway, Redis, TinyUpstream, start_gateway, start_key_check, start_ogx, start_tiny_upstream
 from stacks.config.platform import PlatformConfig
 from tests.components.app.app_samples import cluster_settings
 
@@ -101,10 +101,11 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_gateway_client_keys_work_within_their_models_and_a_revoked_one_is_refused(
-    gateway_venv: Path, tmp_path: Path, redis: Redis, upstream: TinyUpstream, keyring
-) -> None:
-    clients_dir, revoked_dir, keys = keyring
+def start_key_checking_gateway(
+    workdir: Path, redis: Redis, upstream: TinyUpstream, clients_dir: Path, revoked_dir: Path
+) -> tuple[Gateway, dict[str, str]]:
+    """The real LiteLLM gateway with models `chat` and `embed` (the tiny upstream), the master key MASTER, and
+    `leanrag_keys.litellm_auth` reading the clients and revocations from these folders; and its environment."""
     settings = GatewaySettings(
         upstreams=[
             Upstream(name="chat", base_url=upstream.base_url, served_model="tiny-chat"),
@@ -116,8 +117,7 @@ def test_gateway_client_keys_work_within_their_models_and_a_revoked_one_is_refus
         client_keys=True,
     )
     rendered = build_gateway_config(settings)
-    workdir = tmp_path / "gateway"
-    workdir.mkdir()
+    workdir.mkdir(parents=True)
     (workdir / client_keys.CODE_FILE).write_text(client_keys.CODE)  # beside config.yaml, as in the ConfigMap
     env = {
         "REDIS_PASSWORD": redis.password,
@@ -126,7 +126,16 @@ def test_gateway_client_keys_work_within_their_models_and_a_revoked_one_is_refus
         "LEANRAG_CLIENTS_DIR": str(clients_dir),
         "LEANRAG_REVOKED_DIR": str(revoked_dir),
     }
-    with start_gateway(workdir, rendered.yaml, env) as gw:
+    return start_gateway(workdir, rendered.yaml, env), env
+
+
+def test_gateway_client_keys_work_within_their_models_and_a_revoked_one_is_refused(
+    gateway_venv: Path, tmp_path: Path, redis: Redis, upstream: TinyUpstream, keyring
+) -> None:
+    clients_dir, revoked_dir, keys = keyring
+    workdir = tmp_path / "gateway"
+    gateway, env = start_key_checking_gateway(workdir, redis, upstream, clients_dir, revoked_dir)
+    with gateway as gw:
         assert call(gw.url, keys["portal"]) == 200
         assert call(gw.url, keys["portal"], "embed") == 403  # not among its models
         assert call(gw.url, keys["analytics"], "embed") == 200  # no list: every model
