@@ -27,7 +27,7 @@ HF_TOKEN_KEY = "token"
 APP_API_KEY_FILE_ENV = "INGEST_APP_API_KEY_FILE"
 """The ingest Job reads the app's Bearer key from the file this variable names (workloads/ingest/app_client.py,
 api_key_from): the key is a Secret mounted as a file, never an environment variable or a flag."""
-RERANKER_API_KEY_FILE_ENV = "INGEST_RERANKER_API_KEY_FILE"
+RERANKER_API_KEY_FILE_ENV = "INGEST_RERANKER_API_KEY_FILE"  # pragma: allowlist secret (a variable name)
 """The reranker's Bearer key (the serving API key) as a mounted file, like the app's."""
 BENCHMARK_GRACE_S = 90
 """The benchmark keeps finished load points on SIGTERM and uploads them: it needs 60 s or more."""
