@@ -39,7 +39,7 @@ from components.jobs import (
 )
 from components.monitoring import Monitoring, MonitoringArgs, MonitoringOutputs, Scope
 from components.namespaces import Namespaces, NamespacesArgs
-from components.serving import ModelServing, ModelServingArgs, ServingOutputs, ServingSite
+from components.serving import ModelServing, ModelServingArgs, RerankerEndpoint, ServingOutputs, ServingSite
 from infra.config import StackSecrets
 from stacks import catalog
 from stacks.config import StackConfig
@@ -125,6 +125,17 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
     ).outputs
 
 
+def retrieval_reranker(cfg: StackConfig, serving: ServingOutputs) -> RerankerEndpoint | None:
+    """The served reranker platform.app.retrieval uses: rerankerModel, else serving.reranker / the first role:
+    reranker model; None when rerank is off (preflight refuses rerank without a served reranker)."""
+    retrieval = cfg.platform.app.retrieval
+    if not retrieval.rerank:
+        return None
+    if retrieval.reranker_model is not None:
+        return serving.rerankers.get(retrieval.reranker_model)
+    return serving.reranker
+
+
 def ingest_app(cfg: StackConfig, app: AppLayer, serving: ServingOutputs) -> IngestApp | None:
     """The RAG app as the ingest Job's target: the same store name and the same embedding model as the app (the
     served one, ServingOutputs.embedding: the Job embeds with its Hugging Face id, the app with its served name)."""
@@ -138,6 +149,8 @@ def ingest_app(cfg: StackConfig, app: AppLayer, serving: ServingOutputs) -> Inge
             app_embedding_model=app.outputs.embedding_model,
             embedding_model=embedding.hub_id if embedding is not None else cfg.platform.app.embedding_model,
             api_key=None,
+            retrieval=cfg.platform.app.retrieval,
+            reranker=retrieval_reranker(cfg, serving),
         ),
         api_key=app.outputs.rag_app_api_key,
         ready=[app.app],

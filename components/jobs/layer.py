@@ -35,7 +35,8 @@ from stacks.uris import BUCKET_SCHEMES
 HF_TOKEN_SECRET = "hf-token"
 """The Hugging Face token's Secret in the jobs namespace."""
 CREDENTIALS = kube.SecretRef("job-credentials", "api-key")
-"""The serving API key, copied into the jobs namespace for the benchmark Job."""
+"""The serving API key, copied into the jobs namespace for the benchmark Job and, when rerank is on, the ingest
+Job's calls to the reranker."""
 APP_CREDENTIALS = kube.SecretRef("ingest-app-api-key", "api-key")
 """The RAG app's API key, copied into the jobs namespace for the ingest Job (when the app's auth is on)."""
 MOVED_FROM_ROOT = [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
@@ -189,16 +190,34 @@ class IngestAndBenchmarkJobs(pulumi.ComponentResource):
         job_opts = pulumi.ResourceOptions(parent=self, depends_on=list(cluster.ready), aliases=MOVED_FROM_ROOT)
         secret_opts = pulumi.ResourceOptions(parent=self, depends_on=[*cluster.ready, args.namespace])
         self.jobs = []
-        if cfg.ingest.enabled and args.app is not None:
-            after: list[pulumi.Resource] = [args.namespace, *args.app.ready]
-            target = args.app.target
-            if args.app.api_key is not None:
+        urls = args.serving.openai_base_urls
+        chat = [m for m in args.models if m.config.role == "chat" and m.name in urls]
+        ingest_app = args.app if cfg.ingest.enabled else None
+        reranks = ingest_app is not None and ingest_app.target.reranker is not None
+        credentials = None
+        if (cfg.benchmark.enabled and chat) or reranks:  # the benchmark calls the models, the ingest Job the reranker
+            credentials = kube.secret(
+                f"{name}-job-credentials",
+                CREDENTIALS.name,
+                cfg.namespace,
+                {CREDENTIALS.key: args.serving.api_key},
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[*cluster.ready, args.namespace], aliases=MOVED_FROM_ROOT
+                ),
+            )
+        if ingest_app is not None:
+            after: list[pulumi.Resource] = [args.namespace, *ingest_app.ready]
+            target = ingest_app.target
+            if credentials is not None and reranks:
+                after.append(credentials)
+                target = replace(target, reranker_key=CREDENTIALS)
+            if ingest_app.api_key is not None:
                 after.append(
                     kube.secret(
                         f"{name}-ingest-app-api-key",
                         APP_CREDENTIALS.name,
                         cfg.namespace,
-                        {APP_CREDENTIALS.key: args.app.api_key},
+                        {APP_CREDENTIALS.key: ingest_app.api_key},
                         secret_opts,
                     )
                 )
@@ -212,19 +231,8 @@ class IngestAndBenchmarkJobs(pulumi.ComponentResource):
                 after=after,
             )
             self.jobs.append(WorkloadJob(f"{name}-ingest", ingest, opts=job_opts))
-        urls = args.serving.openai_base_urls
-        chat = [m for m in args.models if m.config.role == "chat" and m.name in urls]
         reports: dict[str, pulumi.Output[str]] = {}
-        if cfg.benchmark.enabled and chat:
-            credentials = kube.secret(
-                f"{name}-job-credentials",
-                CREDENTIALS.name,
-                cfg.namespace,
-                {CREDENTIALS.key: args.serving.api_key},
-                pulumi.ResourceOptions(
-                    parent=self, depends_on=[*cluster.ready, args.namespace], aliases=MOVED_FROM_ROOT
-                ),
-            )
+        if cfg.benchmark.enabled and chat and credentials is not None:
             after = [credentials, args.serving_ready, *([args.hf_secret] if args.hf_secret else [])]
             upload = cfg.benchmark.upload and args.cloud in BUCKET_SCHEMES
             if upload and args.model_store_account is not None:

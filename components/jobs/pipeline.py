@@ -4,7 +4,7 @@ the layers they follow. The Jobs components (components/jobs/layer.py) create th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -12,8 +12,10 @@ import pulumi
 from components import kube, versions
 from components.cluster.base import Placement
 from components.jobs.workload_job import SecretFile, WorkloadJobArgs, secret_mounts
+from components.serving import RerankerEndpoint
 from stacks.config.images import WorkloadImages
 from stacks.config.jobs import BenchmarkJobConfig, IngestJobConfig, QuantizeJobConfig
+from stacks.config.platform import RetrievalConfig
 from stacks.models import ServedModel
 from stacks.uris import BucketUri
 
@@ -25,6 +27,8 @@ HF_TOKEN_KEY = "token"
 APP_API_KEY_FILE_ENV = "INGEST_APP_API_KEY_FILE"
 """The ingest Job reads the app's Bearer key from the file this variable names (workloads/ingest/app_client.py,
 api_key_from): the key is a Secret mounted as a file, never an environment variable or a flag."""
+RERANKER_API_KEY_FILE_ENV = "INGEST_RERANKER_API_KEY_FILE"  # pragma: allowlist secret (a variable name)
+"""The reranker's Bearer key (the serving API key) as a mounted file, like the app's."""
 BENCHMARK_GRACE_S = 90
 """The benchmark keeps finished load points on SIGTERM and uploads them: it needs 60 s or more."""
 
@@ -44,6 +48,33 @@ class IngestTarget:
     app's served embedding model."""
     api_key: kube.SecretRef | None
     """The app's API key Secret in the jobs namespace; None when the app's auth is off."""
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    """platform.app.retrieval: how the app's query path ranks and budgets (the Job's search/evaluate/context)."""
+    reranker: RerankerEndpoint | None = None
+    """The served reranker platform.app.retrieval names (rerankerModel, else serving.reranker); None when rerank
+    is off or none is served."""
+    reranker_key: kube.SecretRef | None = None
+    """The serving API key's copy in the jobs namespace (the reranker checks it); set with `reranker`."""
+
+
+def retrieval_env(retrieval: RetrievalConfig, reranker: RerankerEndpoint | None) -> dict[str, str]:
+    """platform.app.retrieval as the ingest workload reads it (workloads/ingest/cli.py, docs/retrieval.md):
+    the reranker's URL, served name and request shape only when rerank is on and one is served."""
+    rerank = retrieval.rerank and reranker is not None
+    env = {
+        "INGEST_SEARCH_HYBRID": retrieval.hybrid,
+        "INGEST_RERANK": "on" if rerank else "off",
+        "INGEST_RETRIEVAL_CANDIDATES": str(retrieval.candidates),
+        "INGEST_RERANK_TOP_N": str(retrieval.rerank_top_n),
+        "INGEST_CONTEXT_TOKENS": str(retrieval.context_tokens),
+    }
+    if rerank and reranker is not None:
+        env |= {
+            "INGEST_RERANKER_URL": reranker.rerank_url,
+            "INGEST_RERANKER_MODEL": reranker.model,
+            "INGEST_RERANKER_API": reranker.api,
+        }
+    return env
 
 
 def benchmark_upload_uri(model_store_uri: pulumi.Input[str], label: str) -> pulumi.Output[str]:
@@ -133,9 +164,13 @@ def ingest_args(
         "INGEST_APP_EMBEDDING_MODEL": target.app_embedding_model,
         "INGEST_EMBEDDING_MODEL": target.embedding_model,
         "INGEST_MAX_PRUNE_FRACTION": f"{config.max_prune_fraction:g}",
+        **retrieval_env(target.retrieval, target.reranker),
     }
     key = target.api_key
     key_file = [SecretFile(APP_API_KEY_FILE_ENV, key.name, key.key)] if key is not None else []
+    if "INGEST_RERANKER_URL" in env and target.reranker_key is not None:
+        rk = target.reranker_key
+        key_file.append(SecretFile(RERANKER_API_KEY_FILE_ENV, rk.name, rk.key))
     return WorkloadJobArgs(
         job="ingest",
         image=images.image("ingest"),

@@ -5,13 +5,15 @@ the monitoring layer's Prometheus (when there is one), the endpoint pickers (the
 replicas; the standalone router's Envoy runs in their pods) and the Gateway's proxies: on GKE the managed
 gateway's proxies and health checkers (by source range), elsewhere the in-cluster Gateway's proxy pods. Not the
 ingest Job: it writes through the RAG app's API, and the app reaches the embedding model through the LiteLLM
-gateway (docs/rag-path.md). Kubelet probes come from the node and are not subject to these rules.
+gateway (docs/rag-path.md); except a reranker's pods (`for_reranker`), which the ingest Job's query path calls when
+platform.app.retrieval.rerank is on (docs/retrieval.md). Kubelet probes come from the node and are not subject to
+these rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from components import kube
@@ -34,6 +36,13 @@ class Clients:
     gateway_pods: Mapping[str, str] | None = None
     """Labels of an in-cluster Gateway's proxy pods in the serving namespace (agentgateway, an external
     implementation), which connect to the InferencePool's pods directly."""
+    ingest_job: bool = False
+    """Admit the ingest Job's pods too (a reranker's servers: see `for_reranker`)."""
+
+    def for_reranker(self) -> Clients:
+        """The clients of a reranker's servers: these, plus the ingest Job, whose search/evaluate/context rerank
+        with it (workloads/ingest/query.py)."""
+        return replace(self, ingest_job=True)
 
     def peers(self) -> list[kube.Peer | kube.IpBlock]:
         return [
@@ -43,6 +52,7 @@ class Clients:
             kube.Peer(self.serving_namespace, {kube.COMPONENT: kube.ENDPOINT_PICKER}),
             *(kube.IpBlock(cidr) for cidr in self.gateway_cidrs),
             *([kube.Peer(self.serving_namespace, dict(self.gateway_pods))] if self.gateway_pods else []),
+            *([kube.Peer(self.jobs_namespace, kube.INGEST_JOB_POD_LABELS)] if self.ingest_job else []),
         ]
 
     def gateway_peers(self) -> list[kube.Peer | kube.IpBlock]:

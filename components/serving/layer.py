@@ -130,6 +130,8 @@ class ServingOutputs:
     reranker: RerankerEndpoint | None = None
     """The reranker (serving.reranker, else the first serving.models[] entry with role reranker); None when none
     is served (retrieval is then one stage). Not in openai_base_urls: its API is not OpenAI's."""
+    rerankers: dict[str, RerankerEndpoint] = field(default_factory=dict)
+    """Every served reranker by served name (platform.app.retrieval.rerankerModel may name any of them)."""
 
     @property
     def served_models(self) -> list[str]:
@@ -287,7 +289,7 @@ class ModelServing(pulumi.ComponentResource):
                 VllmServerArgs(
                     pod=self.pod_specs[model.name],
                     namespace=ns,
-                    clients=clients,
+                    clients=clients.for_reranker() if model.config.role == "reranker" else clients,
                     autoscaling=serving.autoscaling,
                     prometheus_url=site.prometheus_url,
                     keda_ready=keda_ready,
@@ -306,7 +308,7 @@ class ModelServing(pulumi.ComponentResource):
                     namespace=ns,
                     placement=args.cluster.system,
                     api_key_secret=API_KEY_SECRET,
-                    clients=clients,
+                    clients=clients.for_reranker() if model.config.role == "reranker" else clients,
                     pre_stop_s=serving.pre_stop_s,
                     depends_on=[*pod_deps, *([jobs[model.name]] if model.name in jobs else [])],
                     pod_annotations=self.prefetched.annotations.get(model.name, {}),
@@ -353,7 +355,12 @@ class ModelServing(pulumi.ComponentResource):
             roles=resolve.served_roles(serving),
             model_ids={m.name: m.config.id for m in args.models},
             embedding=self._embedding_endpoint(args.models, urls),
-            reranker=self._reranker_endpoint(args.models, gpu_urls),
+            reranker=self._reranker_endpoint(resolve.first_with(args.models, "serving.reranker", "reranker"), gpu_urls),
+            rerankers={
+                m.name: endpoint
+                for m in args.models
+                if m.config.role == "reranker" and (endpoint := self._reranker_endpoint(m, gpu_urls)) is not None
+            },
             mode=serving.mode,
             router=None
             if serving.mode == "vllm"
@@ -431,8 +438,7 @@ class ModelServing(pulumi.ComponentResource):
         dimension = model.dimension
         return EmbeddingEndpoint(model.name, model.config.id, dimension, urls[model.name], model.runtime)
 
-    def _reranker_endpoint(self, models: Sequence[ServedModel], gpu_urls: dict[str, str]) -> RerankerEndpoint | None:
-        model = resolve.first_with(models, "serving.reranker", "reranker")
+    def _reranker_endpoint(self, model: ServedModel | None, gpu_urls: dict[str, str]) -> RerankerEndpoint | None:
         if model is None:
             return None
         if model.name in self.embedding_servers:

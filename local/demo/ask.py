@@ -1,12 +1,17 @@
-"""Step 4: questions as a client asks them, with the OpenAI SDK (the snippet is printed): find the stack's vector
-store by name on the app (the one the ingest Job wrote), search it there (the app embeds the question through the
-gateway's embedding model), then chat completions through the gateway (which calls the CPU tier) with the hits as
-numbered context. Each answer is printed with the documents of the passages it was given (its sources)."""
+"""Step 4: questions answered over the RAG path as the stack configures it (the snippet is printed): find the stack's
+vector store by name on the app (the one the ingest Job wrote); retrieve with the app's query path and the stack's
+retrieval settings (`workloads.ingest context` with the ingest Job's rendered env, platform.app.retrieval: the app's
+search, which embeds the question through the gateway's embedding model, fused with BM25, reranked when the stack
+serves a reranker, then the passages with their citations up to the context budget, counted with the chat model's
+tokenizer); then chat completions through the gateway (which calls the CPU tier) with that context. Each answer is
+printed with its citations (source, page, headings)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -14,6 +19,8 @@ from openai import OpenAI
 
 from infra.client_env import OpenAIClient
 from local.demo.context import Demo, StepError, say
+from local.demo.ingest import IngestJob
+from local.llm_server import find_gguf
 
 CACHE_HIT_HEADER = "x-litellm-cache-key"
 
@@ -37,29 +44,36 @@ def find_store(app: OpenAI, name: str) -> Any:
     return max(stores, key=generation)
 
 
-def search(app: OpenAI, store_id: str, question: str, k: int) -> list[dict[str, str]]:
-    """The top `k` passages of the app's search: source document and text."""
-    hits = app.vector_stores.search(store_id, query=question, max_num_results=k)
-    return [
-        {
-            "source": str((hit.attributes or {}).get("source") or hit.filename),
-            "text": " ".join(part.text for part in hit.content),
-        }
-        for hit in hits.data
-    ]
+def retrieve(demo: Demo, job: IngestJob, questions: list[str], tokenizer: Path) -> dict[str, Any]:
+    """The RAG app's query path with the stack's retrieval settings: `workloads.ingest context` run as step 3 runs
+    `evaluate`, with the ingest Job's rendered environment (INGEST_SEARCH_HYBRID, INGEST_RERANK,
+    INGEST_RETRIEVAL_CANDIDATES, INGEST_CONTEXT_TOKENS, ... from platform.app.retrieval): first stage, rerank when
+    the stack serves a reranker, then each question's context up to the budget with its citations."""
+    asked, out = demo.data / "ask-questions.json", demo.data / "context.json"
+    asked.write_text(json.dumps(questions))
+    out.unlink(missing_ok=True)
+    job.run(
+        demo,
+        ["context", "--questions-json", str(asked), "--tokenizer", str(tokenizer), "--json", str(out)],
+        timeout_s=600,
+    )
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
 
 
 SNIPPET = """\
+    import json, subprocess
     from pathlib import Path
     from openai import OpenAI
 
-    app = OpenAI(base_url="{app_url}", api_key="none")  # ragAppUrl (the local stack leaves the app's auth off)
+    # retrieval: the app's query path (workloads/ingest/retrieval.py) with the ingest Job's rendered env
+    # (INGEST_APP_URL={app_url}, INGEST_VECTOR_STORE={store}, INGEST_SEARCH_HYBRID={hybrid},
+    #  INGEST_RERANK={rerank}, INGEST_CONTEXT_TOKENS={budget}, ...; platform.app.retrieval)
+    out = subprocess.run(["python", "-m", "workloads.ingest", "context", question,
+                          "--tokenizer", "{tokenizer}", "--json", "-"], capture_output=True, text=True).stdout
+    context = json.loads(out)["results"][0]["context"]  # "[1] source, page (headings)\\ntext ..." up to {budget} tokens
     gateway = OpenAI(base_url="{gateway_url}",  # gatewayBaseUrl
                      api_key=Path("{key_file}").read_text())  # gatewayMasterKey
-    store = next(s for s in app.vector_stores.list() if s.name == "{store}")  # vectorStoreName
-    hits = app.vector_stores.search(store.id, query=question, max_num_results={k}).data
-    context = "\\n\\n".join(
-        f"[{{i}}] ({{h.attributes['source']}}) {{h.content[0].text}}" for i, h in enumerate(hits, 1))
     reply = gateway.chat.completions.create(model="{model}", temperature=0, max_tokens={max_tokens}, messages=[
         {{"role": "system", "content": SYSTEM_PROMPT}},
         {{"role": "user", "content": f"Context:\\n{{context}}\\n\\nQuestion: {{question}}"}}])
@@ -78,61 +92,87 @@ def send(gateway: OpenAI, model: str, messages: list[Any], max_tokens: int) -> t
     return answer, bool(raw.headers.get(CACHE_HIT_HEADER)), time.perf_counter() - t0
 
 
-def ask(demo: Demo, questions: list[dict[str, str]], settings: dict[str, OpenAIClient], sdk: dict[str, OpenAI]) -> None:
+def ask(
+    demo: Demo,
+    job: IngestJob,
+    questions: list[dict[str, str]],
+    settings: dict[str, OpenAIClient],
+    sdk: dict[str, OpenAI],
+) -> None:
     app, gateway, model = sdk["app"], sdk["gateway"], settings["gateway"].model
     store = find_store(app, str(demo.state["ingest"]["vector_store"]))
     written = demo.state["ingest"]["vector_store_id"]
     if store.id != written:
         raise StepError(f"the app's store {store.name!r} is {store.id}, but the ingest Job wrote {written}")
+    tokenizer = find_gguf()  # the GGUF the local chat server loads: its tokenizer counts the context budget
+    data = retrieve(demo, job, [q["question"] for q in questions], tokenizer)
+    if data["vector_store"]["id"] != written:
+        raise StepError(f"the query path searched store {data['vector_store']['id']}, not {written} (ingest's)")
+    stage = data["settings"]
+    budget = int(stage["context_tokens"])
+    rerank = f"rerank on ({stage['reranker_model']})" if stage["rerank"] else "rerank off"
+    via = f"app search ({stage['hybrid']} first stage, {rerank}, {budget}-token context) -> gateway chat -> llama.cpp"
     say(
-        f"    vector store {store.name!r} ({store.id}): the one the ingest Job wrote; chat model {model} "
-        "through the gateway"
+        f"    vector store {store.name!r} ({store.id}): the one the ingest Job wrote; chat model {model} through "
+        "the gateway\n"
+        f"    retrieval as the stack renders platform.app.retrieval into the ingest Job's env: first stage "
+        f"{stage['hybrid']}, {stage['candidates']} candidates, {rerank}, context budget {budget} tokens counted "
+        f"with {tokenizer.name}'s tokenizer\n    {data['note']}"
     )
     key_file = demo.site.secrets.secret_folder("rag", "gateway-master-key") / "master-key"
     snippet = SNIPPET.format(
-        app_url=settings["app"].base_url,
+        app_url=job.env["INGEST_APP_URL"],
+        store=store.name,
+        hybrid=stage["hybrid"],
+        rerank="on" if stage["rerank"] else "off",
+        budget=budget,
+        tokenizer=tokenizer,
         gateway_url=settings["gateway"].base_url,
         key_file=key_file,
-        store=store.name,
-        k=demo.args.context_chunks,
         model=model,
         max_tokens=demo.args.max_tokens,
     )
-    say("    as a client does it (OpenAI SDK, the stack's outputs as this machine sees them):\n")
+    say("    as a client does it (the stack's outputs and the ingest Job's env as this machine sees them):\n")
     say(snippet)
-    for q in questions:
-        t0 = time.perf_counter()
-        hits = search(app, store.id, q["question"], demo.args.context_chunks)
-        if not hits:
+    for q, found in zip(questions, data["results"], strict=True):
+        passages = found["passages"]
+        if not passages:
             raise StepError(f"the app's search found nothing for {q['question']!r}; log: {demo.log('rag-app')}")
-        searched = time.perf_counter() - t0
-        context = "\n\n".join(f"[{i}] ({h['source']}) {h['text']}" for i, h in enumerate(hits, 1))
         messages: list[Any] = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {q['question']}"},
+            {"role": "user", "content": f"Context:\n{found['context']}\n\nQuestion: {q['question']}"},
         ]
         try:
             answer, hit, seconds = send(gateway, model, messages, demo.args.max_tokens)
         except openai.APIError as err:
             raise StepError(f"the gateway's chat completions failed: {err}; log: {demo.log('gateway')}") from None
-        sources = list(dict.fromkeys(h["source"] for h in hits))
-        cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer) if 0 < int(n) <= len(hits)})
+        sources = list(dict.fromkeys(p["source"] for p in passages))
+        cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer) if 0 < int(n) <= len(passages)})
+        citations = [
+            {"n": p["n"], "source": p["source"], "page": p["page"], "headings": p["headings"]} for p in passages
+        ]
+        searched = float(found["seconds"]["total"])
         demo.answers.append(
             {
                 "question": q["question"],
                 "expected": q["source"],
                 "answer": answer,
                 "sources": sources,
-                "cited": [hits[n - 1]["source"] for n in cited],
+                "cited": [passages[n - 1]["source"] for n in cited],
+                "citations": citations,
+                "context_tokens": found["tokens"],
+                "context_budget": found["budget"],
                 "messages": messages,
                 "search_seconds": round(searched, 3),
                 "seconds": round(seconds, 3),
                 "cache_hit": hit,
-                "via": "app search -> gateway chat -> llama.cpp",
+                "via": via,
             }
         )
+        listed = "\n".join(f"       {c}" for c in found["citations"])
         say(
-            f"    Q: {q['question']}\n    A: {answer}\n    sources: {', '.join(sources)}   (search {searched:.2f}s, "
-            f"answer {seconds:.2f}s{', from the cache' if hit else ''})"
+            f"    Q: {q['question']}\n    A: {answer}\n    context: {found['tokens']} of {budget} tokens, "
+            f"{len(passages)} passages (answer cites {cited or 'none'}):\n{listed}\n"
+            f"    (retrieval {searched:.2f}s, answer {seconds:.2f}s{', from the cache' if hit else ''})"
         )
     demo.state["answers"] = [{k: v for k, v in a.items() if k != "messages"} for a in demo.answers]

@@ -34,7 +34,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="JSON list of {question, source} to ask instead of the built-in set (recall is still "
         "measured on corpus/questions.yaml when present)",
     )
-    parser.add_argument("--context-chunks", type=int, default=3, help="passages given to the model (default 3)")
     parser.add_argument("--max-tokens", type=int, default=96, help="answer length in tokens (default 96)")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the GuideLLM benchmark")
     parser.add_argument("--bench-seconds", type=int, default=45, help="length of the benchmark (default 45 s)")
@@ -65,9 +64,11 @@ def run_steps(demo: Demo) -> None:
     evaluate(demo, job, qfile)
     asked = questions[: args.ask]
     step(
-        4, f"asking {len(asked)} questions: the app's search (top {args.context_chunks}), then chat through the gateway"
+        4,
+        f"asking {len(asked)} questions: the app's query path with the stack's retrieval settings, then chat "
+        "through the gateway",
     )
-    ask(demo, asked, settings, sdk)
+    ask(demo, job, asked, settings, sdk)
     step(5, "moderation: a request the guardrails must refuse")
     moderation(demo, settings, sdk)
     step(6, "the gateway's cache in Redis: step 4's requests again")

@@ -1,6 +1,7 @@
 """End to end: `python -m local.demo` (in .venv, as `make demo` runs it) on two questions, twice (the second run
 must re-ingest nothing), then check what it measured through the rendered `local` stack: the ingest Job's counts
-in the app's vector store, recall@5 through the app's search, answers citing the expected document, the moderation
+in the app's vector store, recall@5 through the app's search, answers from the stack's query path (context within
+the rendered token budget, the expected document among the citations, rerank off said once), the moderation
 refusal naming a category (gateway and app) with a benign control answered, the gateway's cache hits, the
 benchmark's report and recommendation, and that nothing is left running.
 
@@ -30,6 +31,19 @@ SERVICES = {"redis", "smollm2-cpu", "llama-guard-3-1b-cpu", "all-minilm-l6-v2", 
 """The local stack's Deployments and StatefulSets (Pulumi.local.yaml), each started as its workload's name."""
 RECALL_FLOOR = 0.838
 """recall@5 of the old demo's private Milvus file (issue 11): the app's search must do at least as well."""
+NO_RERANKER = "rerank off: the stack serves no reranker model"
+"""The local stack serves no reranker: the query path says so once (workloads/ingest/query.py)."""
+
+
+def _check_answer(answer: dict, q: dict, budget: int) -> None:
+    """Answered from the stack's query path: a context within the rendered budget, cited passages, the expected
+    document among the citations."""
+    assert answer["answer"].strip()
+    assert q["source"] in answer["sources"], answer  # the app's search found the expected document
+    assert 0 < answer["context_tokens"] <= answer["context_budget"] == budget, answer
+    assert [c["n"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
+    assert q["source"] in [c["source"] for c in answer["citations"]], answer["citations"]
+    assert "bm25 first stage, rerank off" in answer["via"], answer["via"]
 
 
 def _missing() -> list[str]:
@@ -78,6 +92,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     questions.write_text(json.dumps(ASK))
 
     first, out = _run_demo(data, questions, "--bench-seconds", "30")
+    from local.rendered import render
+
+    budget = render().config.platform.app.retrieval.context_tokens  # what the program renders for the local stack
     assert set(first["services"]) == SERVICES
     assert "| Milvus |" in out and "| safety model `llama-guard-3-1b-cpu` |" in out  # the stand-in table
     assert "rag/gateway-master-key:master-key <- leanrag-local-gateway-master-key (40 chars)" in out
@@ -91,6 +108,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     for answer, q in zip(first["answers"], ASK, strict=True):
         assert answer["answer"].strip()
         assert q["source"] in answer["sources"], answer  # the app's search found the expected document
+        _check_answer(answer, q, budget)
+    assert out.count(NO_RERANKER) == 1, out  # said once, not per question
     moderation = first["moderation"]
     for path in ("gateway", "app"):
         assert moderation[path]["refused"] and moderation[path]["categories"], moderation[path]
@@ -111,3 +130,4 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert second["evaluation"]["recall@5"] >= RECALL_FLOOR
     for answer, q in zip(second["answers"], ASK, strict=True):
         assert q["source"] in answer["sources"], answer
+        _check_answer(answer, q, budget)

@@ -1,4 +1,4 @@
-"""Command line: `python -m workloads.ingest {ingest,search,export,evaluate} ...` (interface: README.md).
+"""Command line: `python -m workloads.ingest {ingest,search,export,evaluate,context} ...` (interface: README.md).
 
 Every setting is a flag with an environment fallback; secrets (the app's API key) come only from the
 environment. Bad input never ends in a traceback: configuration problems are reported together, one line
@@ -33,7 +33,7 @@ from workloads.ingest.evaluate import evaluate, load_questions
 from workloads.ingest.ingest import IngestOptions, PruneRefused, run_ingest
 from workloads.ingest.manifest import ManifestError
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
-from workloads.ingest.retrieval import RetrievalSettings, RetrieverSearch
+from workloads.ingest.query import QuerySettings, announce, context_results, retriever, searcher
 from workloads.ingest.search import Searcher, SearchError, format_hits, search
 from workloads.ingest.sinks.ogx import MAX_SEARCH_RESULTS, AppVectorStoreSink, StoreError
 from workloads.ingest.summary import Summary
@@ -88,6 +88,28 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _http_url(text: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError(text)
+    return text
+
+
+def _rerank_api(text: str) -> str:
+    if text not in ("cohere", "tei"):
+        raise ValueError(text)
+    return text
+
+
 # (attribute, flag, environment variable, parser, default, what a valid value is)
 _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("app_url", "--app-url", "INGEST_APP_URL", str, DEFAULT_APP_URL, "a URL"),
@@ -105,6 +127,20 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("insert_batch", "--insert-batch", "INGEST_INSERT_BATCH", _positive_int, 256, "a positive integer"),
     ("max_prune_fraction", "--max-prune-fraction", "INGEST_MAX_PRUNE_FRACTION", _fraction, 0.5, "0 to 1"),
 ]
+# The query path's settings (search, evaluate, context): the ingest Job renders them from platform.app.retrieval.
+_RETRIEVAL: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
+    ("rerank", "--rerank", "INGEST_RERANK", _on_off, False, "on or off"),
+    ("reranker_url", "--reranker-url", "INGEST_RERANKER_URL", _http_url, None, "an http(s) URL"),
+    ("reranker_model", "--reranker-model", "INGEST_RERANKER_MODEL", str, None, "a served model name"),
+    ("reranker_api", "--reranker-api", "INGEST_RERANKER_API", _rerank_api, "cohere", "cohere or tei"),
+    ("candidates", "--candidates", "INGEST_RETRIEVAL_CANDIDATES", _int_in(1, 50), 50, "an integer from 1 to 50"),
+    ("rerank_top_n", "--rerank-top-n", "INGEST_RERANK_TOP_N", _int_in(1, 50), 20, "an integer from 1 to 50"),
+    ("context_tokens", "--context-tokens", "INGEST_CONTEXT_TOKENS", _int_in(64), 2048, "an integer >= 64"),
+    ("tokenizer", "--tokenizer", "INGEST_CONTEXT_TOKENIZER", str, None, "a path"),
+]
+RERANKER_KEY_ENV = "INGEST_RERANKER_API_KEY"
+"""The reranker's Bearer key: this variable, else the file INGEST_RERANKER_API_KEY_FILE names (the cluster Job
+mounts the serving API key there)."""
 _PRODUCER_ONLY = {
     "embedding_model", "chunk_tokens", "contextual_chunks", "max_file_mb", "max_file_seconds", "convert_workers",
     "insert_batch", "max_prune_fraction",
@@ -127,6 +163,17 @@ _HELP = {
     "convert_workers": "Docling worker processes",
     "insert_batch": "chunks per insert request to the app",
     "max_prune_fraction": "--prune refuses to delete more than this fraction of the stored chunks",
+    "rerank": "on: a served cross-encoder reorders the first stage's top candidates (needs --reranker-url and "
+    "--reranker-model); off: one stage",
+    "reranker_url": "the reranker's rerank endpoint (stack output reranker.rerankUrl); key from "
+    f"{RERANKER_KEY_ENV} or the file {RERANKER_KEY_ENV}_FILE names",
+    "reranker_model": "the reranker's served name (stack output reranker.model)",
+    "reranker_api": "request shape at --reranker-url: cohere (vLLM /v1/rerank) or tei (text-embeddings-inference)",
+    "candidates": "first-stage passages fused and reranked (the app returns at most 50)",
+    "rerank_top_n": "how many candidates the reranker scores (at most --candidates)",
+    "context_tokens": "context: token budget of the passages put into the prompt",
+    "tokenizer": "context: the chat model's tokenizer that counts the budget (tokenizer.json, a Hugging Face "
+    "folder, or the model's GGUF)",
 }
 
 
@@ -154,7 +201,7 @@ def add_settings(parser: argparse.ArgumentParser, *, producer: bool, prune: bool
 def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
     """Fill every setting from its flag, else its environment variable, else its default; report all problems."""
     problems: list[str] = []
-    for attr, flag, env, parse, default, valid in _SETTINGS:
+    for attr, flag, env, parse, default, valid in _SETTINGS + _RETRIEVAL:
         if not hasattr(args, attr):
             continue
         raw, origin = getattr(args, attr), flag
@@ -182,6 +229,8 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | os._Env
         )
     if getattr(args, "k", None) is not None and not 1 <= args.k <= MAX_SEARCH_RESULTS:
         problems.append(f"--k {args.k}: the app's search returns 1 to {MAX_SEARCH_RESULTS} results")
+    if hasattr(args, "rerank"):
+        problems += _retrieval_problems(args, environ)
     try:
         app = _app_settings(args, environ)
     except ConfigError as err:  # the key file: reported with the others
@@ -190,6 +239,57 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | os._Env
     problems += app.validate()
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _retrieval_problems(args: argparse.Namespace, environ: Any) -> list[str]:
+    """The query path's settings together: sets args.query (QuerySettings) and returns what is wrong."""
+    problems = []
+    if args.hybrid is None:
+        args.hybrid = environ.get("INGEST_SEARCH_HYBRID") or "bm25"
+    if args.hybrid not in ("off", "bm25", "ogx"):
+        problems.append(f"--hybrid / INGEST_SEARCH_HYBRID {args.hybrid!r}: expected off, bm25 or ogx")
+        args.hybrid = "bm25"
+    if args.rerank and args.reranker_url is None:
+        problems.append(
+            "--rerank on needs --reranker-url / INGEST_RERANKER_URL (the stack output reranker.rerankUrl); "
+            "or set --rerank off"
+        )
+    if args.rerank and not args.reranker_model:
+        problems.append(
+            "--rerank on needs --reranker-model / INGEST_RERANKER_MODEL (the reranker's served name, stack output "
+            "reranker.model); or set --rerank off"
+        )
+    if args.rerank and args.rerank_top_n > args.candidates:
+        problems.append(
+            f"--rerank-top-n {args.rerank_top_n} is above --candidates {args.candidates}: the reranker scores "
+            "first-stage candidates; lower --rerank-top-n or raise --candidates"
+        )
+    key = ""
+    if args.rerank:
+        try:
+            key, _ = api_key_from(environ, RERANKER_KEY_ENV)
+        except KeyFileError as err:
+            problems.append(str(err).replace("the app's API key", "the reranker's API key"))
+    if getattr(args, "command", None) == "context":
+        if not args.tokenizer:
+            problems.append(
+                "--tokenizer / INGEST_CONTEXT_TOKENIZER is required: the chat model's tokenizer (tokenizer.json, a "
+                "Hugging Face folder, or its GGUF) counts the context budget"
+            )
+        elif not Path(args.tokenizer).exists():
+            problems.append(f"--tokenizer {args.tokenizer}: no such file or folder; give the chat model's tokenizer")
+    args.query = QuerySettings(
+        hybrid=args.hybrid,
+        rerank=args.rerank,
+        reranker_url=args.reranker_url,
+        reranker_model=args.reranker_model,
+        reranker_api=args.reranker_api,
+        reranker_api_key=key,
+        candidates=args.candidates,
+        rerank_top_n=min(args.rerank_top_n, args.candidates),
+        context_tokens=args.context_tokens,
+    )
+    return problems
 
 
 def _app_settings(args: argparse.Namespace, environ: Any = os.environ) -> AppSettings:
@@ -249,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file ('-' for stdout, then nothing else is printed there)",
     )
     p.add_argument("--k", type=int, default=5, help="number of chunks (1-50; default %(default)s)")
-    _add_hybrid(p)
+    _add_retrieval(p)
     add_settings(p, producer=False)
 
     p = sub.add_parser("export", help="write every stored chunk (text and metadata, no vectors) as JSON lines, sorted")
@@ -274,8 +374,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-recall", type=float, default=None, help="exit with status 1 when recall@k is below this value"
     )
-    _add_hybrid(p)
+    _add_retrieval(p)
     add_settings(p, producer=True)
+
+    p = sub.add_parser(
+        "context",
+        help="the prompt's context for one or more questions, as the RAG app builds it: first stage, rerank, "
+        "passages with citations up to --context-tokens",
+    )
+    p.add_argument("questions", nargs="*", metavar="question", help="one or more questions")
+    p.add_argument(
+        "--questions-json",
+        type=Path,
+        help="also ask the questions in this JSON file: a list of strings or of objects with a 'question' key",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        dest="json_path",
+        help="write {settings, results: [{question, passages, context, citations, tokens, budget, seconds}]} to "
+        "this file ('-' for stdout, then nothing else is printed there)",
+    )
+    p.add_argument("--distinct-documents", action="store_true", help="at most one passage per document in the context")
+    _add_retrieval(p)
+    add_settings(p, producer=False)
     return parser
 
 
@@ -389,23 +511,26 @@ def _search_questions(args: argparse.Namespace) -> list[str]:
     return questions
 
 
-def _add_hybrid(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def _add_retrieval(p: argparse.ArgumentParser) -> None:
+    """The query path's settings (docs/retrieval.md, Configuration)."""
+    g = p.add_argument_group("retrieval (platform.app.retrieval, rendered into the ingest Job's env)")
+    g.add_argument(
         "--hybrid",
         choices=["off", "bm25", "ogx"],
-        default=os.environ.get("INGEST_SEARCH_HYBRID", "bm25"),
+        default=None,
         help="first stage: off = the app's dense search; bm25 = dense fused with BM25 over the chunks' title, "
         "headings and text (retrieval.py); ogx = OGX's search_mode hybrid "
         "(env INGEST_SEARCH_HYBRID; default bm25: docs/retrieval.md)",
     )
+    for attr, flag, env, _, default, _ in _RETRIEVAL:
+        shown = f"; default {'off' if default is False else default}" if default is not None else ""
+        g.add_argument(flag, dest=attr, default=None, metavar=attr.upper(), help=f"{_HELP[attr]} (env {env}{shown})")
 
 
 def _searcher(args: argparse.Namespace, store: AppVectorStoreSink) -> Searcher:
-    if args.hybrid not in ("off", "bm25", "ogx"):
-        raise ConfigError(f"--hybrid / INGEST_SEARCH_HYBRID {args.hybrid!r}: expected off, bm25 or ogx")
-    if args.hybrid == "off":
-        return store
-    return RetrieverSearch(store, RetrievalSettings(hybrid=args.hybrid))
+    """The store's search with the query path's settings; the rerank stage's state is said once, here."""
+    announce(args.query)
+    return searcher(args.query, store)
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -427,6 +552,45 @@ def _search(args: argparse.Namespace) -> int:
         if len(results) > 1:
             print(("\n" if n else "") + f"== {q}")
         print(format_hits(hits))
+    return 0
+
+
+def _context(args: argparse.Namespace) -> int:
+    from workloads.ingest.retrieval import HfTokenCounter
+
+    questions = _search_questions(args)
+    settings: QuerySettings = args.query
+    announce(settings)
+    try:
+        counter = HfTokenCounter.load(args.tokenizer)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--tokenizer {args.tokenizer}: cannot read a tokenizer from it ({err})") from None
+    store = _found(_store(args))
+    where = {"name": store.name, "id": store.store_id}
+    try:
+        path = retriever(settings, store)
+        results = context_results(questions, path, settings.context_tokens, counter, documents=args.distinct_documents)
+    finally:
+        store.close()
+    data = json.dumps(
+        {
+            "settings": settings.as_dict() | {"tokenizer": str(args.tokenizer)},
+            "note": settings.rerank_line(),
+            "vector_store": where,
+            "results": results,
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+    if args.json_path:
+        if str(args.json_path) == "-":
+            print(data)
+            return 0
+        args.json_path.parent.mkdir(parents=True, exist_ok=True)
+        args.json_path.write_text(data + "\n", encoding="utf-8")
+    for n, r in enumerate(results):
+        print(("\n" if n else "") + f"== {r['question']}  ({r['tokens']} of {r['budget']} tokens)")
+        print("\n".join(r["citations"]))
     return 0
 
 
@@ -468,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args)
         if args.command == "evaluate":
             return _evaluate(args, corpus)
+        if args.command == "context":
+            return _context(args)
         producer = _producer(args)
         store = _store(args)
         try:

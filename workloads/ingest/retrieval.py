@@ -185,20 +185,44 @@ class CrossEncoderReranker:
         return [float(s) for s in self.model.predict([(query, t) for t in texts], batch_size=32)]
 
 
-class HttpReranker:
-    """POST {url}/rerank in the Cohere/Jina shape that vLLM (/v1/rerank), text-embeddings-inference (/rerank,
-    its own shape) and LiteLLM serve: {model, query, documents, top_n} -> results[{index, relevance_score}]."""
+RerankApi = Literal["cohere", "tei"]
 
-    def __init__(self, url: str, model: str, api_key: str = "", timeout_s: float = 30.0) -> None:
+
+class HttpReranker:
+    """A served reranker. ``api`` "cohere": POST {url}/rerank in the Cohere/Jina shape that vLLM (/v1/rerank) and
+    LiteLLM serve: {model, query, documents, top_n} -> results[{index, relevance_score}]. ``api`` "tei":
+    text-embeddings-inference's own shape, {query, texts} -> [{index, score}]. ``endpoint`` is the full URL to
+    POST to (the stack output ``reranker.rerankUrl``); without it, {url}/rerank."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        api_key: str = "",
+        timeout_s: float = 30.0,
+        *,
+        api: RerankApi = "cohere",
+        endpoint: str | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.url, self.model = url.rstrip("/"), model
+        self.url, self.model, self.api = url.rstrip("/"), model, api
+        self.endpoint = endpoint or f"{self.url}/rerank"
         self._http = httpx.Client(headers=headers, timeout=timeout_s)
+
+    @classmethod
+    def at(cls, endpoint: str, model: str, api: RerankApi = "cohere", api_key: str = "") -> HttpReranker:
+        """The reranker whose rerank URL is ``endpoint`` (what the stack renders: INGEST_RERANKER_URL)."""
+        return cls(endpoint.rsplit("/", 1)[0], model, api_key, api=api, endpoint=endpoint)
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
-        body = {"model": self.model, "query": query, "documents": list(texts), "top_n": len(texts)}
-        response = self._http.post(f"{self.url}/rerank", json=body)
+        body: dict[str, Any] = (
+            {"query": query, "texts": list(texts), "truncate": True}
+            if self.api == "tei"
+            else {"model": self.model, "query": query, "documents": list(texts), "top_n": len(texts)}
+        )
+        response = self._http.post(self.endpoint, json=body)
         response.raise_for_status()
         data = response.json()
         results = data["results"] if isinstance(data, dict) else data  # TEI answers a bare list

