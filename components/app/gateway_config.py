@@ -121,7 +121,12 @@ def _guardrails(settings: GatewaySettings) -> list[dict[str, Any]]:
         out.append(_content_filter("pii-input", {"patterns": patterns}))
     if g.injection_categories:
         categories = [{"category": c, "action": "BLOCK"} for c in g.injection_categories]
-        out.append(_content_filter("prompt-injection", {"categories": categories}))
+        # What a client or the user types is checked; the system message and tool results are not: that is where
+        # a RAG client (the demo, local/demo/ask.py) and the RAG app (OGX's file_search results) put passages of
+        # the operator's own documents, and the keyword rules refuse plain documentation ("access" near
+        # "credentials" is "data exfiltration"). Llama Guard (moderation) still sees every message.
+        rules = {"categories": categories, "skip_system_message_in_guardrail": True}
+        out.append(_content_filter("prompt-injection", {**rules, "skip_tool_message_in_guardrail": True}))
     return out
 
 

@@ -75,8 +75,10 @@ SNIPPET = """\
     gateway = OpenAI(base_url="{gateway_url}",  # gatewayBaseUrl
                      api_key=Path("{key_file}").read_text())  # gatewayMasterKey
     reply = gateway.chat.completions.create(model="{model}", temperature=0, max_tokens={max_tokens}, messages=[
-        {{"role": "system", "content": SYSTEM_PROMPT}},
-        {{"role": "user", "content": f"Context:\\n{{context}}\\n\\nQuestion: {{question}}"}}])
+        # the passages go in the system message: the gateway checks what the user types for prompt injection,
+        # not the operator's documents (docs/retrieval.md)
+        {{"role": "system", "content": f"{{SYSTEM_PROMPT}}\\n\\nContext:\\n{{context}}"}},
+        {{"role": "user", "content": question}}])
 """
 
 
@@ -139,8 +141,8 @@ def ask(
         if not passages:
             raise StepError(f"the app's search found nothing for {q['question']!r}; log: {demo.log('rag-app')}")
         messages: list[Any] = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Context:\n{found['context']}\n\nQuestion: {q['question']}"},
+            {"role": "system", "content": f"{SYSTEM_PROMPT}\n\nContext:\n{found['context']}"},
+            {"role": "user", "content": q["question"]},
         ]
         try:
             answer, hit, seconds = send(gateway, model, messages, demo.args.max_tokens)

@@ -75,6 +75,10 @@ def test_guardrails_on_by_default_masking_pii_and_blocking_injection():
     rails = {g["guardrail_name"]: g["litellm_params"] for g in config(run_stack("dev"))["guardrails"]}
     assert {p["action"] for p in rails["pii-input"]["patterns"]} == {"MASK"}
     assert {c["action"] for c in rails["prompt-injection"]["categories"]} == {"BLOCK"}
+    # the user's text is checked; the system message and tool results (retrieved passages) are not
+    assert rails["prompt-injection"]["skip_system_message_in_guardrail"] is True
+    assert rails["prompt-injection"]["skip_tool_message_in_guardrail"] is True
+    assert "skip_system_message_in_guardrail" not in rails["pii-input"]  # PII is masked wherever it appears
 
 
 def test_guardrails_and_cache_can_be_switched_off_per_stack(guarded_off):
