@@ -63,7 +63,7 @@ lint: venv
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	.venv/bin/zizmor --offline --min-severity medium .github/workflows
-	git ls-files -z | xargs -0 .venv/bin/detect-secrets-hook --baseline .secrets.baseline
+	.venv/bin/python scripts/check_secrets.py
 
 test: test-core test-workloads test-app test-e2e
 
