@@ -38,12 +38,11 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     """The config model whose keys are valid at `loc` (the location of a key), or None when it is not one."""
     current: Any = StackConfig
     for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            args = [a for a in typing.get_args(current) if a is not type(None)]
-            current = args[-1] if args else None  # list[X] -> X, dict[str, X] -> X, X | None -> X
-            if isinstance(part, int):
-                continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[-1] if args else None  # list[X] -> X (part: the index), dict[str, X] -> X (the key)
+            continue
+        if isinstance(part, int):
             return None
         field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
         if field is None:
