@@ -34,9 +34,11 @@ LAYER_DEPS: dict[str, set[str]] = {
 """Layer -> the layers whose public API it may import (besides the shared modules). Keeps the layers a DAG."""
 SHARED = {"components.kube", "components.cluster.base", "components.versions"}
 """Modules every layer may import: the Kubernetes helper library, the cluster contract, the pinned versions."""
-INFRA_EXTRA_PUBLIC = {"components.app.layer"}
+INFRA_EXTRA_PUBLIC = {"components.app.layer", "components.app.leanrag_keys"}
 """components.app's package keeps the Pulumi-free config generators (the local harness imports them where no
-Pulumi is installed), so its ComponentResource is imported from components.app.layer."""
+Pulumi is installed), so its ComponentResource is imported from components.app.layer. components.app.leanrag_keys
+is the key check the gateway and the app run (standard library, mounted into their containers): `leanrag keys`
+(infra/keys.py) uses its listing and patches, so that what a revocation is stays defined in one place."""
 
 
 @dataclass(frozen=True)
