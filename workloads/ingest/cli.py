@@ -335,12 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings(p, producer=True, prune=True)
 
     p = sub.add_parser("search", help="print the chunks the app's search returns for one or more questions")
-    p.add_argument("questions", nargs="*", metavar="question", help="one or more questions")
-    p.add_argument(
-        "--questions-json",
-        type=Path,
-        help="also ask the questions in this JSON file: a list of strings or of objects with a 'question' key",
-    )
+    _add_questions(p)
     p.add_argument(
         "--json",
         type=Path,
@@ -382,12 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the prompt's context for one or more questions, as the RAG app builds it: first stage, rerank, "
         "passages with citations up to --context-tokens",
     )
-    p.add_argument("questions", nargs="*", metavar="question", help="one or more questions")
-    p.add_argument(
-        "--questions-json",
-        type=Path,
-        help="also ask the questions in this JSON file: a list of strings or of objects with a 'question' key",
-    )
+    _add_questions(p)
     p.add_argument(
         "--json",
         type=Path,
@@ -509,6 +499,16 @@ def _search_questions(args: argparse.Namespace) -> list[str]:
     if not questions:
         raise ConfigError("give a question, or --questions-json FILE")
     return questions
+
+
+def _add_questions(p: argparse.ArgumentParser) -> None:
+    """The questions of `search` and `context`: on the command line and/or in a JSON file."""
+    p.add_argument("questions", nargs="*", metavar="question", help="one or more questions")
+    p.add_argument(
+        "--questions-json",
+        type=Path,
+        help="also ask the questions in this JSON file: a list of strings or of objects with a 'question' key",
+    )
 
 
 def _add_retrieval(p: argparse.ArgumentParser) -> None:
