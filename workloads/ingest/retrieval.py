@@ -205,8 +205,8 @@ class HttpReranker:
         endpoint: str | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.url, self.model, self.api = url.rstrip("/"), model, api
-        self.endpoint = endpoint or f"{self.url}/rerank"
+        self.model, self.api = model, api
+        self.endpoint = endpoint or f"{url.rstrip('/')}/rerank"
         self._http = httpx.Client(headers=headers, timeout=timeout_s)
 
     @classmethod
