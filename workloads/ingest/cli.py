@@ -104,10 +104,13 @@ def _http_url(text: str) -> str:
     return text
 
 
-def _rerank_api(text: str) -> str:
-    if text not in ("cohere", "tei"):
-        raise ValueError(text)
-    return text
+def _one_of(*values: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in values:
+            raise ValueError(text)
+        return text
+
+    return parse
 
 
 # (attribute, flag, environment variable, parser, default, what a valid value is)
@@ -129,10 +132,11 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
 ]
 # The query path's settings (search, evaluate, context): the ingest Job renders them from platform.app.retrieval.
 _RETRIEVAL: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
+    ("hybrid", "--hybrid", "INGEST_SEARCH_HYBRID", _one_of("off", "bm25", "ogx"), "bm25", "off, bm25 or ogx"),
     ("rerank", "--rerank", "INGEST_RERANK", _on_off, False, "on or off"),
     ("reranker_url", "--reranker-url", "INGEST_RERANKER_URL", _http_url, None, "an http(s) URL"),
     ("reranker_model", "--reranker-model", "INGEST_RERANKER_MODEL", str, None, "a served model name"),
-    ("reranker_api", "--reranker-api", "INGEST_RERANKER_API", _rerank_api, "cohere", "cohere or tei"),
+    ("reranker_api", "--reranker-api", "INGEST_RERANKER_API", _one_of("cohere", "tei"), "cohere", "cohere or tei"),
     ("candidates", "--candidates", "INGEST_RETRIEVAL_CANDIDATES", _int_in(1, 50), 50, "an integer from 1 to 50"),
     ("rerank_top_n", "--rerank-top-n", "INGEST_RERANK_TOP_N", _int_in(1, 50), 20, "an integer from 1 to 50"),
     ("context_tokens", "--context-tokens", "INGEST_CONTEXT_TOKENS", _int_in(64), 2048, "an integer >= 64"),
@@ -146,6 +150,8 @@ _PRODUCER_ONLY = {
     "insert_batch", "max_prune_fraction",
 }  # fmt: skip
 _HELP = {
+    "hybrid": "first stage: off = the app's dense search; bm25 = dense fused with BM25 over the chunks' title, "
+    "headings and text (retrieval.py); ogx = OGX's search_mode hybrid (docs/retrieval.md)",
     "app_url": "base URL of the RAG app (OGX)",
     "vector_store": "name of the app's vector store; created on first ingest",
     "app_api_key_env": "name of the environment variable that holds the app's API key (sent as a Bearer token); "
@@ -244,11 +250,6 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | os._Env
 def _retrieval_problems(args: argparse.Namespace, environ: Any) -> list[str]:
     """The query path's settings together: sets args.query (QuerySettings) and returns what is wrong."""
     problems = []
-    if args.hybrid is None:
-        args.hybrid = environ.get("INGEST_SEARCH_HYBRID") or "bm25"
-    if args.hybrid not in ("off", "bm25", "ogx"):
-        problems.append(f"--hybrid / INGEST_SEARCH_HYBRID {args.hybrid!r}: expected off, bm25 or ogx")
-        args.hybrid = "bm25"
     if args.rerank and args.reranker_url is None:
         problems.append(
             "--rerank on needs --reranker-url / INGEST_RERANKER_URL (the stack output reranker.rerankUrl); "
@@ -514,17 +515,17 @@ def _add_questions(p: argparse.ArgumentParser) -> None:
 def _add_retrieval(p: argparse.ArgumentParser) -> None:
     """The query path's settings (docs/retrieval.md, Configuration)."""
     g = p.add_argument_group("retrieval (platform.app.retrieval, rendered into the ingest Job's env)")
-    g.add_argument(
-        "--hybrid",
-        choices=["off", "bm25", "ogx"],
-        default=None,
-        help="first stage: off = the app's dense search; bm25 = dense fused with BM25 over the chunks' title, "
-        "headings and text (retrieval.py); ogx = OGX's search_mode hybrid "
-        "(env INGEST_SEARCH_HYBRID; default bm25: docs/retrieval.md)",
-    )
     for attr, flag, env, _, default, _ in _RETRIEVAL:
+        choices = ["off", "bm25", "ogx"] if attr == "hybrid" else None  # argparse refuses another flag value
         shown = f"; default {'off' if default is False else default}" if default is not None else ""
-        g.add_argument(flag, dest=attr, default=None, metavar=attr.upper(), help=f"{_HELP[attr]} (env {env}{shown})")
+        g.add_argument(
+            flag,
+            dest=attr,
+            default=None,
+            choices=choices,
+            metavar=None if choices else attr.upper(),
+            help=f"{_HELP[attr]} (env {env}{shown})",
+        )
 
 
 def _searcher(args: argparse.Namespace, store: AppVectorStoreSink) -> Searcher:
