@@ -6,6 +6,10 @@ so a test can prove that a cached request never reached the upstream (GET /stats
 if simple, vectors: hashed word counts, L2-normalised, so texts that share words are close. An optional
 fixed delay stands in for model latency.
 
+Tool calling, so a test can drive an agent loop (OGX's Responses API with `file_search`) without a model: when a
+chat request offers tools and its last message is the user's, the answer is one call of the first offered function
+with `{"query": <the user's text>}`; when the last message is a tool result, the answer echoes that result.
+
     python -m local.tiny_openai_server --port 0 --chat-model smollm2 --embedding-model minilm --dim 384
 
 With --port 0 it picks a free port and prints one JSON line {"port": N} on stdout once it listens. With API_KEY set
@@ -44,6 +48,17 @@ def embed(text: str, dim: int) -> list[float]:
 
 def _text_of(content: Any) -> str:
     return message_text(content) or ""
+
+
+def _tool_call(body: dict[str, Any], messages: list[dict[str, Any]], last: str) -> dict[str, Any] | None:
+    """The one tool call to answer with: the first offered function, called with the user's text as `query`, when
+    the request offers tools and its last message is the user's (after a tool result the model answers)."""
+    functions = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
+    if not functions or not messages or messages[-1].get("role") != "user":
+        return None
+    name = str(functions[0]["name"])
+    call_id = "call_" + hashlib.sha256(f"{name}:{last}".encode()).hexdigest()[:12]
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps({"query": last})}}
 
 
 class _State:
@@ -126,6 +141,10 @@ def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
             last = _text_of(messages[-1].get("content")) if messages else ""
             answer = f"echo: {last}"
             created = int(time.time())
+            call = _tool_call(body, messages, last)
+            if call is not None:
+                self._tool_call_reply(model, call, created, bool(body.get("stream")))
+                return
             if body.get("stream"):
                 self._stream_chat(model, answer, created)
                 return
@@ -152,23 +171,55 @@ def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
                 },
             )
 
-        def _stream_chat(self, model: str, answer: str, created: int) -> None:
+        def _tool_call_reply(self, model: str, call: dict[str, Any], created: int, stream: bool) -> None:
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            if not stream:
+                choice = {"index": 0, "finish_reason": "tool_calls", "message": message}
+                self.send_json(
+                    200,
+                    {
+                        "id": f"chatcmpl-{created}",
+                        "object": "chat.completion",
+                        "created": created,
+                        "model": model,
+                        "choices": [choice],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
+                return
+            self._start_stream()
+            deltas = [{"role": "assistant", "tool_calls": [{"index": 0, **call}]}, {}]
+            for i, delta in enumerate(deltas):
+                finish = "tool_calls" if i == len(deltas) - 1 else None
+                self._send_chunk(model, created, delta, finish)
+            self._end_stream()
+
+        def _start_stream(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            pieces = [{"role": "assistant", "content": ""}, {"content": answer}]
-            for i, delta in enumerate([*pieces, {}]):
-                chunk = {
-                    "id": f"chatcmpl-{created}",
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) else None}],
-                }
-                self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        def _send_chunk(self, model: str, created: int, delta: dict[str, Any], finish: str | None) -> None:
+            chunk = {
+                "id": f"chatcmpl-{created}",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        def _end_stream(self) -> None:
             self._chunk(b"data: [DONE]\n\n")
             self._chunk(b"")
+
+        def _stream_chat(self, model: str, answer: str, created: int) -> None:
+            self._start_stream()
+            pieces = [{"role": "assistant", "content": ""}, {"content": answer}]
+            for i, delta in enumerate([*pieces, {}]):
+                self._send_chunk(model, created, delta, "stop" if i == len(pieces) else None)
+            self._end_stream()
 
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,6 +31,7 @@ from components.app.ogx_settings import (
     InferenceSettings,
     MilvusRemote,
     RagAppSettings,
+    SearchSettings,
     ServerSettings,
     ShieldSettings,
     SqliteStorage,
@@ -38,7 +39,7 @@ from components.app.ogx_settings import (
 from components.cluster.base import Placement
 from components.data import MilvusOutputs
 from components.kube import APP_POD_LABELS, Peer, SecretRef
-from stacks.config.platform import AppConfig
+from stacks.config.platform import AppConfig, RetrievalConfig
 
 NAME = "rag-app"
 PORT = 8321
@@ -137,8 +138,18 @@ def app_settings(args: RagAppArgs) -> RagAppSettings:
         else None,
         shield=shield,
         server=ServerSettings(host="0.0.0.0", port=PORT),
+        search=SearchSettings(mode=answer_search_mode(cfg.retrieval)),
         files_dir=f"{DATA_DIR}/files",
     )
+
+
+def answer_search_mode(retrieval: RetrievalConfig) -> Literal["vector", "hybrid"]:
+    """The search the app answers with (`file_search` in the Responses API). `hybrid: ogx` is OGX's own hybrid
+    search. `bm25` fuses BM25 over each chunk's title, heading path and text, which OGX cannot do (its keyword
+    index sees only the stored clean text): that runs in the ingest image's query path (`context`, `evaluate`),
+    and the app answers with dense search, because OGX's own hybrid lowered recall@1 on the bundled corpus
+    (docs/retrieval.md)."""
+    return "hybrid" if retrieval.hybrid == "ogx" else "vector"
 
 
 def secret_refs(args: RagAppArgs) -> dict[str, SecretRef]:

@@ -51,6 +51,8 @@ def build_ogx_run_config(settings: RagAppSettings) -> RenderedConfig:
                 "default_chunk_size_tokens": settings.chunk_size_tokens,
                 "default_chunk_overlap_tokens": settings.chunk_overlap_tokens,
             },
+            # The search mode of file_search, the tool the app answers with (RRF fusion, OGX's default).
+            "chunk_retrieval_params": {"default_search_mode": settings.search.mode},
         },
         "server": _server(settings),
     }

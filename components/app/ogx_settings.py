@@ -129,6 +129,18 @@ class ShieldSettings(_Strict):
         return v
 
 
+class SearchSettings(_Strict):
+    """How the app searches a vector store when it answers: OGX's `file_search` tool in the Responses API takes
+    its search mode from the run config (`vector_stores.chunk_retrieval_params.default_search_mode`); the
+    `/v1/vector_stores/{id}/search` route takes it from each request instead."""
+
+    mode: Literal["vector", "hybrid"] = Field(
+        default="vector",
+        description="vector: dense only. hybrid: dense fused with Milvus's BM25 over the stored chunk text "
+        "(reciprocal rank fusion inside OGX)",
+    )
+
+
 class TlsFiles(_Strict):
     cert_file: str
     key_file: str
@@ -156,6 +168,7 @@ class RagAppSettings(_Strict):
     auth: AuthSettings | None = None
     shield: ShieldSettings | None = None
     server: ServerSettings = ServerSettings()
+    search: SearchSettings = SearchSettings()
     files_dir: str = Field(min_length=1, description="Where uploaded files are stored (a volume in the cluster)")
     chunk_size_tokens: int = Field(default=512, gt=0)
     chunk_overlap_tokens: int = Field(default=128, ge=0)

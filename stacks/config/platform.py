@@ -126,7 +126,9 @@ class RetrievalConfig(ConfigModel):
 
     hybrid: Literal["off", "bm25", "ogx"] = "bm25"
     """off: dense search only. bm25: dense fused with BM25 over each chunk's title, heading path and text
-    (reciprocal rank fusion). ogx: OGX's own search_mode hybrid (Milvus BM25 over the stored text only)."""
+    (reciprocal rank fusion). ogx: OGX's own search_mode hybrid (Milvus BM25 over the stored text only). The
+    app's own answers (the Responses API's file_search) search hybrid with ogx and dense otherwise: bm25 runs in
+    the ingest image's query path (context, evaluate)."""
     rerank: bool = False
     """Rerank the first stage's top candidates with the stack's reranker model (role reranker). Off by default:
     no reranker's quality has been measured on this project's corpora yet (docs/retrieval.md)."""

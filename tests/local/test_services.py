@@ -5,7 +5,9 @@ tests/workloads/moderation, which runs in .venvs/gateway)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,32 @@ def test_tiny_upstream_answers_and_counts_its_calls(tmp_path: Path) -> None:
         assert up.stats() == {}
         assert http_json("POST", f"{up.base_url}/chat/completions", {"model": "other", "messages": []})[0] == 404
     assert not port_open(int(up.base_url.split(":")[-1].removesuffix("/v1")))
+
+
+def test_tiny_upstream_calls_the_first_offered_tool_then_echoes_its_result(tmp_path: Path) -> None:
+    tools = [
+        {"type": "function", "function": {"name": "file_search", "parameters": {"type": "object"}}},
+        {"type": "function", "function": {"name": "other", "parameters": {"type": "object"}}},
+    ]
+    asked = {"model": "tiny-chat", "tools": tools, "messages": [{"role": "user", "content": "what is redis"}]}
+    with start_tiny_upstream(tmp_path) as up:
+        url = f"{up.base_url}/chat/completions"
+        _, chat, _ = http_json("POST", url, asked)
+        [choice] = chat["choices"]
+        [call] = choice["message"]["tool_calls"]
+        assert choice["finish_reason"] == "tool_calls"
+        assert call["function"] == {"name": "file_search", "arguments": '{"query": "what is redis"}'}
+        request = urllib.request.Request(url, json.dumps({**asked, "stream": True}).encode(), method="POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            streamed = response.read().decode()
+        events = [json.loads(line[6:]) for line in streamed.splitlines() if line.startswith("data: {")]
+        assert events[0]["choices"][0]["delta"]["tool_calls"][0]["id"] == call["id"]
+        assert events[-1]["choices"][0]["finish_reason"] == "tool_calls"
+        result = {"role": "tool", "tool_call_id": call["id"], "content": "Redis is a key value store."}
+        answered = {**asked, "messages": [*asked["messages"], choice["message"], result]}
+        _, chat, _ = http_json("POST", url, answered)
+        assert chat["choices"][0]["message"]["content"] == "echo: Redis is a key value store."
 
 
 def test_tiny_upstream_with_a_key_answers_only_that_bearer(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from components.app.common import to_yaml
 from components.app.ogx_config import build_ogx_run_config
-from components.app.ogx_settings import MilvusLite
+from components.app.ogx_settings import MilvusLite, SearchSettings
 from local.envs import has_venv
 from local.llm_server import LlmServer
 from local.process import free_port, http_json, http_upload
@@ -166,3 +166,51 @@ def test_chat_through_ogx_with_llama_cpp(ogx_python: Path, tmp_path: Path) -> No
             assert status == 200, chat
             assert chat["choices"][0]["message"]["content"].strip()
             assert chat["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_the_apps_answers_search_in_the_rendered_mode(ogx_python: Path, tmp_path: Path, mode: str) -> None:
+    """The Responses API's file_search (how the app answers) searches as `vector_stores.chunk_retrieval_params`
+    says: the scores it returns are those of `/search` in that mode (hybrid: reciprocal rank fusion, k = 60) and
+    not those of the other mode. The tiny upstream stands in for the model: it calls the offered tool with the
+    user's text, then echoes the tool's result."""
+    with start_tiny_upstream(tmp_path, ["tiny-chat"], ["tiny-embed"]) as up:
+        port = free_port()
+        settings = local_settings(tmp_path / "data", up.base_url, port)
+        rendered = build_ogx_run_config(settings.model_copy(update={"search": SearchSettings(mode=mode)}))
+        assert rendered.data["vector_stores"]["chunk_retrieval_params"] == {"default_search_mode": mode}
+        with start_ogx(tmp_path / "run", rendered.yaml, {}, port) as ogx:
+            base = ogx.url
+            _, store, _ = http_json("POST", f"{base}/v1/vector_stores", {"name": "docs"})
+            doc = tmp_path / "caching.txt"
+            doc.write_text("Redis is an in-memory key value store for caching.\n")
+            _, uploaded, _ = http_upload(f"{base}/v1/files", doc.name, doc.read_bytes(), {"purpose": "assistants"})
+            http_json("POST", f"{base}/v1/vector_stores/{store['id']}/files", {"file_id": uploaded["id"]})
+            question = "key value caching"
+
+            def top_score(search_mode: str) -> float:
+                body = {"query": question, "search_mode": search_mode}
+                _, found, _ = http_json("POST", f"{base}/v1/vector_stores/{store['id']}/search", body)
+                return float(found["data"][0]["score"])
+
+            request = {
+                "model": "vllm/tiny-chat",
+                "input": question,
+                "store": False,
+                "tools": [{"type": "file_search", "vector_store_ids": [store["id"]]}],
+                "include": ["file_search_call.results"],
+            }
+            status, resp, _ = http_json("POST", f"{base}/v1/responses", request)
+            assert status == 200, resp
+            call, answer = resp["output"]
+            assert (call["type"], call["queries"]) == ("file_search_call", [question])
+            [result] = call["results"]
+            assert "key value store" in result["text"]
+            scores = {m: top_score(m) for m in ("vector", "hybrid")}
+            other = {"vector": "hybrid", "hybrid": "vector"}[mode]
+            assert result["score"] == pytest.approx(scores[mode])
+            assert scores[mode] != pytest.approx(scores[other])
+            if mode == "hybrid":
+                assert result["score"] == pytest.approx(2 / 61)  # first in both rankings
+            assert "key value store" in answer["content"][0]["text"]  # the echoed tool result
+            assert answer["content"][0]["annotations"][0]["filename"] == doc.name

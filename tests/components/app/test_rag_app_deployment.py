@@ -86,6 +86,20 @@ def test_vectors_in_milvus_and_state_in_sqlite_on_the_data_volume():
     assert mounts["data"] == "/data"
 
 
+@pytest.mark.parametrize(
+    ("hybrid", "mode"), [(None, "vector"), ("off", "vector"), ("bm25", "vector"), ("ogx", "hybrid")]
+)
+def test_the_app_answers_with_the_search_platform_app_retrieval_names(hybrid, mode):
+    """`hybrid: ogx` is OGX's own hybrid search, which the app's file_search then uses; `bm25` (the default) runs in
+    the ingest image's query path only, so the app answers with dense search (components/app/deployment.py,
+    `answer_search_mode`)."""
+    values = stack_values("dev")
+    if hybrid is not None:
+        values.setdefault("platform", {}).setdefault("app", {})["retrieval"] = {"hybrid": hybrid}
+    params = run_config(run_values(values, stack="search"))["vector_stores"]["chunk_retrieval_params"]
+    assert params == {"default_search_mode": mode}
+
+
 @pytest.mark.parametrize("stack", ["dev", "local"])
 def test_every_env_reference_is_filled_from_a_secret(stack):
     run = run_stack(stack)
