@@ -28,6 +28,7 @@ import re
 import shutil
 import sys
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -159,11 +160,13 @@ def helm_release(resource: Registered) -> charts.Release:
     )
 
 
-def _write_rendered(release: Registered, folder: Path) -> tuple[list[str], str | None]:
-    """Render a release's chart into `folder` (one file per object) and validate every object: the errors, and why
-    it was not rendered (no sources of its chart at all), if so."""
+def _write_rendered(
+    release: Registered, rendering: Future[list[dict[str, Any]]], folder: Path
+) -> tuple[list[str], str | None]:
+    """Write a release's rendered chart (`charts.render`'s result) into `folder` (one file per object) and validate
+    every object: the errors, and why it was not rendered (no sources of its chart at all), if so."""
     try:
-        objects = charts.render(helm_release(release))
+        objects = rendering.result()
     except charts.NoChartSources as e:
         return [], str(e)
     except charts.ChartNotFound as e:
@@ -195,25 +198,29 @@ def write_plan(stack: str, run: ProgramRun, out: Path, estimate: cost.CostEstima
     ordered = sorted(
         run.resources, key=lambda r: (r.type, r.name, label(by_urn[r.parent]) if r.parent in by_urn else "")
     )
-    objects = [(r, _stable(manifest(r))) for r in ordered if is_kubernetes_object(r)]
-    files = {urn: f"k8s/{name}" for urn, name in object_file_names(objects).items()}
-    errors: list[str] = []
-    for r, obj in sorted(objects, key=lambda pair: files[pair[0].urn]):
-        (out / files[r.urn]).write_text(_dump(obj))
-        errors += [f"{files[r.urn]}: {e}" for e in validate.validate(obj)]
     releases = [r for r in ordered if r.type == HELM_RELEASE]
     have_charts = charts.charts_dir().is_dir()
-    not_rendered: dict[str, str] = {}
-    for release in releases:
-        files[release.urn] = f"helm/{release.name}.yaml"
-        (out / files[release.urn]).write_text(_dump(sorted_keys(plain(release.inputs.get("values", {})))))
-        if not have_charts:
-            not_rendered[release.name] = f"no chart sources at {charts.charts_dir()} (set {charts.CHARTS_DIR_ENV})"
-            continue
-        release_errors, why_not = _write_rendered(release, out / "helm" / release.name)
-        errors += release_errors
-        if why_not:
-            not_rendered[release.name] = why_not
+    # Helm renders in Go (helm_python's library, called without the GIL): the charts render in a worker thread
+    # while this one writes and validates the program's own objects.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="helm") as helm_worker:
+        renderings = {r.urn: helm_worker.submit(charts.render, helm_release(r)) for r in releases if have_charts}
+        objects = [(r, _stable(manifest(r))) for r in ordered if is_kubernetes_object(r)]
+        files = {urn: f"k8s/{name}" for urn, name in object_file_names(objects).items()}
+        errors: list[str] = []
+        for r, obj in sorted(objects, key=lambda pair: files[pair[0].urn]):
+            (out / files[r.urn]).write_text(_dump(obj))
+            errors += [f"{files[r.urn]}: {e}" for e in validate.validate(obj)]
+        not_rendered: dict[str, str] = {}
+        for release in releases:
+            files[release.urn] = f"helm/{release.name}.yaml"
+            (out / files[release.urn]).write_text(_dump(sorted_keys(plain(release.inputs.get("values", {})))))
+            if not have_charts:
+                not_rendered[release.name] = f"no chart sources at {charts.charts_dir()} (set {charts.CHARTS_DIR_ENV})"
+                continue
+            release_errors, why_not = _write_rendered(release, renderings[release.urn], out / "helm" / release.name)
+            errors += release_errors
+            if why_not:
+                not_rendered[release.name] = why_not
 
     def entry(r: Registered) -> dict[str, Any]:
         item: dict[str, Any] = {
