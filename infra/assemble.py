@@ -13,20 +13,9 @@ from typing import Any
 
 import pulumi
 
+import components.cluster as clusters  # each cloud's cluster module loads when its class is first used
 from components.app.layer import AppLayer, AppLayerArgs, AppOutputs, ExposureSite
-from components.cluster import (
-    AwsGpuCluster,
-    AwsGpuClusterArgs,
-    ClusterOutputs,
-    DeclaredGpuPool,
-    ExistingCluster,
-    ExistingClusterArgs,
-    GcpGpuCluster,
-    GcpGpuClusterArgs,
-    GkeGpuPool,
-    GpuPool,
-    workload_service_accounts,
-)
+from components.cluster import ClusterOutputs, workload_service_accounts
 from components.data import DataLayer, DataLayerArgs, DataOutputs
 from components.jobs import (
     IngestAndBenchmarkJobs,
@@ -73,10 +62,12 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
     cl = cfg.cluster
     hardware = {p.name: pool_hardware(cfg, p) for p in cl.gpu_pools}
     if cfg.cloud == "aws":
-        aws_pools = [GpuPool(p, hw.gpu.name, hw.gpu_count) for p in cl.gpu_pools if (hw := hardware[p.name]) and hw.gpu]
-        return AwsGpuCluster(
+        aws_pools = [
+            clusters.GpuPool(p, hw.gpu.name, hw.gpu_count) for p in cl.gpu_pools if (hw := hardware[p.name]) and hw.gpu
+        ]
+        return clusters.AwsGpuCluster(
             name,
-            AwsGpuClusterArgs(
+            clusters.AwsGpuClusterArgs(
                 region=cfg.region,
                 zones=cfg.effective_zones(),
                 api_endpoint=cl.api_endpoint,
@@ -90,13 +81,13 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
         ).outputs
     if cfg.cloud == "gcp":
         gke_pools = [
-            GkeGpuPool(p, hw.gpu.name, hw.gpu.gcp_accelerator or "", hw.gpu_count)
+            clusters.GkeGpuPool(p, hw.gpu.name, hw.gpu.gcp_accelerator or "", hw.gpu_count)
             for p in cl.gpu_pools
             if (hw := hardware[p.name]) and hw.gpu
         ]
-        return GcpGpuCluster(
+        return clusters.GcpGpuCluster(
             name,
-            GcpGpuClusterArgs(
+            clusters.GcpGpuClusterArgs(
                 project=cl.gcp.project,
                 region=cfg.region,
                 zones=cfg.effective_zones(),
@@ -112,10 +103,10 @@ def build_cluster(name: str, cfg: StackConfig, secrets: StackSecrets) -> Cluster
                 else None,
             ),
         ).outputs
-    declared = [DeclaredGpuPool(p.name, catalog.gpu(p.gpu).name, p.gpu_count) for p in cl.gpu_pools if p.gpu]
-    return ExistingCluster(
+    declared = [clusters.DeclaredGpuPool(p.name, catalog.gpu(p.gpu).name, p.gpu_count) for p in cl.gpu_pools if p.gpu]
+    return clusters.ExistingCluster(
         name,
-        ExistingClusterArgs(
+        clusters.ExistingClusterArgs(
             kubeconfig=secrets.kubeconfig,
             context=cl.existing.context,
             model_store_uri=cl.existing.model_store_uri,
