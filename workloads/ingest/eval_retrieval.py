@@ -11,6 +11,11 @@ document is one of its ``source`` / ``sources``.
         --corpus postgresql=corpora/postgresql/docs:corpora/postgresql/questions.yaml [--reranker DIR|URL]
 
 The API key is read from INGEST_APP_API_KEY. scripts/retrieval_benchmark.py starts a local app and runs this.
+
+``--pad-to N`` measures latency at scale: after ingesting a corpus, it copies the store's chunks (text, metadata and
+vectors) under other document names until the store holds N chunks, and the BM25 index holds the copies too. The
+copies are exact duplicates of the right passages under wrong names, so the quality columns of those rows mean
+nothing; they print as "-" and only the latency counts.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from workloads.ingest.retrieval import (
     RetrievalSettings,
     Retriever,
 )
-from workloads.ingest.sinks.ogx import AppVectorStoreSink
+from workloads.ingest.sinks.ogx import AppVectorStoreSink, export_row
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +80,21 @@ class StageResult:
     ranks: list[int | None] = field(default_factory=list)  # rank of the first right document, None if not in 5
     seconds: list[float] = field(default_factory=list)
     local_seconds: list[float] = field(default_factory=list)  # the stages after the app's search (BM25, rerank)
+    chunks: int | None = None  # chunks in the store; set when padded (the quality figures then mean nothing)
 
     def row(self) -> dict[str, Any]:
         n = len(self.ranks)
         lat = sorted(self.seconds)
+        padded = self.chunks is not None
         return {
             "corpus": self.corpus,
             "contextual": self.contextual,
             "stage": self.stage,
             "questions": n,
-            "recall@1": sum(r == 1 for r in self.ranks) / n,
-            "recall@5": sum(r is not None for r in self.ranks) / n,
-            "mrr@5": sum(1 / r for r in self.ranks if r) / n,
+            "chunks": self.chunks,
+            "recall@1": None if padded else sum(r == 1 for r in self.ranks) / n,
+            "recall@5": None if padded else sum(r is not None for r in self.ranks) / n,
+            "mrr@5": None if padded else sum(1 / r for r in self.ranks if r) / n,
             "p50_ms": 1000 * statistics.median(lat),
             "p95_ms": _p95_ms(self.seconds),
             "local_p95_ms": _p95_ms(self.local_seconds),
@@ -122,6 +130,40 @@ def ingest_variant(client: AppClient, name: str, docs: Path, contextual: bool) -
     return sink
 
 
+def pad_store(sink: AppVectorStoreSink, target: int, batch: int = 500) -> list[dict[str, Any]]:
+    """Copy the store's chunks under other document names ("pad<n>/<source>") until it holds `target` chunks;
+    returns the copies as export rows (for the BM25 index). Nothing is copied when it holds that many already."""
+    assert sink.store_id is not None
+    docs = sorted((d for d in sink.manifest.documents.values() if d.complete and d.chunk_count), key=lambda d: d.source)
+    originals = [row for _, rows in sink.stored_rows(docs) for row in rows]
+    if not originals:
+        raise ValueError("--pad-to: the store holds no chunks to copy")
+    copies: list[dict[str, Any]] = []
+    pending: list[bytes] = []
+    while len(originals) + len(copies) < target:
+        n = len(copies) // len(originals) + 1
+        row = originals[len(copies) % len(originals)]
+        meta = dict(row.get("metadata") or {})
+        name = f"pad{n}/{meta.get('source')}"
+        meta |= {"document_id": name, "source": name, "doc_hash": f"pad{n}-{meta.get('doc_hash')}"}
+        cid = f"pad{n}-{row.get('chunk_id')}"
+        copy = row | {"chunk_id": cid, "metadata": meta}
+        copy["chunk_metadata"] = dict(row.get("chunk_metadata") or {}) | {
+            "chunk_id": cid,
+            "document_id": name,
+            "source": name,
+        }
+        copies.append(export_row(copy))
+        pending.append(json.dumps(copy, ensure_ascii=False).encode("utf-8"))
+        if len(pending) >= batch:
+            sink.client.insert_chunks(sink.store_id, pending)
+            pending = []
+    if pending:
+        sink.client.insert_chunks(sink.store_id, pending)
+    log.info("padded the store to %d chunks (%d copies)", len(originals) + len(copies), len(copies))
+    return copies
+
+
 def evaluate_store(
     corpus: str,
     contextual: bool,
@@ -129,16 +171,20 @@ def evaluate_store(
     questions: list[LabelledQuestion],
     reranker: Reranker | None,
     k: int = 5,
+    pad_to: int | None = None,
 ) -> list[StageResult]:
     assert sink.store_id is not None
     app = AppSearch(sink.client, sink.store_id)
-    keyword = KeywordIndex.from_rows(sink.chunks(), contextual=contextual)
+    rows = list(sink.chunks())
+    if pad_to is not None:
+        rows += pad_store(sink, pad_to)
+    keyword = KeywordIndex.from_rows(rows, contextual=contextual)
     results = []
     for stage, settings in STAGES.items():
         if settings.rerank and reranker is None:
             continue
         retriever = Retriever(app, settings, keyword, reranker)
-        result = StageResult(corpus, contextual, stage)
+        result = StageResult(corpus, contextual, stage, chunks=len(rows) if pad_to is not None else None)
         for q in questions:
             got = retriever.retrieve(q.question, documents=True)
             docs = [p.source for p in got.passages[:k]]
@@ -158,10 +204,11 @@ def render(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        corpus = r["corpus"] if r.get("chunks") is None else f"{r['corpus']} padded to {r['chunks']:,} chunks"
+        quality = " | ".join("-" if r[m] is None else f"{r[m]:.3f}" for m in ("recall@1", "recall@5", "mrr@5"))
         lines.append(
-            f"| {r['corpus']} | {'yes' if r['contextual'] else 'no'} | {r['stage']} | {r['questions']} | "
-            f"{r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['mrr@5']:.3f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} "
-            f"| {r['local_p95_ms']:.1f} |"
+            f"| {corpus} | {'yes' if r['contextual'] else 'no'} | {r['stage']} | {r['questions']} | {quality} | "
+            f"{r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['local_p95_ms']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -185,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reranker", help="a local cross-encoder folder or a rerank endpoint URL (.../v1)")
     parser.add_argument("--reranker-model", help="served model name at --reranker URL")
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument(
+        "--pad-to", type=int, default=None, help="copy each store's chunks until it holds N (latency at scale)"
+    )
     args = parser.parse_args(argv)
+    if args.pad_to is not None and args.pad_to < 1:
+        parser.error("--pad-to must be a positive number of chunks")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     corpora = []
     for spec in args.corpus or DEFAULT_CORPORA:
@@ -205,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             for contextual in variants:
                 store = f"eval-{name}-{'ctx' if contextual else 'plain'}"
                 sink = ingest_variant(client, store, docs, contextual)
-                rows += [r.row() for r in evaluate_store(name, contextual, sink, questions, reranker)]
+                rows += [
+                    r.row() for r in evaluate_store(name, contextual, sink, questions, reranker, pad_to=args.pad_to)
+                ]
     finally:
         client.close()
     print(render(rows))

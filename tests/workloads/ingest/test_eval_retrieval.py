@@ -4,12 +4,14 @@ stage through the app's own search, the tiny cross-encoder as the rerank stage (
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.workloads.ingest.app_servers import RagApp
+from tests.workloads.ingest.app_servers import APP_KEY_ENV, RagApp
 from workloads.ingest import eval_retrieval
+from workloads.ingest.app_client import AppClient, AppSettings
 
 pytestmark = pytest.mark.slow
 
@@ -44,3 +46,31 @@ def test_benchmark_prints_every_stage_for_both_chunk_variants(
         assert r["recall@5"] == 1.0, r
     printed = capsys.readouterr().out
     assert "| tiny | yes | hybrid (BM25+RRF) + rerank | 3 |" in printed
+
+
+def test_padding_copies_the_stores_chunks_under_other_names_and_reports_latency_only(
+    corpus: Path, app_env: RagApp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "questions.yaml"
+    questions.write_text("questions:\n  - question: How often should the fog horn sound?\n    source: lighthouse.md\n")
+    out = tmp_path / "rows.json"
+    args = ["--app-url", app_env.url, "--corpus", f"padded={corpus}:{questions}", "--contextual", "on"]
+    assert eval_retrieval.main([*args, "--pad-to", "120", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert {r["chunks"] for r in rows} == {120}
+    assert all(r["recall@1"] is None and r["mrr@5"] is None and r["p95_ms"] > 0 for r in rows)
+    assert "| padded padded to 120 chunks | yes | dense | 1 | - | - | - |" in capsys.readouterr().out
+    client = AppClient(AppSettings(url=app_env.url, api_key=os.environ[APP_KEY_ENV]))
+    try:
+        store = next(s for s in client.list_vector_stores() if s.name == "eval-padded-ctx")
+        hits = client.search(store.id, "fog horn", 50)
+    finally:
+        client.close()
+    sources = [str(h["attributes"]["source"]) for h in hits]
+    assert "lighthouse.md" in sources and "pad1/lighthouse.md" in sources  # the copies are in the app's store
+
+
+def test_pad_to_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        eval_retrieval.main(["--pad-to", "0"])
+    assert exit_info.value.code == 2 and "--pad-to must be a positive number" in capsys.readouterr().err

@@ -376,14 +376,7 @@ class AppVectorStoreSink:
         if not docs:
             return []
         started, copied, dropped = time.monotonic(), 0, []
-        for group in _copy_groups(docs):
-            hashes = sorted({d.doc_hash for d in group})
-            wanted = sum(d.chunk_count or 0 for d in group)
-            if len(group) == 1 and (group[0].chunk_count or 0) > COPY_BATCH:
-                rows = self._query_large(group[0])
-            else:
-                filters = {"type": "in", "key": "doc_hash", "value": hashes}
-                rows = self.client.query_chunks(self.live.id, filters, max_chunks=wanted + 1)
+        for group, rows in self.stored_rows(docs):
             by_hash: dict[str, list[dict[str, Any]]] = {}
             for row in rows:
                 by_hash.setdefault(str((row.get("metadata") or {}).get("doc_hash")), []).append(row)
@@ -407,6 +400,18 @@ class AppVectorStoreSink:
             copied += len(good)
         log.info("copied %d unchanged chunks into the new generation in %.1f s", copied, time.monotonic() - started)
         return dropped
+
+    def stored_rows(self, docs: list[StoredDocument]) -> Iterator[tuple[list[StoredDocument], list[dict[str, Any]]]]:
+        """The live store's chunks of `docs` as the app returns them (content, metadata, vector), a group of
+        documents at a time (at most COPY_BATCH chunks per query; a larger document alone, in pages)."""
+        assert self.live is not None
+        for group in _copy_groups(docs):
+            if len(group) == 1 and (group[0].chunk_count or 0) > COPY_BATCH:
+                yield group, self._query_large(group[0])
+            else:
+                filters = {"type": "in", "key": "doc_hash", "value": sorted({d.doc_hash for d in group})}
+                wanted = sum(d.chunk_count or 0 for d in group)
+                yield group, self.client.query_chunks(self.live.id, filters, max_chunks=wanted + 1)
 
     def _query_large(self, doc: StoredDocument) -> list[dict[str, Any]]:
         assert self.live is not None
@@ -466,29 +471,28 @@ class AppVectorStoreSink:
         if self.live is None:
             raise RuntimeError("find() or open() first")
         docs = [d for d in self.manifest.documents.values() if d.complete and d.chunk_count]
-        for group in _copy_groups(sorted(docs, key=lambda d: d.source)):
-            if len(group) == 1 and (group[0].chunk_count or 0) > COPY_BATCH:
-                rows = self._query_large(group[0])
-            else:
-                filters = {"type": "in", "key": "doc_hash", "value": sorted({d.doc_hash for d in group})}
-                rows = self.client.query_chunks(self.live.id, filters, sum(d.chunk_count or 0 for d in group) + 1)
-            for row in rows:
-                meta = row.get("metadata") or {}
-                headings = str(meta.get("headings") or "")
-                yield {
-                    "id": str(row.get("chunk_id")),
-                    "text": row.get("content"),
-                    "source": meta.get("source"),
-                    "title": meta.get("title"),
-                    "headings": headings.split(HEADING_SEPARATOR) if headings else [],
-                    "page": meta.get("page"),
-                    "chunk_index": int(meta.get("chunk_index", 0)),
-                    "chunk_count": int(meta.get("chunk_count", 0)),
-                    "doc_hash": meta.get("doc_hash"),
-                }
+        for _, rows in self.stored_rows(sorted(docs, key=lambda d: d.source)):
+            yield from (export_row(row) for row in rows)
 
     def close(self) -> None:
         self.client.close()
+
+
+def export_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored chunk as the export (and `KeywordIndex.from_rows`) takes it: text and metadata, no vector."""
+    meta = row.get("metadata") or {}
+    headings = str(meta.get("headings") or "")
+    return {
+        "id": str(row.get("chunk_id")),
+        "text": row.get("content"),
+        "source": meta.get("source"),
+        "title": meta.get("title"),
+        "headings": headings.split(HEADING_SEPARATOR) if headings else [],
+        "page": meta.get("page"),
+        "chunk_index": int(meta.get("chunk_index", 0)),
+        "chunk_count": int(meta.get("chunk_count", 0)),
+        "doc_hash": meta.get("doc_hash"),
+    }
 
 
 def _copy_groups(docs: list[StoredDocument]) -> Iterator[list[StoredDocument]]:
