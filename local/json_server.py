@@ -17,6 +17,10 @@ from typing import Any
 
 class JsonHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    """TCP_NODELAY: a reply goes out as two writes (headers, then body), and on a kept-alive connection (OGX's and
+    LiteLLM's HTTP clients keep theirs open) Nagle's algorithm held the body until the client's delayed ACK of the
+    headers, about 40 ms on every call (the app's query embedding took 80 ms through OGX against 27 ms direct)."""
     api_key = ""
     """When set (on a subclass), requests must send it as `Authorization: Bearer <key>` (see `authorized`)."""
 
