@@ -149,6 +149,24 @@ def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
                 self._stream_chat(model, answer, created)
                 return
             words = len(_WORD.findall(last))
+            message = {"role": "assistant", "content": answer}
+            self._send_completion(model, created, message, "stop", prompt_tokens=words, completion_tokens=words + 1)
+
+        def _send_completion(
+            self,
+            model: str,
+            created: int,
+            message: dict[str, Any],
+            finish: str,
+            prompt_tokens: int,
+            completion_tokens: int,
+        ) -> None:
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+            choice = {"index": 0, "finish_reason": finish, "message": message}
             self.send_json(
                 200,
                 {
@@ -156,36 +174,15 @@ def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
                     "object": "chat.completion",
                     "created": created,
                     "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": answer},
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": words,
-                        "completion_tokens": words + 1,
-                        "total_tokens": 2 * words + 1,
-                    },
+                    "choices": [choice],
+                    "usage": usage,
                 },
             )
 
         def _tool_call_reply(self, model: str, call: dict[str, Any], created: int, stream: bool) -> None:
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
             if not stream:
-                choice = {"index": 0, "finish_reason": "tool_calls", "message": message}
-                self.send_json(
-                    200,
-                    {
-                        "id": f"chatcmpl-{created}",
-                        "object": "chat.completion",
-                        "created": created,
-                        "model": model,
-                        "choices": [choice],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                    },
-                )
+                self._send_completion(model, created, message, "tool_calls", prompt_tokens=1, completion_tokens=1)
                 return
             self._start_stream()
             deltas = [{"role": "assistant", "tool_calls": [{"index": 0, **call}]}, {}]
