@@ -130,6 +130,10 @@ def ingest_variant(client: AppClient, name: str, docs: Path, contextual: bool) -
     return sink
 
 
+class PadError(ValueError):
+    """--pad-to cannot be done (the message is one line for the user)."""
+
+
 def pad_store(sink: AppVectorStoreSink, target: int, batch: int = 500) -> list[dict[str, Any]]:
     """Copy the store's chunks under other document names ("pad<n>/<source>") until it holds `target` chunks;
     returns the copies as export rows (for the BM25 index). Nothing is copied when it holds that many already."""
@@ -137,7 +141,7 @@ def pad_store(sink: AppVectorStoreSink, target: int, batch: int = 500) -> list[d
     docs = sorted((d for d in sink.manifest.documents.values() if d.complete and d.chunk_count), key=lambda d: d.source)
     originals = [row for _, rows in sink.stored_rows(docs) for row in rows]
     if not originals:
-        raise ValueError("--pad-to: the store holds no chunks to copy")
+        raise PadError(f"--pad-to: the store {sink.name!r} holds no chunks to copy; ingest documents first")
     copies: list[dict[str, Any]] = []
     pending: list[bytes] = []
     while len(originals) + len(copies) < target:
@@ -260,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += [
                     r.row() for r in evaluate_store(name, contextual, sink, questions, reranker, pad_to=args.pad_to)
                 ]
+    except PadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     finally:
         client.close()
     print(render(rows))

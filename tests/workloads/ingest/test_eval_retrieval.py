@@ -74,3 +74,15 @@ def test_pad_to_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         eval_retrieval.main(["--pad-to", "0"])
     assert exit_info.value.code == 2 and "--pad-to must be a positive number" in capsys.readouterr().err
+
+
+def test_padding_an_empty_store_is_a_clear_error(
+    app_env: RagApp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "empty"
+    docs.mkdir()
+    questions = tmp_path / "questions.yaml"
+    questions.write_text("questions:\n  - question: Anything?\n    source: nothing.md\n")
+    args = ["--app-url", app_env.url, "--corpus", f"empty={docs}:{questions}", "--contextual", "on", "--pad-to", "50"]
+    assert eval_retrieval.main(args) == 2
+    assert "--pad-to: the store 'eval-empty-ctx' holds no chunks to copy" in capsys.readouterr().err
