@@ -124,6 +124,9 @@ def object_meta() -> dict[str, Any]:
 
     body = inline(meta)
     body.pop("$schema", None)
+    # Without its own $id: inlined, ObjectMeta's `#/$defs/...` references (creationTimestamp's Time, managedFields,
+    # ownerReferences) must resolve against the CRD schema that holds these definitions, not against ObjectMeta.
+    body.pop("$id", None)
     return {"schema": body, "defs": needed}
 
 

@@ -207,3 +207,57 @@ def test_every_schema_file_is_named_as_validate_looks_it_up():
         version = schema["properties"]["apiVersion"].get("const") or schema["properties"]["apiVersion"]["enum"][0]
         group, _, ver = version.rpartition("/")
         assert path.name == f"{group}_{ver}_{kind.lower()}.json"
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_reference_in_every_schema_file_resolves_in_that_file():
+    """The inlined ObjectMeta used to keep its own $id, so its `#/$defs/...` references (creationTimestamp,
+    ownerReferences, managedFields) pointed into ObjectMeta itself and failed as soon as an object used them."""
+    for path in Path(CRD_SCHEMAS).glob("*.json"):
+        schema = json.loads(path.read_text())
+        nested_ids = list(_ids({k: v for k, v in schema.items() if k != "$id"}))
+        assert nested_ids == [], f"{path.name}: a nested $id changes what its `#/` references point to"
+        for ref in _refs(schema):
+            assert ref.startswith("#/"), f"{path.name}: {ref}"
+            target = schema
+            for part in ref[2:].split("/"):
+                assert isinstance(target, dict) and part in target, f"{path.name}: {ref} points nowhere"
+                target = target[part]
+
+
+def _ids(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$id":
+                yield value
+            else:
+                yield from _ids(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _ids(value)
+
+
+@pytest.mark.parametrize("kind", ["HTTPRoute", "InferencePool", "ScaledObject"])
+def test_custom_resources_accept_the_metadata_charts_render(kind):
+    """Charts often render `creationTimestamp: null`; owner references and timestamps validate like the API
+    server's, and a malformed owner reference is still refused."""
+    manifest = copy.deepcopy(next(o for o in serving_objects(prod()) if o["kind"] == kind))
+    manifest["metadata"]["creationTimestamp"] = None
+    assert validate(manifest) == []
+    manifest["metadata"]["creationTimestamp"] = "2026-12-01T00:00:00Z"
+    manifest["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": "u1"}]
+    assert validate(manifest) == []
+    manifest["metadata"]["ownerReferences"][0]["size"] = 3
+    assert validate(manifest) == [
+        "metadata.ownerReferences.0: Additional properties are not allowed ('size' was unexpected)"
+    ]
