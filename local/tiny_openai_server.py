@@ -146,7 +146,7 @@ def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
                 self._tool_call_reply(model, call, created, bool(body.get("stream")))
                 return
             if body.get("stream"):
-                self._stream_chat(model, answer, created)
+                self._stream(model, created, [{"role": "assistant", "content": ""}, {"content": answer}], "stop")
                 return
             words = len(_WORD.findall(last))
             message = {"role": "assistant", "content": answer}
@@ -181,42 +181,30 @@ def make_handler(state: _State, key: str = "") -> type[JsonHandler]:
 
         def _tool_call_reply(self, model: str, call: dict[str, Any], created: int, stream: bool) -> None:
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
-            if not stream:
+            if stream:
+                self._stream(
+                    model, created, [{"role": "assistant", "tool_calls": [{"index": 0, **call}]}], "tool_calls"
+                )
+            else:
                 self._send_completion(model, created, message, "tool_calls", prompt_tokens=1, completion_tokens=1)
-                return
-            self._start_stream()
-            deltas = [{"role": "assistant", "tool_calls": [{"index": 0, **call}]}, {}]
-            for i, delta in enumerate(deltas):
-                finish = "tool_calls" if i == len(deltas) - 1 else None
-                self._send_chunk(model, created, delta, finish)
-            self._end_stream()
 
-        def _start_stream(self) -> None:
+        def _stream(self, model: str, created: int, deltas: list[dict[str, Any]], finish: str) -> None:
+            """A streamed completion: each delta a chunk, then an empty delta carrying `finish`, then [DONE]."""
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-
-        def _send_chunk(self, model: str, created: int, delta: dict[str, Any], finish: str | None) -> None:
-            chunk = {
-                "id": f"chatcmpl-{created}",
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
-
-        def _end_stream(self) -> None:
+            for i, delta in enumerate([*deltas, {}]):
+                chunk = {
+                    "id": f"chatcmpl-{created}",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish if i == len(deltas) else None}],
+                }
+                self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
             self._chunk(b"data: [DONE]\n\n")
             self._chunk(b"")
-
-        def _stream_chat(self, model: str, answer: str, created: int) -> None:
-            self._start_stream()
-            pieces = [{"role": "assistant", "content": ""}, {"content": answer}]
-            for i, delta in enumerate([*pieces, {}]):
-                self._send_chunk(model, created, delta, "stop" if i == len(pieces) else None)
-            self._end_stream()
 
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
