@@ -134,12 +134,13 @@ class PadError(ValueError):
     """--pad-to cannot be done (the message is one line for the user)."""
 
 
-def pad_store(sink: AppVectorStoreSink, target: int, batch: int = 500) -> list[dict[str, Any]]:
-    """Copy the store's chunks under other document names ("pad<n>/<source>") until it holds `target` chunks;
-    returns the copies as export rows (for the BM25 index). Nothing is copied when it holds that many already."""
+def pad_store(
+    sink: AppVectorStoreSink, originals: list[dict[str, Any]], target: int, batch: int = 500
+) -> list[dict[str, Any]]:
+    """Copy the store's chunks (`originals`, as `stored_chunks()` returns them) under other document names
+    ("pad<n>/<source>") until it holds `target` chunks; returns the copies as export rows (for the BM25 index).
+    Nothing is copied when it holds that many already."""
     assert sink.store_id is not None
-    docs = sorted((d for d in sink.manifest.documents.values() if d.complete and d.chunk_count), key=lambda d: d.source)
-    originals = [row for _, rows in sink.stored_rows(docs) for row in rows]
     if not originals:
         raise PadError(f"--pad-to: the store {sink.name!r} holds no chunks to copy; ingest documents first")
     copies: list[dict[str, Any]] = []
@@ -179,9 +180,10 @@ def evaluate_store(
 ) -> list[StageResult]:
     assert sink.store_id is not None
     app = AppSearch(sink.client, sink.store_id)
-    rows = list(sink.chunks())
+    stored = list(sink.stored_chunks())
+    rows = [export_row(row) for row in stored]
     if pad_to is not None:
-        rows += pad_store(sink, pad_to)
+        rows += pad_store(sink, stored, pad_to)
     keyword = KeywordIndex.from_rows(rows, contextual=contextual)
     results = []
     for stage, settings in STAGES.items():

@@ -468,11 +468,15 @@ class AppVectorStoreSink:
 
     def chunks(self) -> Iterator[dict[str, Any]]:
         """Every stored chunk without its vector (for export), document by document."""
+        return (export_row(row) for row in self.stored_chunks())
+
+    def stored_chunks(self) -> Iterator[dict[str, Any]]:
+        """Every stored chunk as the app returns it (vector included), document by document in source order."""
         if self.live is None:
             raise RuntimeError("find() or open() first")
         docs = [d for d in self.manifest.documents.values() if d.complete and d.chunk_count]
         for _, rows in self.stored_rows(sorted(docs, key=lambda d: d.source)):
-            yield from (export_row(row) for row in rows)
+            yield from rows
 
     def close(self) -> None:
         self.client.close()
