@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from workloads.ingest.app_client import AppClient, AppError, AppSettings, KeyFileError, api_key_from
 from workloads.ingest.convert import PdfModelsMissing
@@ -34,6 +34,7 @@ from workloads.ingest.ingest import IngestOptions, PruneRefused, run_ingest
 from workloads.ingest.manifest import ManifestError
 from workloads.ingest.produce import ChunkProducer, ProducerSettings
 from workloads.ingest.query import QuerySettings, announce, context_results, retriever, searcher
+from workloads.ingest.retrieval import HybridMode
 from workloads.ingest.search import Searcher, SearchError, format_hits, search
 from workloads.ingest.sinks.ogx import MAX_SEARCH_RESULTS, AppVectorStoreSink, StoreError
 from workloads.ingest.summary import Summary
@@ -113,6 +114,8 @@ def _one_of(*values: str) -> Callable[[str], str]:
     return parse
 
 
+HYBRID_MODES: tuple[str, ...] = get_args(HybridMode)
+
 # (attribute, flag, environment variable, parser, default, what a valid value is)
 _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
     ("app_url", "--app-url", "INGEST_APP_URL", str, DEFAULT_APP_URL, "a URL"),
@@ -132,7 +135,7 @@ _SETTINGS: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
 ]
 # The query path's settings (search, evaluate, context): the ingest Job renders them from platform.app.retrieval.
 _RETRIEVAL: list[tuple[str, str, str, Callable[[str], Any], Any, str]] = [
-    ("hybrid", "--hybrid", "INGEST_SEARCH_HYBRID", _one_of("off", "bm25", "ogx"), "bm25", "off, bm25 or ogx"),
+    ("hybrid", "--hybrid", "INGEST_SEARCH_HYBRID", _one_of(*HYBRID_MODES), "bm25", "off, bm25 or ogx"),
     ("rerank", "--rerank", "INGEST_RERANK", _on_off, False, "on or off"),
     ("reranker_url", "--reranker-url", "INGEST_RERANKER_URL", _http_url, None, "an http(s) URL"),
     ("reranker_model", "--reranker-model", "INGEST_RERANKER_MODEL", str, None, "a served model name"),
@@ -516,7 +519,7 @@ def _add_retrieval(p: argparse.ArgumentParser) -> None:
     """The query path's settings (docs/retrieval.md, Configuration)."""
     g = p.add_argument_group("retrieval (platform.app.retrieval, rendered into the ingest Job's env)")
     for attr, flag, env, _, default, _ in _RETRIEVAL:
-        choices = ["off", "bm25", "ogx"] if attr == "hybrid" else None  # argparse refuses another flag value
+        choices = list(HYBRID_MODES) if attr == "hybrid" else None  # argparse refuses another flag value
         shown = f"; default {'off' if default is False else default}" if default is not None else ""
         g.add_argument(
             flag,
